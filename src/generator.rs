@@ -1,0 +1,504 @@
+//! Python-style generators: `send`, `yield`, `close` and `yield from`, on
+//! stackful coroutines.
+
+use std::fmt;
+use std::io;
+use std::iter::FusedIterator;
+use std::panic::{self, AssertUnwindSafe};
+
+use corosensei::{Coroutine, CoroutineResult};
+
+use crate::stack::{self, PooledStack};
+
+/// What one [`Generator::send`] gave back: a yielded value, or the body's
+/// return value.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, GeneratorState};
+///
+/// let mut g = Generator::new(|co, ()| {
+///     co.yield_('a');
+///     7
+/// });
+/// assert_eq!(g.send(()), GeneratorState::Yielded('a'));
+/// assert_eq!(g.send(()), GeneratorState::Complete(7));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GeneratorState<Y, R> {
+    /// The body called [`Yielder::yield_`] with this value and is suspended.
+    Yielded(Y),
+    /// The body returned this value; the generator is now closed.
+    Complete(R),
+}
+
+/// Where a generator is in its life, as Python's
+/// `inspect.getgeneratorstate` tells it.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, State};
+///
+/// let mut g: Generator<(), u8> = Generator::new(|co, ()| co.yield_(1));
+/// assert_eq!(g.state(), State::Created);
+/// g.send(());
+/// assert_eq!(g.state(), State::Suspended);
+/// g.close();
+/// assert_eq!(g.state(), State::Closed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Made but not started: the first [`Generator::send`] starts the body.
+    Created,
+    /// Suspended in [`Yielder::yield_`], waiting for the next send.
+    Suspended,
+    /// Running its body (only seen while a send is in progress).
+    Running,
+    /// Returned, panicked or closed. It can never run again.
+    Closed,
+}
+
+/// The handle a generator's body uses to yield values and receive sent ones.
+///
+/// A body gets `&Yielder<S, Y>` as its first argument. It cannot be moved out
+/// of the body or to another thread.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, GeneratorState, Yielder};
+///
+/// let mut echo = Generator::new(|co: &Yielder<String, usize>, first: String| {
+///     let second = co.yield_(first.len());
+///     second.len()
+/// });
+/// assert_eq!(echo.send("four".into()), GeneratorState::Yielded(4));
+/// assert_eq!(echo.send("seven!!".into()), GeneratorState::Complete(7));
+/// ```
+#[repr(transparent)]
+pub struct Yielder<S, Y> {
+    // # Invariant
+    // `repr(transparent)` over corosensei's yielder, so that `&corosensei::Yielder`
+    // can be viewed as `&Yielder` (see `Yielder::wrap`).
+    inner: corosensei::Yielder<S, Y>,
+}
+
+impl<S, Y> Yielder<S, Y> {
+    fn wrap(inner: &corosensei::Yielder<S, Y>) -> &Self {
+        // SAFETY: `Yielder` is `repr(transparent)` over `corosensei::Yielder`
+        // with the same type parameters, so both have one layout, and the
+        // returned reference keeps the lifetime of `inner`.
+        unsafe { &*(inner as *const corosensei::Yielder<S, Y>).cast::<Self>() }
+    }
+
+    /// Suspends the body, handing `value` to the caller of
+    /// [`Generator::send`], and returns the value of the next send.
+    ///
+    /// This is Python's `sent = yield value`.
+    ///
+    /// # Panics
+    ///
+    /// When the generator is closed or dropped while suspended here, this call
+    /// unwinds the body so that its destructors run. Catching that unwinding
+    /// does not stop it: the next `yield_` unwinds again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// let mut acc = Generator::new(|co, mut total: i32| loop {
+    ///     total += co.yield_(total);
+    /// });
+    /// assert_eq!(acc.send(1), GeneratorState::Yielded(1));
+    /// assert_eq!(acc.send(2), GeneratorState::Yielded(3));
+    /// assert_eq!(acc.send(4), GeneratorState::Yielded(7));
+    /// # let _: &Generator<i32, i32, ()> = &acc;
+    /// ```
+    #[inline]
+    pub fn yield_(&self, value: Y) -> S {
+        self.inner.suspend(value)
+    }
+
+    /// Delegates to `inner` until it completes, and returns its return value:
+    /// Python's `result = yield from inner`.
+    ///
+    /// `inner` is sent `first` (where Python sends `None`). Every value it
+    /// yields is yielded by this generator, and every value sent to this
+    /// generator goes on to `inner`. `inner` may be new or already started.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `inner` is already closed (it has no return value left to
+    /// give), and passes on any panic of `inner`'s body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// let mut outer = Generator::new(|co, first: u32| {
+    ///     let inner = Generator::new(|co, n: u32| co.yield_(n * 10) + 1);
+    ///     let got = co.yield_from(inner, first);
+    ///     got * 2
+    /// });
+    /// assert_eq!(outer.send(4), GeneratorState::Yielded(40));
+    /// assert_eq!(outer.send(5), GeneratorState::Complete(12));
+    /// ```
+    pub fn yield_from<R2>(&self, mut inner: Generator<S, Y, R2>, first: S) -> R2 {
+        let mut sent = first;
+        loop {
+            match inner.send(sent) {
+                GeneratorState::Yielded(value) => sent = self.yield_(value),
+                GeneratorState::Complete(result) => return result,
+            }
+        }
+    }
+}
+
+impl<S, Y> fmt::Debug for Yielder<S, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Yielder").finish_non_exhaustive()
+    }
+}
+
+/// A generator: a body that runs on its own stack, yields values of type `Y`
+/// out, receives values of type `S` in, and finally returns an `R`.
+///
+/// It follows Python's generators. The first [`send`](Self::send) starts the
+/// body with the sent value as its second argument; each later send resumes
+/// the body, becoming the return value of its pending
+/// [`yield_`](Yielder::yield_). [`close`](Self::close) unwinds a suspended
+/// body so that its destructors run, as `finally` blocks do in Python.
+/// A `Generator<(), Y, R>` is also an [`Iterator`] over what it yields.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, GeneratorState, State, Yielder};
+///
+/// let mut g: Generator<i64, i64, &'static str> = Generator::new(|co: &Yielder<i64, i64>, first: i64| {
+///     let sent = co.yield_(first + 1);
+///     co.yield_(sent * 2);
+///     "done"
+/// });
+/// assert_eq!(g.state(), State::Created);
+/// assert_eq!(g.send(1), GeneratorState::Yielded(2));
+/// assert_eq!(g.send(5), GeneratorState::Yielded(10));
+/// assert_eq!(g.send(0), GeneratorState::Complete("done"));
+/// assert_eq!(g.state(), State::Closed);
+/// ```
+///
+/// A generator stays on the thread that made it:
+///
+/// ```compile_fail
+/// let g: greenlet::Generator<(), ()> = greenlet::Generator::new(|_, ()| ());
+/// std::thread::spawn(move || drop(g));
+/// ```
+///
+/// # Implementation notes
+///
+/// The body's stack comes from a per-thread pool and goes back to it when the
+/// generator closes, so creating generators in a loop makes no system call.
+/// A stack's size is fixed when the generator is made: [`new`](Self::new)
+/// uses [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE), and
+/// [`with_stack_size`](Self::with_stack_size) chooses another. A body that
+/// overflows its stack hits a guard page and the process dies with `SIGSEGV`.
+pub struct Generator<S, Y, R = ()> {
+    /// `None` once closed: the stack has gone back to the pool.
+    coroutine: Option<Coroutine<S, Y, R, PooledStack>>,
+    state: State,
+}
+
+impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
+    /// Makes a generator that will run `body` on a stack of
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE) bytes.
+    ///
+    /// Nothing runs until the first [`send`](Self::send), whose value becomes
+    /// `body`'s second argument.
+    ///
+    /// # Panics
+    ///
+    /// Panics if no stack can be had: the pool is empty and the kernel refuses
+    /// a new mapping. [`with_stack_size`](Self::with_stack_size) returns that
+    /// error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Generator;
+    ///
+    /// let squares = Generator::new(|co, ()| {
+    ///     for i in 1..=3 {
+    ///         co.yield_(i * i);
+    ///     }
+    /// });
+    /// assert_eq!(squares.collect::<Vec<_>>(), [1, 4, 9]);
+    /// ```
+    pub fn new<F>(body: F) -> Self
+    where
+        F: FnOnce(&Yielder<S, Y>, S) -> R + 'static,
+    {
+        match Self::with_stack_size(crate::DEFAULT_STACK_SIZE, body) {
+            Ok(generator) => generator,
+            Err(e) => panic!("greenlet: cannot allocate a generator stack: {e}"),
+        }
+    }
+
+    /// Makes a generator whose body runs on a stack of at least `size` bytes.
+    ///
+    /// The size is rounded up to whole pages and to at least
+    /// [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). Use it for bodies that
+    /// recurse deeply or keep large arrays on the stack.
+    ///
+    /// # Errors
+    ///
+    /// Returns the kernel's error when no pooled stack of that size is free
+    /// and a new mapping is refused (`ENOMEM`, for example once
+    /// `vm.max_map_count` is reached).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// fn depth(n: u64) -> u64 {
+    ///     let pad = [n; 64]; // 512 bytes of stack per call
+    ///     if n == 0 { 0 } else { 1 + depth(std::hint::black_box(pad)[0] - 1) }
+    /// }
+    ///
+    /// let mut g = Generator::with_stack_size(16 << 20, |_, n: u64| depth(n))?;
+    /// assert_eq!(g.send(5_000), GeneratorState::<(), _>::Complete(5_000));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_stack_size<F>(size: usize, body: F) -> io::Result<Self>
+    where
+        F: FnOnce(&Yielder<S, Y>, S) -> R + 'static,
+    {
+        let stack = stack::take(size)?;
+        let coroutine = Coroutine::with_stack(stack, move |yielder, first| {
+            body(Yielder::wrap(yielder), first)
+        });
+        Ok(Generator {
+            coroutine: Some(coroutine),
+            state: State::Created,
+        })
+    }
+}
+
+impl<S, Y, R> Generator<S, Y, R> {
+    /// Sends `value` into the body and runs it until it yields or returns.
+    ///
+    /// The first send starts the body, with `value` as its second argument.
+    /// Every later send resumes the pending [`Yielder::yield_`], which
+    /// returns `value`.
+    ///
+    /// # Panics
+    ///
+    /// - Panics if the generator is [`State::Closed`]: it returned, panicked
+    ///   or was closed before. Python raises `StopIteration` there.
+    /// - A panic in the body comes out of `send`, and leaves the generator
+    ///   closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// let mut g = Generator::new(|co, a: i32| {
+    ///     let b = co.yield_(a);
+    ///     a + b
+    /// });
+    /// assert_eq!(g.send(2), GeneratorState::Yielded(2));
+    /// assert_eq!(g.send(3), GeneratorState::Complete(5));
+    /// ```
+    #[inline]
+    pub fn send(&mut self, value: S) -> GeneratorState<Y, R> {
+        let Some(coroutine) = self.coroutine.as_mut() else {
+            send_on_closed();
+        };
+        self.state = State::Running;
+        match panic::catch_unwind(AssertUnwindSafe(|| coroutine.resume(value))) {
+            Ok(CoroutineResult::Yield(value)) => {
+                self.state = State::Suspended;
+                GeneratorState::Yielded(value)
+            }
+            Ok(CoroutineResult::Return(result)) => {
+                self.release_stack();
+                GeneratorState::Complete(result)
+            }
+            Err(payload) => {
+                self.release_stack();
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+
+    /// Where the generator is in its life.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, State};
+    ///
+    /// let mut g: Generator<(), ()> = Generator::new(|_, ()| ());
+    /// assert_eq!(g.state(), State::Created);
+    /// g.send(());
+    /// assert_eq!(g.state(), State::Closed);
+    /// ```
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Closes the generator, as Python's `close()`.
+    ///
+    /// A suspended body is unwound from its pending [`Yielder::yield_`], so
+    /// every value alive on its stack is dropped: the equivalent of running
+    /// its `finally` blocks. A body that never started is dropped without
+    /// running. The state becomes [`State::Closed`], and the stack goes back
+    /// to the pool. Closing a closed generator does nothing. Dropping a
+    /// generator closes it.
+    ///
+    /// # Panics
+    ///
+    /// Passes on a panic raised by a destructor in the body while it unwinds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, State};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// struct Finally(Rc<Cell<bool>>);
+    /// impl Drop for Finally {
+    ///     fn drop(&mut self) { self.0.set(true); }
+    /// }
+    ///
+    /// let ran = Rc::new(Cell::new(false));
+    /// let flag = ran.clone();
+    /// let mut g: Generator<(), ()> = Generator::new(move |co, ()| {
+    ///     let _finally = Finally(flag);
+    ///     loop { co.yield_(()); }
+    /// });
+    /// g.send(());
+    /// g.close();
+    /// assert!(ran.get());
+    /// assert_eq!(g.state(), State::Closed);
+    /// ```
+    pub fn close(&mut self) {
+        self.state = State::Closed;
+        // Taken out first: if a destructor in the body panics while unwinding,
+        // the coroutine (finished by then) is dropped with its stack, and the
+        // generator is left closed.
+        if let Some(mut coroutine) = self.coroutine.take() {
+            coroutine.force_unwind();
+            stack::give(coroutine.into_stack());
+        }
+    }
+
+    /// Marks the generator closed and returns its finished coroutine's stack
+    /// to the pool.
+    fn release_stack(&mut self) {
+        self.state = State::Closed;
+        if let Some(coroutine) = self.coroutine.take() {
+            stack::give(coroutine.into_stack());
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn send_on_closed() -> ! {
+    panic!("greenlet: send() on a closed generator (it returned, panicked or was closed)")
+}
+
+impl<S, Y, R> Drop for Generator<S, Y, R> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl<S, Y, R> fmt::Debug for Generator<S, Y, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generator")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Iterates over what the body yields; ends when the body returns (its return
+/// value is dropped) and stays ended.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::Generator;
+///
+/// let fib = Generator::new(|co, ()| {
+///     let (mut a, mut b) = (0u64, 1);
+///     loop {
+///         co.yield_(b);
+///         (a, b) = (b, a + b);
+///     }
+/// });
+/// assert_eq!(fib.take(6).collect::<Vec<_>>(), [1, 1, 2, 3, 5, 8]);
+/// ```
+impl<Y, R> Iterator for Generator<(), Y, R> {
+    type Item = Y;
+
+    fn next(&mut self) -> Option<Y> {
+        if self.state == State::Closed {
+            return None;
+        }
+        match self.send(()) {
+            GeneratorState::Yielded(value) => Some(value),
+            GeneratorState::Complete(_) => None,
+        }
+    }
+}
+
+impl<Y, R> FusedIterator for Generator<(), Y, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_state_creation_maps_no_stack() {
+        let run_one = || {
+            let mut g: Generator<u32, u32, u32> = Generator::new(|co, n| co.yield_(n) + 1);
+            assert_eq!(g.send(1), GeneratorState::Yielded(1));
+            assert_eq!(g.send(2), GeneratorState::Complete(3));
+        };
+        let drop_suspended = || {
+            let mut g: Generator<(), ()> = Generator::new(|co, ()| {
+                loop {
+                    co.yield_(());
+                }
+            });
+            g.send(());
+        };
+        run_one();
+        let mapped = stack::mapped_count();
+        for _ in 0..1_000 {
+            run_one();
+            drop_suspended();
+        }
+        assert_eq!(
+            stack::mapped_count(),
+            mapped,
+            "every stack came from the pool"
+        );
+    }
+
+    #[test]
+    fn a_panicking_body_returns_its_stack_to_the_pool() {
+        let mut g: Generator<(), (), ()> = Generator::new(|_, ()| panic!("boom"));
+        let pooled = stack::pooled_count();
+        assert!(panic::catch_unwind(AssertUnwindSafe(|| g.send(()))).is_err());
+        assert_eq!(stack::pooled_count(), pooled + 1);
+    }
+}

@@ -1,0 +1,59 @@
+//! Green threads and generators in the style of Python's gevent.
+//!
+//! `greenlet` runs blocking-style code concurrently on one OS thread, on
+//! stackful coroutines ([`corosensei`]), without `async` colouring. Its first
+//! layer is the [`Generator`]: Python's `send`/`yield` generator, with
+//! `close`, `yield from` and [`Iterator`].
+//!
+//! # Examples
+//!
+//! The consumer/producer pair of Python's coroutine tutorial:
+//!
+//! ```
+//! use greenlet::{Generator, GeneratorState, Yielder};
+//!
+//! let mut consumer = Generator::new(|co: &Yielder<u32, &str>, _first: u32| {
+//!     let mut reply = "";
+//!     loop {
+//!         let n = co.yield_(reply);
+//!         if n == 0 {
+//!             return;
+//!         }
+//!         println!("[CONSUMER] Consuming {n}...");
+//!         reply = "200 OK";
+//!     }
+//! });
+//! consumer.send(0); // start it: runs up to the first yield
+//! for n in 1..=2 {
+//!     println!("[PRODUCER] Producing {n}...");
+//!     let reply = consumer.send(n);
+//!     assert_eq!(reply, GeneratorState::Yielded("200 OK"));
+//! }
+//! consumer.close();
+//! ```
+//!
+//! It prints:
+//!
+//! ```text
+//! [PRODUCER] Producing 1...
+//! [CONSUMER] Consuming 1...
+//! [PRODUCER] Producing 2...
+//! [CONSUMER] Consuming 2...
+//! ```
+//!
+//! `design.md` in the repository explains the architecture: the modules, the
+//! stack strategy and how Python's generator semantics map onto this crate's.
+#![deny(missing_docs, missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![doc(test(attr(deny(warnings))))]
+
+mod generator;
+mod stack;
+
+pub use generator::{Generator, GeneratorState, State, Yielder};
+pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+
+/// The README's code blocks, run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::cell::Cell;
+use std::process::{Command, Output};
+use std::rc::Rc;
+
+/// Counts how many times its tokens are dropped.
+#[derive(Clone, Debug, Default)]
+pub struct DropCounter(Rc<Cell<usize>>);
+
+impl DropCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A value that adds one to the count when dropped.
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.get()
+    }
+}
+
+#[derive(Debug)]
+pub struct DropToken(Rc<Cell<usize>>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// The environment variable that tells a re-executed test binary it is the child.
+pub const CHILD_ENV: &str = "GREENLET_TEST_CHILD";
+
+/// True inside a child started by [`run_in_child`].
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD_ENV).is_some()
+}
+
+/// Runs the test named `test` alone in a fresh copy of this test binary, with
+/// `env` added, and returns its output. The child sees [`is_child`] true.
+pub fn run_in_child(test: &str, env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("the test binary runs again as a child")
+}
+
+/// A field of `/proc/self/status` in KiB, such as `VmSize` or `VmRSS`.
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .expect("a number of kB")
+}
+
+/// How many memory mappings this process has (lines of `/proc/self/maps`).
+pub fn mapping_count() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps")
+        .lines()
+        .count()
+}
