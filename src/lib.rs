@@ -48,9 +48,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod generator;
+mod hub;
 mod stack;
 
 pub use generator::{Generator, GeneratorState, State, Yielder};
+pub use hub::{
+    Builder, Current, Elapsed, Greenlet, JoinError, Timeout, current, joinall, run, run_until_idle,
+    sleep, spawn, spawn_later, with_timeout, yield_now,
+};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// The README's code blocks, run as doctests so that they stay true.

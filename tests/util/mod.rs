@@ -76,3 +76,44 @@ pub fn mapping_count() -> usize {
         .lines()
         .count()
 }
+
+/// A `log` logger that keeps every record, for tests that check what the
+/// library logs. Install it with [`capture_logs`]; records from every thread
+/// of the test binary land in one list, so match on something unique.
+pub struct CapturedLogs;
+
+static RECORDS: std::sync::Mutex<Vec<(log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for CapturedLogs {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let line = record.args().to_string();
+        RECORDS.lock().unwrap().push((record.level(), line));
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs [`CapturedLogs`] (once per process) at `Debug` level.
+pub fn capture_logs() {
+    static LOGGER: CapturedLogs = CapturedLogs;
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&LOGGER).expect("no other logger");
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+/// The captured records at `level` that contain `needle`.
+pub fn logged(level: log::Level, needle: &str) -> Vec<String> {
+    RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(l, line)| *l == level && line.contains(needle))
+        .map(|(_, line)| line.clone())
+        .collect()
+}

@@ -1,0 +1,226 @@
+//! Blocking: the one way a context waits, and the public calls built on it
+//! (`yield_now`, `sleep`, `run`, `run_until_idle`).
+//!
+//! A blocking call in a greenlet records its wait in the hub and suspends to
+//! the loop. The same call in the main context records its wait and runs the
+//! loop itself until it is woken. Either way it first and last checks for a
+//! pending kill or timeout, and unwinds if there is one.
+
+use std::panic;
+use std::time::{Duration, Instant};
+
+use super::context::{self, Unwind};
+use super::greenlet::GreenletExit;
+use super::scheduler::{self, Hub, MAIN, WaitReason, Waiter, with_hub};
+use super::timeout::Elapsed;
+
+/// The hub key of the running context.
+pub(crate) fn current_key() -> usize {
+    context::with_current(|header| header.map_or(MAIN, |h| h.key.get()))
+}
+
+/// Unwinds the running context if a kill or a timeout is pending for it.
+///
+/// Nothing happens while the thread is already unwinding: a second unwinding
+/// from a destructor would abort the process.
+#[inline]
+pub(crate) fn raise_pending() {
+    if let Some(unwind) = context::pending()
+        && !std::thread::panicking()
+    {
+        match unwind {
+            Unwind::Kill => panic::resume_unwind(Box::new(GreenletExit)),
+            Unwind::Timeout(id) => panic::resume_unwind(Box::new(Elapsed::new(id))),
+        }
+    }
+}
+
+/// Blocks the running context until a waker uses the record that `register`
+/// stores, or a kill or timeout interrupts it (then it unwinds).
+///
+/// # Panics
+///
+/// - Panics while the thread is unwinding (a blocking call in a destructor
+///   during a panic, kill or timeout): switching then would let other
+///   greenlets see `std::thread::panicking()`. Inside a destructor that
+///   panic aborts the process, loudly.
+/// - In the main context, panics with the deadlock report when nothing can
+///   ever wake it.
+pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter)) {
+    if std::thread::panicking() {
+        panic!(
+            "greenlet: cannot block in {} while the thread is unwinding",
+            reason.what
+        );
+    }
+    raise_pending();
+    let key = current_key();
+    with_hub(|hub| {
+        let me = hub.park(key, reason);
+        register(hub, me);
+    });
+    if key == MAIN {
+        scheduler::run_until_main_woken();
+    } else {
+        context::suspend();
+    }
+    raise_pending();
+}
+
+/// Moves the running context to the back of the ready queue, so that every
+/// greenlet ready now runs first: gevent's `sleep(0)`.
+///
+/// Called from the main context it runs the greenlets that are ready, in
+/// FIFO order, and returns after them. While the thread is unwinding it
+/// returns at once.
+///
+/// # Panics
+///
+/// Unwinds the calling greenlet if it was killed or its timeout expired
+/// (that unwinding is caught by `join` and [`with_timeout`](crate::with_timeout),
+/// not by user code).
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let handles: Vec<_> = ["a", "b"]
+///     .into_iter()
+///     .map(|name| {
+///         let log = log.clone();
+///         greenlet::spawn(move || {
+///             for i in 0..2 {
+///                 log.borrow_mut().push(format!("{name}{i}"));
+///                 greenlet::yield_now();
+///             }
+///         })
+///     })
+///     .collect();
+/// greenlet::joinall(handles);
+/// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
+/// ```
+pub fn yield_now() {
+    if std::thread::panicking() {
+        return;
+    }
+    block(WaitReason::on("yield_now"), Hub::push_ready);
+}
+
+/// Blocks the running context for `duration`, letting other greenlets run.
+///
+/// `sleep(Duration::ZERO)` is [`yield_now`]. A duration too long to add to
+/// `Instant::now()` sleeps for ever. The hub's timers have millisecond
+/// resolution, so a sleep lasts at least `duration`, rounded up to the
+/// millisecond. While the thread is unwinding, `sleep` returns at once.
+///
+/// # Panics
+///
+/// - Unwinds the calling greenlet if it was killed or its timeout expired.
+/// - In the main context, panics with the deadlock report if the sleep is
+///   for ever and no greenlet could ever wake anything.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // Two greenlets sleep at once: together they take about 30 ms, not 60.
+/// let a = greenlet::spawn(|| greenlet::sleep(Duration::from_millis(30)));
+/// let b = greenlet::spawn(|| greenlet::sleep(Duration::from_millis(30)));
+/// for result in greenlet::joinall([a, b]) {
+///     result.unwrap();
+/// }
+/// ```
+pub fn sleep(duration: Duration) {
+    if duration.is_zero() {
+        return yield_now();
+    }
+    if std::thread::panicking() {
+        return;
+    }
+    let deadline = Instant::now().checked_add(duration);
+    loop {
+        block(WaitReason::on("sleep"), |hub, me| {
+            if let Some(deadline) = deadline {
+                hub.wake_at(deadline, me);
+            }
+        });
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+    }
+}
+
+/// Runs the hub until no greenlet is left: gevent's `wait()`.
+///
+/// # Panics
+///
+/// - Panics if called from inside a greenlet: it waits for every greenlet,
+///   the caller included.
+/// - Panics with the deadlock report (`greenlet: this operation would block
+///   forever…`) when greenlets are left but none can ever be woken.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let done = Rc::new(Cell::new(0));
+/// for _ in 0..3 {
+///     let done = done.clone();
+///     greenlet::spawn(move || done.set(done.get() + 1));
+/// }
+/// greenlet::run();
+/// assert_eq!(done.get(), 3);
+/// ```
+pub fn run() {
+    assert!(
+        !context::in_greenlet(),
+        "greenlet: run() waits for every greenlet and cannot be called from one"
+    );
+    while !with_hub(|hub| hub.is_empty()) {
+        block(
+            WaitReason::on("run (every greenlet to finish)"),
+            |hub, me| {
+                hub.add_idle_waiter(me);
+            },
+        );
+    }
+}
+
+/// Runs one turn of the hub for a host loop, and returns how many greenlets
+/// ran.
+///
+/// It fires the timers that are due, polls I/O without waiting, and then
+/// runs each greenlet that is ready, once. It never blocks the thread. A
+/// greenlet that yields during the turn runs again on the next call, so a
+/// busy greenlet cannot starve the host.
+///
+/// # Panics
+///
+/// Panics if called from inside a greenlet.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| {
+///     greenlet::yield_now();
+///     "done"
+/// });
+/// let mut turns = 0;
+/// while !g.is_finished() && turns < 1_000 {
+///     greenlet::run_until_idle(); // the host does its own work between calls
+///     turns += 1;
+/// }
+/// assert_eq!(turns, 2);
+/// assert_eq!(g.join().unwrap(), "done");
+/// ```
+pub fn run_until_idle() -> usize {
+    assert!(
+        !context::in_greenlet(),
+        "greenlet: run_until_idle() is for the main context, not for a greenlet"
+    );
+    scheduler::run_one_turn()
+}

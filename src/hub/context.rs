@@ -1,0 +1,223 @@
+//! Which context is running (the main context or a greenlet), and the switch
+//! out of a greenlet.
+//!
+//! This is the only module of the hub with `unsafe` code. A blocking call deep
+//! inside a greenlet must suspend that greenlet's coroutine without having
+//! been handed its yielder, so the hub keeps, per thread, a pointer to the
+//! running greenlet's [`Header`], and the header keeps a pointer to the
+//! greenlet's yielder. Both pointers are dereferenced only while that very
+//! greenlet runs.
+
+use std::cell::Cell;
+use std::ptr;
+use std::rc::Rc;
+
+/// The coroutine type of a greenlet: it is resumed and suspends with no
+/// value, because a blocking call records what it waits for in the hub
+/// before suspending, and learns why it was woken from its header.
+pub(crate) type GreenletCoroutine = corosensei::Coroutine<(), (), (), crate::stack::PooledStack>;
+
+type GreenletYielder = corosensei::Yielder<(), ()>;
+
+/// Why a blocking call must unwind instead of returning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unwind {
+    /// The greenlet was killed.
+    Kill,
+    /// The timeout with this id expired.
+    Timeout(u64),
+}
+
+/// What the hub and the handles know about one greenlet. It lives in the
+/// greenlet's shared allocation, so its address is stable.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Rc<str>>,
+    /// The greenlet's slot in the hub's task table, while it is alive.
+    pub(crate) key: Cell<usize>,
+    pub(crate) finished: Cell<bool>,
+    /// Set by the hub before it drops the coroutine at thread exit, so that
+    /// the greenlet lets corosensei's unwinding pass instead of catching it.
+    pub(crate) tearing_down: Cell<bool>,
+    pending: Cell<Option<Unwind>>,
+    // # Invariant
+    // Null until the greenlet's coroutine starts; from then on it points at
+    // the yielder on the base of that coroutine's stack, which lives until
+    // the coroutine finishes.
+    yielder: Cell<*const GreenletYielder>,
+}
+
+impl Header {
+    pub(crate) fn new(id: u64, name: Option<Rc<str>>) -> Self {
+        Header {
+            id,
+            name,
+            key: Cell::new(usize::MAX),
+            finished: Cell::new(false),
+            tearing_down: Cell::new(false),
+            pending: Cell::new(None),
+            yielder: Cell::new(ptr::null()),
+        }
+    }
+
+    /// A greenlet's name for messages: `'name' (id 3)` or `3`.
+    pub(crate) fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("greenlet '{name}' (id {})", self.id),
+            None => format!("greenlet {}", self.id),
+        }
+    }
+
+    pub(crate) fn pending(&self) -> Option<Unwind> {
+        self.pending.get()
+    }
+
+    /// Records an unwind request. A kill is final; among timeouts the
+    /// outermost (the oldest, smallest id) wins, because unwinding to it also
+    /// leaves every inner scope.
+    pub(crate) fn request_unwind(&self, unwind: Unwind) {
+        self.pending.set(Some(merge(self.pending.get(), unwind)));
+    }
+
+    /// Forgets the expiry of timeout `id`, once it has been caught.
+    pub(crate) fn clear_timeout(&self, id: u64) {
+        if self.pending.get() == Some(Unwind::Timeout(id)) {
+            self.pending.set(None);
+        }
+    }
+}
+
+fn merge(old: Option<Unwind>, new: Unwind) -> Unwind {
+    match (old, new) {
+        (Some(Unwind::Kill), _) | (_, Unwind::Kill) => Unwind::Kill,
+        (Some(Unwind::Timeout(a)), Unwind::Timeout(b)) => Unwind::Timeout(a.min(b)),
+        (None, new) => new,
+    }
+}
+
+thread_local! {
+    // # Invariant
+    // Non-null only while the greenlet whose header it points at is running:
+    // `Running::enter` sets it just before resuming the greenlet and its drop
+    // clears it as soon as the resume returns. The hub keeps the header alive
+    // (in the task table) until the greenlet's coroutine has finished.
+    static CURRENT: Cell<*const Header> = const { Cell::new(ptr::null()) };
+
+    /// The main context's pending unwind (only timeouts reach it).
+    static MAIN_PENDING: Cell<Option<Unwind>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the running greenlet's header, or `None` in the main context.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
+    let header = CURRENT.with(Cell::get);
+    // SAFETY: by the invariant of CURRENT, a non-null pointer names the
+    // greenlet that is running now, on this thread, and its header stays alive
+    // until its coroutine finishes, which cannot happen while `f` runs on it.
+    f(unsafe { header.as_ref() })
+}
+
+/// True when a greenlet (not the main context) is running.
+#[inline]
+pub(crate) fn in_greenlet() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// Marks a greenlet as running until dropped: the hub's loop holds one
+/// across each resume.
+pub(crate) struct Running(());
+
+impl Running {
+    /// Makes `header`'s greenlet the running one.
+    ///
+    /// # Safety
+    ///
+    /// `header` must belong to the greenlet that is resumed while the returned
+    /// guard lives, and stay alive until that greenlet's coroutine finishes.
+    pub(crate) unsafe fn enter(header: &Header) -> Running {
+        CURRENT.with(|c| c.set(header));
+        Running(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(ptr::null()));
+    }
+}
+
+/// Called first thing on a greenlet's new stack: remembers its yielder.
+///
+/// # Safety
+///
+/// `yielder` must be the one corosensei handed to the running greenlet's
+/// coroutine body, so that it lives as long as that coroutine runs.
+pub(crate) unsafe fn started(yielder: &GreenletYielder) {
+    with_current(|header| {
+        header
+            .expect("a greenlet starts only through the hub's loop")
+            .yielder
+            .set(yielder);
+    });
+}
+
+/// Suspends the running greenlet back to the hub's loop, and returns when
+/// the loop resumes it.
+///
+/// # Panics
+///
+/// Panics in the main context, which has no coroutine to suspend.
+pub(crate) fn suspend() {
+    let yielder = with_current(|header| header.expect("only a greenlet can suspend").yielder.get());
+    assert!(!yielder.is_null(), "a running greenlet has started");
+    // SAFETY: the header is the running greenlet's, and by the invariant of
+    // `Header::yielder` a non-null yielder points at the base of that
+    // greenlet's stack, which is alive while the greenlet runs; we are
+    // running on that greenlet now (possibly inside a generator nested in it,
+    // which corosensei supports).
+    unsafe { (*yielder).suspend(()) }
+}
+
+/// The running context's pending unwind request.
+#[inline]
+pub(crate) fn pending() -> Option<Unwind> {
+    with_current(|header| match header {
+        Some(header) => header.pending(),
+        None => MAIN_PENDING.with(Cell::get),
+    })
+}
+
+/// Records an unwind request for the main context.
+pub(crate) fn request_main_unwind(unwind: Unwind) {
+    MAIN_PENDING.with(|p| p.set(Some(merge(p.get(), unwind))));
+}
+
+/// Forgets the main context's expired timeout `id`, once caught.
+pub(crate) fn clear_main_timeout(id: u64) {
+    MAIN_PENDING.with(|p| {
+        if p.get() == Some(Unwind::Timeout(id)) {
+            p.set(None);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_beats_timeouts_and_the_outermost_timeout_wins() {
+        assert_eq!(merge(None, Unwind::Timeout(5)), Unwind::Timeout(5));
+        assert_eq!(
+            merge(Some(Unwind::Timeout(5)), Unwind::Timeout(2)),
+            Unwind::Timeout(2)
+        );
+        assert_eq!(
+            merge(Some(Unwind::Timeout(2)), Unwind::Timeout(5)),
+            Unwind::Timeout(2)
+        );
+        assert_eq!(merge(Some(Unwind::Timeout(2)), Unwind::Kill), Unwind::Kill);
+        assert_eq!(merge(Some(Unwind::Kill), Unwind::Timeout(1)), Unwind::Kill);
+    }
+}

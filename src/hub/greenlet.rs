@@ -1,0 +1,579 @@
+//! Greenlets: spawning, joining, killing, and the handles to them.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::blocking::{block, raise_pending};
+use super::context::{self, Header, Unwind};
+use super::scheduler::{TaskShared, WaitReason, try_with_hub, with_hub};
+
+/// The unwinding payload of a killed greenlet (Python's `GreenletExit`).
+#[derive(Debug)]
+pub(crate) struct GreenletExit;
+
+/// Why [`Greenlet::join`] has no value to return.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| -> u32 { panic!("no luck") });
+/// let err = g.join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "greenlet panicked: no luck");
+/// ```
+pub enum JoinError {
+    /// The greenlet panicked; this is the panic's payload. The panic was also
+    /// logged with `log::error!`.
+    Panicked(Box<dyn Any + Send>),
+    /// The greenlet was killed (possibly before it started).
+    Killed,
+}
+
+impl JoinError {
+    /// True for [`JoinError::Panicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| panic!("boom"));
+    /// assert!(g.join().unwrap_err().is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// True for [`JoinError::Killed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| ());
+    /// g.kill(); // before it ever ran
+    /// assert!(g.join().unwrap_err().is_killed());
+    /// ```
+    pub fn is_killed(&self) -> bool {
+        matches!(self, JoinError::Killed)
+    }
+}
+
+/// The message of a panic payload, when it has one.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else if let Some(e) = payload.downcast_ref::<super::timeout::Elapsed>() {
+        e.message()
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(p) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(&**p))
+                .finish(),
+            JoinError::Killed => f.write_str("Killed"),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(p) => write!(f, "greenlet panicked: {}", panic_message(&**p)),
+            JoinError::Killed => f.write_str("greenlet was killed"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// A greenlet's shared allocation: its header, and its outcome once known.
+struct Shared<T> {
+    header: Header,
+    outcome: Cell<Option<Result<T, JoinError>>>,
+}
+
+impl<T> TaskShared for Shared<T> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn set_unstarted_outcome(&self, failure: Option<String>) {
+        self.outcome.set(Some(Err(match failure {
+            None => JoinError::Killed,
+            Some(message) => JoinError::Panicked(Box::new(message)),
+        })));
+    }
+}
+
+/// A handle to a greenlet: a green thread of this OS thread, run by the hub.
+///
+/// Dropping the handle detaches the greenlet: it keeps running. Handles
+/// cannot leave their thread:
+///
+/// ```compile_fail
+/// let g = greenlet::spawn(|| ());
+/// std::thread::spawn(move || g.join());
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| 6 * 7);
+/// assert!(!g.is_finished()); // spawn only queues it
+/// assert_eq!(g.join().unwrap(), 42);
+/// ```
+pub struct Greenlet<T> {
+    shared: Rc<Shared<T>>,
+}
+
+impl<T> Greenlet<T> {
+    /// Waits for the greenlet to finish and returns its result.
+    ///
+    /// Called from the main context, `join` runs the hub until the greenlet
+    /// is done; called from a greenlet, it suspends the caller meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// - [`JoinError::Panicked`] with the payload if the greenlet panicked,
+    ///   or if it could not start because no stack could be allocated (the
+    ///   payload is then a `String` naming the cause).
+    /// - [`JoinError::Killed`] if it was killed.
+    ///
+    /// # Panics
+    ///
+    /// - Panics if a greenlet joins itself, and, in the main context, with
+    ///   the deadlock report if nothing can ever finish the greenlet.
+    /// - Unwinds the caller if it is killed, or its timeout expires, while
+    ///   it waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let inner = greenlet::spawn(|| "inner");
+    /// let outer = greenlet::spawn(move || inner.join().unwrap().len());
+    /// assert_eq!(outer.join().unwrap(), 5);
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        let header = &self.shared.header;
+        while !header.finished.get() {
+            assert!(
+                !self.is_current(),
+                "greenlet: {} cannot join itself",
+                header.describe()
+            );
+            let reason = WaitReason {
+                what: "join",
+                target: Some(header.id),
+            };
+            block(reason, |hub, me| hub.add_joiner(header.key.get(), me));
+        }
+        self.shared
+            .outcome
+            .take()
+            .expect("a finished greenlet has an outcome")
+    }
+
+    /// Kills the greenlet and waits until it is dead.
+    ///
+    /// - A greenlet that has not started never runs: its closure is dropped.
+    /// - A started one unwinds from the blocking call it is suspended in, so
+    ///   its destructors run. Code that catches that unwinding cannot keep it
+    ///   alive: its next blocking call unwinds again.
+    /// - Killing a finished greenlet does nothing.
+    /// - A greenlet that kills itself unwinds at once.
+    ///
+    /// Its [`join`](Self::join) then returns [`JoinError::Killed`].
+    ///
+    /// # Panics
+    ///
+    /// Unwinds the caller if it is itself killed, or its timeout expires,
+    /// while it waits. While the thread is unwinding, `kill` requests the
+    /// kill and returns without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sleeper = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+    /// greenlet::yield_now(); // let it start sleeping
+    /// sleeper.kill();
+    /// assert!(sleeper.is_finished());
+    /// assert!(sleeper.join().unwrap_err().is_killed());
+    /// ```
+    pub fn kill(&self) {
+        let header = &self.shared.header;
+        if header.finished.get() {
+            return;
+        }
+        if self.is_current() {
+            header.request_unwind(Unwind::Kill);
+            raise_pending();
+            return;
+        }
+        let unstarted = try_with_hub(|hub| hub.kill(header.key.get()));
+        drop(unstarted); // outside the hub: the closure's captures may call back into it
+        if std::thread::panicking() {
+            return;
+        }
+        while !header.finished.get() {
+            let reason = WaitReason {
+                what: "kill",
+                target: Some(header.id),
+            };
+            block(reason, |hub, me| hub.add_joiner(header.key.get(), me));
+        }
+    }
+
+    /// The greenlet's id: unique on its thread, counting from 1 (the main
+    /// context is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = greenlet::spawn(|| ());
+    /// let b = greenlet::spawn(|| ());
+    /// assert!(b.id() > a.id() && a.id() > 0);
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.shared.header.id
+    }
+
+    /// The name given with [`Builder::name`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().name("worker").spawn(|| ())?;
+    /// assert_eq!(g.name(), Some("worker"));
+    /// assert_eq!(greenlet::spawn(|| ()).name(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.shared.header.name.as_deref()
+    }
+
+    /// True once the greenlet has returned, panicked or been killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| ());
+    /// assert!(!g.is_finished());
+    /// greenlet::yield_now();
+    /// assert!(g.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.shared.header.finished.get()
+    }
+
+    fn is_current(&self) -> bool {
+        context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, &self.shared.header)))
+    }
+}
+
+impl<T> fmt::Debug for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Greenlet")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Configures a greenlet before spawning it: its name and its stack size.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::Builder::new()
+///     .name("parser")
+///     .stack_size(1 << 20)
+///     .spawn(|| greenlet::current().name().map(String::from))?;
+/// assert_eq!(g.join().unwrap().as_deref(), Some("parser"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    start_at: Option<Instant>,
+}
+
+/// The largest stack a greenlet may ask for: 1 GiB.
+const MAX_STACK_SIZE: usize = 1 << 30;
+
+impl Builder {
+    /// A builder with no name and the default stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().spawn(|| 1)?;
+    /// assert_eq!(g.join().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names the greenlet, for [`Greenlet::name`], [`current`], logs and the
+    /// deadlock report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().name("g1").spawn(|| ())?;
+    /// assert_eq!(g.name(), Some("g1"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the usable stack size in bytes, rounded up to whole pages and to
+    /// at least [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). The default is
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().stack_size(8 << 20).spawn(|| ())?;
+    /// g.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the greenlet: it is queued at the back of the ready queue and
+    /// runs when the current context blocks or yields.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`io::ErrorKind::InvalidInput`] for a stack size above 1 GiB.
+    ///
+    /// # Implementation notes
+    ///
+    /// A greenlet gets its stack when it first runs, so spawning allocates
+    /// only the closure. If no stack can be had then (the kernel refuses the
+    /// mapping), the greenlet never runs, the failure is logged with
+    /// `log::error!`, and [`Greenlet::join`] returns
+    /// [`JoinError::Panicked`] with a message naming the cause.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenlet::Builder::new().stack_size(1 << 40).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn spawn<T, F>(self, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let stack_size = self.stack_size.unwrap_or(crate::DEFAULT_STACK_SIZE);
+        if stack_size > MAX_STACK_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("greenlet: a stack of {stack_size} bytes is above the 1 GiB limit"),
+            ));
+        }
+        let name: Option<Rc<str>> = self.name.map(Into::into);
+        Ok(with_hub(|hub| {
+            let header = Header::new(hub.next_greenlet_id(), name);
+            let shared = Rc::new(Shared {
+                header,
+                outcome: Cell::new(None),
+            });
+            let body = Box::new(body_of(shared.clone(), f));
+            hub.insert(shared.clone(), body, stack_size, self.start_at);
+            Greenlet { shared }
+        }))
+    }
+}
+
+/// The body a greenlet's coroutine runs: `f`, with its outcome recorded.
+fn body_of<T, F>(shared: Rc<Shared<T>>, f: F) -> impl FnOnce()
+where
+    F: FnOnce() -> T,
+{
+    move || {
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Ok(value),
+            Err(payload) => {
+                let header = &shared.header;
+                if header.tearing_down.get() {
+                    // corosensei's own unwinding at thread exit: let it pass.
+                    panic::resume_unwind(payload);
+                }
+                if payload.is::<GreenletExit>() {
+                    log::debug!("{} was killed", header.describe());
+                    Err(JoinError::Killed)
+                } else {
+                    log::error!(
+                        "{} panicked: {}",
+                        header.describe(),
+                        panic_message(&*payload)
+                    );
+                    Err(JoinError::Panicked(payload))
+                }
+            }
+        };
+        shared.outcome.set(Some(outcome));
+    }
+}
+
+/// Spawns a greenlet that runs `f`, and returns its handle.
+///
+/// The greenlet is queued at the back of the ready queue: it runs when the
+/// current context blocks or yields (for the main context, at its first
+/// `join`, `sleep`, `yield_now`, `run`…). It always runs on this thread.
+///
+/// # Panics
+///
+/// Never for lack of a stack: stacks are allocated when greenlets start
+/// (see [`Builder::spawn`]).
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| "hello from a greenlet");
+/// assert_eq!(g.join().unwrap(), "hello from a greenlet");
+/// ```
+pub fn spawn<T, F>(f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .expect("the default stack size is valid")
+}
+
+/// Spawns a greenlet that starts after `delay`.
+///
+/// Until then it has no stack. Killing it before then means it never runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = greenlet::spawn_later(Duration::from_millis(10), || "later");
+/// assert_eq!(g.join().unwrap(), "later");
+/// ```
+pub fn spawn_later<T, F>(delay: Duration, f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let builder = Builder {
+        start_at: Some(Instant::now() + delay),
+        ..Builder::new()
+    };
+    builder.spawn(f).expect("the default stack size is valid")
+}
+
+/// Joins every greenlet, in order, and returns their results in that order.
+///
+/// # Panics
+///
+/// As [`Greenlet::join`].
+///
+/// # Examples
+///
+/// ```
+/// let gs: Vec<_> = (0..3).map(|i| greenlet::spawn(move || i * 10)).collect();
+/// let results: Vec<u32> = greenlet::joinall(gs).into_iter().map(Result::unwrap).collect();
+/// assert_eq!(results, [0, 10, 20]);
+/// ```
+pub fn joinall<T, I>(greenlets: I) -> Vec<Result<T, JoinError>>
+where
+    I: IntoIterator<Item = Greenlet<T>>,
+{
+    greenlets.into_iter().map(Greenlet::join).collect()
+}
+
+/// The running context: a greenlet, or the main context (the thread's own
+/// stack), whose id is 0 and whose name is `"main"`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(greenlet::current().id(), 0);
+/// assert_eq!(greenlet::current().name(), Some("main"));
+/// let g = greenlet::Builder::new().name("g1").spawn(|| greenlet::current())?;
+/// let inside = g.join().unwrap();
+/// assert_eq!(inside.name(), Some("g1"));
+/// assert!(inside.id() > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Current {
+    id: u64,
+    name: Option<Rc<str>>,
+}
+
+impl Current {
+    /// The running greenlet's id, or 0 for the main context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| greenlet::current().id());
+    /// let id = g.id();
+    /// assert_eq!(g.join().unwrap(), id);
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The running greenlet's name, `"main"` for the main context, or `None`
+    /// for an unnamed greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenlet::spawn(|| greenlet::current().name().map(String::from)).join().unwrap(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        if self.id == 0 {
+            Some("main")
+        } else {
+            self.name.as_deref()
+        }
+    }
+}
+
+/// Returns the running context.
+///
+/// # Examples
+///
+/// ```
+/// let me = greenlet::current();
+/// assert_eq!((me.id(), me.name()), (0, Some("main")));
+/// ```
+pub fn current() -> Current {
+    context::with_current(|header| match header {
+        Some(h) => Current {
+            id: h.id,
+            name: h.name.clone(),
+        },
+        None => Current { id: 0, name: None },
+    })
+}

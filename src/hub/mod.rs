@@ -1,0 +1,14 @@
+//! The gevent-like scheduler: greenlets, the per-thread hub, timers and
+//! timeouts.
+
+mod blocking;
+mod context;
+mod greenlet;
+mod reactor;
+mod scheduler;
+mod timeout;
+mod timer;
+
+pub use blocking::{run, run_until_idle, sleep, yield_now};
+pub use greenlet::{Builder, Current, Greenlet, JoinError, current, joinall, spawn, spawn_later};
+pub use timeout::{Elapsed, Timeout, with_timeout};
