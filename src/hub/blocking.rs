@@ -9,9 +9,9 @@
 use std::panic;
 use std::time::{Duration, Instant};
 
-use super::context::{self, Unwind};
+use super::context::{self, Request, Unwind, WaitReason, Waiter};
 use super::greenlet::GreenletExit;
-use super::scheduler::{self, Hub, MAIN, WaitReason, Waiter, with_hub};
+use super::scheduler::{self, Hub, MAIN, with_hub};
 use super::timeout::Elapsed;
 
 /// The hub key of the running context.
@@ -54,15 +54,19 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
         );
     }
     raise_pending();
-    let key = current_key();
-    with_hub(|hub| {
-        let me = hub.park(key, reason);
-        register(hub, me);
+    let mut register = Some(register);
+    let suspended = context::suspend_current(Request::Parked, |header| {
+        with_hub(|hub| {
+            let me = hub.park_greenlet(header, reason);
+            register.take().expect("parked once")(hub, me);
+        });
     });
-    if key == MAIN {
+    if let Some(register) = register.filter(|_| !suspended) {
+        with_hub(|hub| {
+            let me = hub.park_main(reason);
+            register(hub, me);
+        });
         scheduler::run_until_main_woken();
-    } else {
-        context::suspend();
     }
     raise_pending();
 }
@@ -105,7 +109,12 @@ pub fn yield_now() {
     if std::thread::panicking() {
         return;
     }
-    block(WaitReason::on("yield_now"), Hub::push_ready);
+    raise_pending();
+    if !context::suspend_current(Request::Requeue, |_| {}) {
+        block(WaitReason::on("yield_now"), Hub::push_ready);
+        return;
+    }
+    raise_pending();
 }
 
 /// Blocks the running context for `duration`, letting other greenlets run.

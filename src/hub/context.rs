@@ -8,16 +8,26 @@
 //! greenlet's yielder. Both pointers are dereferenced only while that very
 //! greenlet runs.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::rc::Rc;
 
-/// The coroutine type of a greenlet: it is resumed and suspends with no
-/// value, because a blocking call records what it waits for in the hub
-/// before suspending, and learns why it was woken from its header.
-pub(crate) type GreenletCoroutine = corosensei::Coroutine<(), (), (), crate::stack::PooledStack>;
+/// What a greenlet asks of the loop when it suspends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// It has recorded its wait in the hub itself: nothing to do.
+    Parked,
+    /// `yield_now`: put it at the back of the ready queue. The loop does the
+    /// bookkeeping, so the hottest switch touches the hub once, not twice.
+    Requeue,
+}
 
-type GreenletYielder = corosensei::Yielder<(), ()>;
+/// The coroutine type of a greenlet: resumed with no value (a woken
+/// greenlet learns why from its header), suspending with a [`Request`].
+pub(crate) type GreenletCoroutine =
+    corosensei::Coroutine<(), Request, (), crate::stack::PooledStack>;
+
+type GreenletYielder = corosensei::Yielder<(), Request>;
 
 /// Why a blocking call must unwind instead of returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,18 +38,50 @@ pub(crate) enum Unwind {
     Timeout(u64),
 }
 
-/// What the hub and the handles know about one greenlet. It lives in the
-/// greenlet's shared allocation, so its address is stable.
-#[derive(Debug)]
+/// One wait of one context: stale once that context has been woken since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waiter {
+    /// The hub key of the context (`MAIN` for the main context).
+    pub(crate) key: usize,
+    pub(crate) wait: u64,
+}
+
+/// What a context is blocked on, for the deadlock report: `what` names the
+/// call, `target` the greenlet it concerns, if any.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitReason {
+    pub(crate) what: &'static str,
+    pub(crate) target: Option<u64>,
+}
+
+impl WaitReason {
+    pub(crate) const fn on(what: &'static str) -> Self {
+        WaitReason { what, target: None }
+    }
+}
+
+/// Everything the hub and the handles know about one greenlet. It lives in
+/// the greenlet's shared allocation (with its body and its outcome), so its
+/// address is stable and the hub needs no table lookup to switch to it.
 pub(crate) struct Header {
     pub(crate) id: u64,
     pub(crate) name: Option<Rc<str>>,
+    pub(crate) stack_size: usize,
     /// The greenlet's slot in the hub's task table, while it is alive.
     pub(crate) key: Cell<usize>,
+    pub(crate) started: Cell<bool>,
     pub(crate) finished: Cell<bool>,
-    /// Set by the hub before it drops the coroutine at thread exit, so that
-    /// the greenlet lets corosensei's unwinding pass instead of catching it.
+    /// Set before the coroutine is dropped at thread exit, so that the
+    /// greenlet lets corosensei's unwinding pass instead of catching it.
     pub(crate) tearing_down: Cell<bool>,
+    /// The current wait id; 0 while running.
+    pub(crate) wait: Cell<u64>,
+    pub(crate) reason: Cell<WaitReason>,
+    /// Contexts waiting for this greenlet to finish.
+    pub(crate) joiners: RefCell<Vec<Waiter>>,
+    /// The coroutine, from the greenlet's start until it finishes. The loop
+    /// borrows it mutably across each resume; nothing else touches it then.
+    pub(crate) coroutine: RefCell<Option<GreenletCoroutine>>,
     pending: Cell<Option<Unwind>>,
     // # Invariant
     // Null until the greenlet's coroutine starts; from then on it points at
@@ -49,19 +91,26 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub(crate) fn new(id: u64, name: Option<Rc<str>>) -> Self {
+    pub(crate) fn new(id: u64, name: Option<Rc<str>>, stack_size: usize) -> Self {
         Header {
             id,
             name,
+            stack_size,
             key: Cell::new(usize::MAX),
+            started: Cell::new(false),
             finished: Cell::new(false),
             tearing_down: Cell::new(false),
+            wait: Cell::new(0),
+            reason: Cell::new(WaitReason::on("start")),
+            joiners: RefCell::new(Vec::new()),
+            coroutine: RefCell::new(None),
             pending: Cell::new(None),
             yielder: Cell::new(ptr::null()),
         }
     }
 
-    /// A greenlet's name for messages: `'name' (id 3)` or `3`.
+    /// A greenlet's name for messages: `greenlet 'name' (id 3)` or
+    /// `greenlet 3`.
     pub(crate) fn describe(&self) -> String {
         match &self.name {
             Some(name) => format!("greenlet '{name}' (id {})", self.id),
@@ -88,6 +137,12 @@ impl Header {
     }
 }
 
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 fn merge(old: Option<Unwind>, new: Unwind) -> Unwind {
     match (old, new) {
         (Some(Unwind::Kill), _) | (_, Unwind::Kill) => Unwind::Kill,
@@ -109,7 +164,7 @@ thread_local! {
 }
 
 /// Runs `f` with the running greenlet's header, or `None` in the main context.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
     let header = CURRENT.with(Cell::get);
     // SAFETY: by the invariant of CURRENT, a non-null pointer names the
@@ -162,21 +217,30 @@ pub(crate) unsafe fn started(yielder: &GreenletYielder) {
     });
 }
 
-/// Suspends the running greenlet back to the hub's loop, and returns when
-/// the loop resumes it.
-///
-/// # Panics
-///
-/// Panics in the main context, which has no coroutine to suspend.
-pub(crate) fn suspend() {
-    let yielder = with_current(|header| header.expect("only a greenlet can suspend").yielder.get());
-    assert!(!yielder.is_null(), "a running greenlet has started");
-    // SAFETY: the header is the running greenlet's, and by the invariant of
-    // `Header::yielder` a non-null yielder points at the base of that
-    // greenlet's stack, which is alive while the greenlet runs; we are
-    // running on that greenlet now (possibly inside a generator nested in it,
-    // which corosensei supports).
-    unsafe { (*yielder).suspend(()) }
+/// Suspends the running greenlet back to the hub's loop with `request`,
+/// after `park` has recorded (with the greenlet's header) what will wake it,
+/// and returns when the loop resumes it. In the main context it returns
+/// `false` at once, without calling `park`: the main context has no
+/// coroutine to suspend.
+#[inline(always)]
+pub(crate) fn suspend_current(request: Request, park: impl FnOnce(&Header)) -> bool {
+    let running = CURRENT.with(Cell::get);
+    if running.is_null() {
+        return false;
+    }
+    // SAFETY: by the invariant of CURRENT, a non-null pointer is the running
+    // greenlet's header, alive until its coroutine finishes; it is still
+    // running while `park` runs and when it suspends below.
+    let header = unsafe { &*running };
+    park(header);
+    let yielder = header.yielder.get();
+    debug_assert!(!yielder.is_null(), "a running greenlet has started");
+    // SAFETY: by the invariant of `Header::yielder`, the running greenlet's
+    // yielder, set when it started, points at the base of its stack, which
+    // is alive while it runs. We are running on that greenlet now (possibly
+    // inside a generator nested in it, which corosensei supports).
+    unsafe { (*yielder).suspend(request) };
+    true
 }
 
 /// The running context's pending unwind request.

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::blocking::{block, raise_pending};
-use super::context::{self, Header, Unwind};
-use super::scheduler::{TaskShared, WaitReason, try_with_hub, with_hub};
+use super::context::{self, Header, Unwind, WaitReason};
+use super::scheduler::{Payload, TaskCell, with_hub};
 
 /// The unwinding payload of a killed greenlet (Python's `GreenletExit`).
 #[derive(Debug)]
@@ -97,22 +97,60 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// A greenlet's shared allocation: its header, and its outcome once known.
-struct Shared<T> {
-    header: Header,
+/// A greenlet's typed payload: its body until it starts, and its outcome
+/// once known. It lives in the greenlet's one allocation, behind the header.
+struct Body<T, F> {
+    body: Cell<Option<F>>,
     outcome: Cell<Option<Result<T, JoinError>>>,
 }
 
-impl<T> TaskShared for Shared<T> {
-    fn header(&self) -> &Header {
-        &self.header
+/// What a handle needs of the payload, whatever the body's type.
+trait Outcome<T> {
+    fn take_outcome(&self) -> Option<Result<T, JoinError>>;
+}
+
+impl<T, F> Outcome<T> for Body<T, F> {
+    fn take_outcome(&self) -> Option<Result<T, JoinError>> {
+        self.outcome.take()
+    }
+}
+
+impl<T, F: FnOnce() -> T> Payload for Body<T, F> {
+    fn run(&self, header: &Header) {
+        let body = self.body.take().expect("a greenlet starts once");
+        self.outcome.set(Some(run_body(header, body)));
     }
 
-    fn set_unstarted_outcome(&self, failure: Option<String>) {
+    fn discard_body(&self, failure: Option<String>) {
+        drop(self.body.take());
         self.outcome.set(Some(Err(match failure {
             None => JoinError::Killed,
             Some(message) => JoinError::Panicked(Box::new(message)),
         })));
+    }
+}
+
+/// Runs a greenlet's body and turns its unwinding into an outcome.
+fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T, JoinError> {
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => Ok(value),
+        Err(payload) => {
+            if header.tearing_down.get() {
+                // corosensei's own unwinding at thread exit: let it pass.
+                panic::resume_unwind(payload);
+            }
+            if payload.is::<GreenletExit>() {
+                log::debug!("{} was killed", header.describe());
+                Err(JoinError::Killed)
+            } else {
+                log::error!(
+                    "{} panicked: {}",
+                    header.describe(),
+                    panic_message(&*payload)
+                );
+                Err(JoinError::Panicked(payload))
+            }
+        }
     }
 }
 
@@ -134,7 +172,7 @@ impl<T> TaskShared for Shared<T> {
 /// assert_eq!(g.join().unwrap(), 42);
 /// ```
 pub struct Greenlet<T> {
-    shared: Rc<Shared<T>>,
+    shared: Rc<TaskCell<dyn Outcome<T>>>,
 }
 
 impl<T> Greenlet<T> {
@@ -165,7 +203,7 @@ impl<T> Greenlet<T> {
     /// assert_eq!(outer.join().unwrap(), 5);
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        let header = &self.shared.header;
+        let header = self.shared.header();
         while !header.finished.get() {
             assert!(
                 !self.is_current(),
@@ -176,11 +214,11 @@ impl<T> Greenlet<T> {
                 what: "join",
                 target: Some(header.id),
             };
-            block(reason, |hub, me| hub.add_joiner(header.key.get(), me));
+            block(reason, |_, me| header.joiners.borrow_mut().push(me));
         }
         self.shared
-            .outcome
-            .take()
+            .payload
+            .take_outcome()
             .expect("a finished greenlet has an outcome")
     }
 
@@ -213,7 +251,7 @@ impl<T> Greenlet<T> {
     /// assert!(sleeper.join().unwrap_err().is_killed());
     /// ```
     pub fn kill(&self) {
-        let header = &self.shared.header;
+        let header = self.shared.header();
         if header.finished.get() {
             return;
         }
@@ -222,8 +260,11 @@ impl<T> Greenlet<T> {
             raise_pending();
             return;
         }
-        let unstarted = try_with_hub(|hub| hub.kill(header.key.get()));
-        drop(unstarted); // outside the hub: the closure's captures may call back into it
+        let unstarted = with_hub(|hub| hub.kill(header.key.get()));
+        if let Some(task) = unstarted {
+            // Outside the hub: the closure's captures may call back into it.
+            task.payload.discard_body(None);
+        }
         if std::thread::panicking() {
             return;
         }
@@ -232,7 +273,7 @@ impl<T> Greenlet<T> {
                 what: "kill",
                 target: Some(header.id),
             };
-            block(reason, |hub, me| hub.add_joiner(header.key.get(), me));
+            block(reason, |_, me| header.joiners.borrow_mut().push(me));
         }
     }
 
@@ -247,7 +288,7 @@ impl<T> Greenlet<T> {
     /// assert!(b.id() > a.id() && a.id() > 0);
     /// ```
     pub fn id(&self) -> u64 {
-        self.shared.header.id
+        self.shared.header().id
     }
 
     /// The name given with [`Builder::name`], if any.
@@ -261,7 +302,7 @@ impl<T> Greenlet<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.shared.header.name.as_deref()
+        self.shared.header().name.as_deref()
     }
 
     /// True once the greenlet has returned, panicked or been killed.
@@ -275,11 +316,11 @@ impl<T> Greenlet<T> {
     /// assert!(g.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.shared.header.finished.get()
+        self.shared.header().finished.get()
     }
 
     fn is_current(&self) -> bool {
-        context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, &self.shared.header)))
+        context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, self.shared.header())))
     }
 }
 
@@ -395,46 +436,16 @@ impl Builder {
         }
         let name: Option<Rc<str>> = self.name.map(Into::into);
         Ok(with_hub(|hub| {
-            let header = Header::new(hub.next_greenlet_id(), name);
-            let shared = Rc::new(Shared {
-                header,
-                outcome: Cell::new(None),
+            let shared = Rc::new(TaskCell {
+                header: Header::new(hub.next_greenlet_id(), name, stack_size),
+                payload: Body {
+                    body: Cell::new(Some(f)),
+                    outcome: Cell::new(None),
+                },
             });
-            let body = Box::new(body_of(shared.clone(), f));
-            hub.insert(shared.clone(), body, stack_size, self.start_at);
+            hub.insert(shared.clone(), self.start_at);
             Greenlet { shared }
         }))
-    }
-}
-
-/// The body a greenlet's coroutine runs: `f`, with its outcome recorded.
-fn body_of<T, F>(shared: Rc<Shared<T>>, f: F) -> impl FnOnce()
-where
-    F: FnOnce() -> T,
-{
-    move || {
-        let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => Ok(value),
-            Err(payload) => {
-                let header = &shared.header;
-                if header.tearing_down.get() {
-                    // corosensei's own unwinding at thread exit: let it pass.
-                    panic::resume_unwind(payload);
-                }
-                if payload.is::<GreenletExit>() {
-                    log::debug!("{} was killed", header.describe());
-                    Err(JoinError::Killed)
-                } else {
-                    log::error!(
-                        "{} panicked: {}",
-                        header.describe(),
-                        panic_message(&*payload)
-                    );
-                    Err(JoinError::Panicked(payload))
-                }
-            }
-        };
-        shared.outcome.set(Some(outcome));
     }
 }
 

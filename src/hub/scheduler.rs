@@ -25,52 +25,61 @@
 //! by one source (a kill, a timeout) is never resumed again by another. Stale
 //! records are dropped lazily, never searched for.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::rc::Rc;
 use std::time::Instant;
 
 use corosensei::{Coroutine, CoroutineResult};
-use slab::Slab;
 
-use super::context::{self, GreenletCoroutine, Header, Running, Unwind};
+use super::context::{
+    self, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
+};
 use super::reactor::Reactor;
 use super::timer::{TimerHeap, TimerId};
-use crate::stack;
+use crate::stack::{self, PooledStack};
 
 /// The key of the main context in wait records.
 pub(crate) const MAIN: usize = usize::MAX;
 
-/// One wait of one context: stale once that context has been woken since.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Waiter {
-    key: usize,
-    wait: u64,
+/// A greenlet's one allocation: its header, then its typed payload (the
+/// body until it starts, the outcome once known). The hub sees it as a
+/// [`Task`], whose header it reaches without a virtual call.
+pub(crate) struct TaskCell<P: ?Sized> {
+    pub(crate) header: Header,
+    pub(crate) payload: P,
 }
 
-/// What a context is blocked on, for the deadlock report: `what` names the
-/// call, `target` the greenlet it concerns, if any.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct WaitReason {
-    pub(crate) what: &'static str,
-    pub(crate) target: Option<u64>,
-}
-
-impl WaitReason {
-    pub(crate) const fn on(what: &'static str) -> Self {
-        WaitReason { what, target: None }
+impl<P: ?Sized> TaskCell<P> {
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
     }
 }
 
-/// What the hub needs of a greenlet's shared allocation (whose typed half
-/// holds the result for the handle).
-pub(crate) trait TaskShared {
-    fn header(&self) -> &Header;
-    /// Records the outcome of a greenlet that never ran its body: killed
-    /// before it started (`None`), or unable to start (`Some(message)`).
-    fn set_unstarted_outcome(&self, failure: Option<String>);
+/// What the hub needs of a greenlet's payload, whatever its types.
+pub(crate) trait Payload {
+    /// Runs the body and records its outcome; called once, on the
+    /// greenlet's own stack.
+    fn run(&self, header: &Header);
+    /// Drops the body of a greenlet that never ran, recording why: killed
+    /// (`None`) or unable to start (`Some(message)`).
+    fn discard_body(&self, failure: Option<String>);
+}
+
+pub(crate) type Task = Rc<TaskCell<dyn Payload>>;
+
+/// Makes the coroutine that runs `task`'s body on `stack`. The closure owns
+/// a reference to the task until the body returns.
+fn start(task: Task, stack: PooledStack) -> GreenletCoroutine {
+    Coroutine::with_stack(stack, move |yielder, ()| {
+        // SAFETY: `yielder` is the one corosensei handed to this very
+        // coroutine's body.
+        unsafe { context::started(yielder) };
+        task.payload.run(&task.header);
+    })
 }
 
 /// What a timer does when it fires.
@@ -82,29 +91,17 @@ enum TimerAction {
     Timeout { key: usize, id: u64, timeout: u64 },
 }
 
-pub(crate) struct Task {
-    shared: Rc<dyn TaskShared>,
-    /// The body, until the greenlet starts: an unstarted greenlet has no stack.
-    body: Option<Box<dyn FnOnce()>>,
-    /// The coroutine once started; `None` while the loop is running it.
-    coroutine: Option<GreenletCoroutine>,
-    stack_size: usize,
-    /// The current wait id; 0 while running.
-    wait: u64,
-    reason: WaitReason,
-    /// Contexts waiting for this greenlet to finish.
-    joiners: Vec<Waiter>,
-}
-
 /// What the loop should do next.
-enum Next {
+pub(crate) enum Next {
     Main,
-    Greenlet(usize),
+    Greenlet(Task),
 }
 
 /// A thread's hub.
 pub(crate) struct Hub {
-    tasks: Slab<Task>,
+    /// Every greenlet that has not finished, for kills, timeouts, the
+    /// deadlock report and thread exit.
+    tasks: slab::Slab<Task>,
     ready: VecDeque<Waiter>,
     /// Entries of the ready queue that belong to the current turn.
     turn_left: usize,
@@ -114,14 +111,20 @@ pub(crate) struct Hub {
     next_greenlet_id: u64,
     next_timeout_id: u64,
     /// The main context's current wait id; 0 while it runs.
-    main_wait: u64,
+    main_wait: Cell<u64>,
     main_reason: WaitReason,
     /// Contexts waiting in `run()` for every greenlet to finish.
     idle_waiters: Vec<Waiter>,
+    /// Whether this thread's [`Teardown`] guard is registered.
+    teardown_armed: bool,
 }
 
 thread_local! {
-    static HUB: RefCell<Hub> = const { RefCell::new(Hub::new()) };
+    // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
+    // access is a plain thread-local load, and so that it is never in a
+    // "destroyed" state: `Teardown` empties it at thread exit instead.
+    static HUB: ManuallyDrop<RefCell<Hub>> = const { ManuallyDrop::new(RefCell::new(Hub::new())) };
+    static TEARDOWN: Teardown = const { Teardown };
 }
 
 /// Runs `f` on this thread's hub. `f` must not switch, and must not drop
@@ -129,22 +132,16 @@ thread_local! {
 ///
 /// # Panics
 ///
-/// Panics if called again from inside `f`, or while the thread's hub is
-/// being destroyed.
-#[inline]
+/// Panics if called again from inside `f`.
+#[inline(always)]
 pub(crate) fn with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
     HUB.with(|hub| f(&mut hub.borrow_mut()))
-}
-
-/// As [`with_hub`], but `None` once the thread's hub has been destroyed.
-pub(crate) fn try_with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> Option<R> {
-    HUB.try_with(|hub| f(&mut hub.borrow_mut())).ok()
 }
 
 impl Hub {
     const fn new() -> Self {
         Hub {
-            tasks: Slab::new(),
+            tasks: slab::Slab::new(),
             ready: VecDeque::new(),
             turn_left: 0,
             timers: TimerHeap::new(),
@@ -152,9 +149,10 @@ impl Hub {
             next_wait: 0,
             next_greenlet_id: 0,
             next_timeout_id: 0,
-            main_wait: 0,
+            main_wait: Cell::new(0),
             main_reason: WaitReason::on("nothing"),
             idle_waiters: Vec::new(),
+            teardown_armed: false,
         }
     }
 
@@ -163,74 +161,78 @@ impl Hub {
         self.next_greenlet_id
     }
 
+    #[inline]
     fn fresh_wait(&mut self) -> u64 {
         self.next_wait += 1;
         self.next_wait
     }
 
-    /// Adds a greenlet that will run `body`: at once (at the back of the ready
-    /// queue) when `start_at` is `None`, otherwise when that time comes.
-    pub(crate) fn insert(
-        &mut self,
-        shared: Rc<dyn TaskShared>,
-        body: Box<dyn FnOnce()>,
-        stack_size: usize,
-        start_at: Option<Instant>,
-    ) {
-        let key = self.tasks.insert(Task {
-            shared,
-            body: Some(body),
-            coroutine: None,
-            stack_size,
-            wait: 0,
-            reason: WaitReason::on("start"),
-            joiners: Vec::new(),
-        });
-        let task = &self.tasks[key];
-        task.shared.header().key.set(key);
-        log::debug!("spawned {}", task.shared.header().describe());
+    /// Adds a greenlet: ready at once (at the back of the queue) when
+    /// `start_at` is `None`, otherwise when that time comes.
+    pub(crate) fn insert(&mut self, task: Task, start_at: Option<Instant>) {
+        if !self.teardown_armed {
+            self.teardown_armed = true;
+            TEARDOWN.with(|_| {});
+        }
+        let key = self.tasks.insert(task);
+        let header = self.tasks[key].header();
+        header.key.set(key);
+        log::debug!("spawned {}", header.describe());
+        let wait = self.fresh_wait();
+        let header = self.tasks[key].header();
+        header.wait.set(wait);
+        let me = Waiter { key, wait };
         match start_at {
-            None => {
-                let me = self.park(key, WaitReason::on("start"));
-                self.ready.push_back(me);
-            }
+            None => self.ready.push_back(me),
             Some(at) => {
-                let me = self.park(key, WaitReason::on("spawn_later"));
+                header.reason.set(WaitReason::on("spawn_later"));
                 self.timers.insert(at, TimerAction::Wake(me));
             }
         }
     }
 
-    /// Records that the context at `key` blocks for `reason`, and returns the
-    /// record a waker needs.
-    pub(crate) fn park(&mut self, key: usize, reason: WaitReason) -> Waiter {
+    /// Records that the running greenlet `header` blocks for `reason`.
+    #[inline]
+    pub(crate) fn park_greenlet(&mut self, header: &Header, reason: WaitReason) -> Waiter {
         let wait = self.fresh_wait();
-        if key == MAIN {
-            self.main_wait = wait;
-            self.main_reason = reason;
-        } else {
-            let task = &mut self.tasks[key];
-            task.wait = wait;
-            task.reason = reason;
+        header.wait.set(wait);
+        header.reason.set(reason);
+        Waiter {
+            key: header.key.get(),
+            wait,
         }
-        Waiter { key, wait }
     }
 
-    /// The current wait id of the context at `key`, if it still exists.
-    fn wait_slot(&mut self, key: usize) -> Option<&mut u64> {
+    /// Records that the main context blocks for `reason`.
+    pub(crate) fn park_main(&mut self, reason: WaitReason) -> Waiter {
+        let wait = self.fresh_wait();
+        self.main_wait.set(wait);
+        self.main_reason = reason;
+        Waiter { key: MAIN, wait }
+    }
+
+    /// The cell holding the current wait id of the context at `key`.
+    #[inline]
+    fn wait_of(&self, key: usize) -> Option<&Cell<u64>> {
         if key == MAIN {
-            Some(&mut self.main_wait)
+            Some(&self.main_wait)
         } else {
-            self.tasks.get_mut(key).map(|t| &mut t.wait)
+            self.tasks.get(key).map(|task| &task.header().wait)
         }
+    }
+
+    /// Puts a context that has just parked at the back of the ready queue.
+    #[inline]
+    pub(crate) fn push_ready(&mut self, waiter: Waiter) {
+        self.ready.push_back(waiter);
     }
 
     /// Makes the waiting context ready, unless the wait is stale. Returns
     /// whether it was woken.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
         let fresh = self.next_wait + 1;
-        match self.wait_slot(waiter.key) {
-            Some(wait) if *wait == waiter.wait && *wait != 0 => *wait = fresh,
+        match self.wait_of(waiter.key) {
+            Some(wait) if wait.get() == waiter.wait && waiter.wait != 0 => wait.set(fresh),
             _ => return false,
         }
         self.next_wait = fresh;
@@ -244,22 +246,11 @@ impl Hub {
     /// Makes the context at `key` ready whatever it waits for, so that it
     /// sees its pending unwind. Does nothing to a context that is running.
     fn interrupt(&mut self, key: usize) {
-        let Some(&mut wait) = self.wait_slot(key) else {
-            return;
-        };
-        if wait != 0 {
+        if let Some(wait) = self.wait_of(key).map(Cell::get)
+            && wait != 0
+        {
             self.wake(Waiter { key, wait });
         }
-    }
-
-    /// Puts a context that has just parked at the back of the ready queue.
-    pub(crate) fn push_ready(&mut self, waiter: Waiter) {
-        self.ready.push_back(waiter);
-    }
-
-    /// Adds `waiter` to those woken when the greenlet at `key` finishes.
-    pub(crate) fn add_joiner(&mut self, key: usize, waiter: Waiter) {
-        self.tasks[key].joiners.push(waiter);
     }
 
     /// Adds `waiter` to those woken when no greenlet is left.
@@ -293,34 +284,31 @@ impl Hub {
 
     /// The header of the live greenlet at `key` with id `id`.
     pub(crate) fn header(&self, key: usize, id: u64) -> Option<&Header> {
-        let task = self.tasks.get(key)?;
-        let header = task.shared.header();
+        let header = self.tasks.get(key)?.header();
         (header.id == id).then_some(header)
     }
 
     /// Kills the greenlet at `key`. One that never started is removed at once
-    /// and returned, to be dropped (with its body) outside the hub's borrow.
+    /// and returned, for its body to be discarded outside the hub's borrow.
     /// One that started gets a pending kill and is woken to unwind.
     pub(crate) fn kill(&mut self, key: usize) -> Option<Task> {
-        let task = &mut self.tasks[key];
-        if task.body.is_some() {
-            task.shared.set_unstarted_outcome(None);
-            log::debug!(
-                "killed {} before it started",
-                task.shared.header().describe()
-            );
+        let header = self.tasks[key].header();
+        if !header.started.get() {
+            log::debug!("killed {} before it started", header.describe());
             return Some(self.remove(key));
         }
-        task.shared.header().request_unwind(Unwind::Kill);
+        header.request_unwind(Unwind::Kill);
         self.interrupt(key);
         None
     }
 
-    /// Removes a finished greenlet and wakes those who wait for it.
+    /// Removes a finished greenlet and wakes those who wait for it. The
+    /// caller drops the returned task outside the hub's borrow.
     fn remove(&mut self, key: usize) -> Task {
         let task = self.tasks.remove(key);
-        task.shared.header().finished.set(true);
-        for &joiner in &task.joiners {
+        let header = task.header();
+        header.finished.set(true);
+        for joiner in header.joiners.take() {
             self.wake(joiner);
         }
         if self.tasks.is_empty() {
@@ -380,68 +368,25 @@ impl Hub {
 
     /// The next context of the current turn to run, or `None` when the turn
     /// is over. Stale entries are skipped.
+    #[inline]
     fn pop_in_turn(&mut self) -> Option<Next> {
         while self.turn_left > 0 {
             self.turn_left -= 1;
             let waiter = self.ready.pop_front()?;
-            let wait = self.wait_slot(waiter.key);
-            if let Some(wait) = wait
-                && *wait == waiter.wait
-            {
-                *wait = 0;
-                return Some(if waiter.key == MAIN {
-                    Next::Main
-                } else {
-                    Next::Greenlet(waiter.key)
-                });
+            if waiter.key == MAIN {
+                if self.main_wait.get() == waiter.wait {
+                    self.main_wait.set(0);
+                    return Some(Next::Main);
+                }
+            } else if let Some(task) = self.tasks.get(waiter.key) {
+                let wait = &task.header().wait;
+                if wait.get() == waiter.wait {
+                    wait.set(0);
+                    return Some(Next::Greenlet(task.clone()));
+                }
             }
         }
         None
-    }
-
-    /// Takes the coroutine of the greenlet at `key` out to resume it, making
-    /// it first if the greenlet has not started.
-    ///
-    /// # Errors
-    ///
-    /// When no stack can be had for a greenlet that has not started, the
-    /// greenlet ends with a failure and is returned to be dropped.
-    fn take_coroutine(
-        &mut self,
-        key: usize,
-    ) -> Result<(GreenletCoroutine, Rc<dyn TaskShared>), Box<Task>> {
-        let task = &mut self.tasks[key];
-        if let Some(coroutine) = task.coroutine.take() {
-            return Ok((coroutine, task.shared.clone()));
-        }
-        let body = task.body.take().expect("a task has a body or a coroutine");
-        match stack::take(task.stack_size) {
-            Ok(stack) => {
-                let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
-                    // SAFETY: `yielder` is the one corosensei handed to this
-                    // very coroutine's body.
-                    unsafe { context::started(yielder) };
-                    body();
-                });
-                Ok((coroutine, task.shared.clone()))
-            }
-            Err(e) => {
-                let header = task.shared.header();
-                let message = format!(
-                    "greenlet: cannot allocate a stack of {} KiB for {}: {e}",
-                    stack::usable_size(task.stack_size) / 1024,
-                    header.describe()
-                );
-                log::error!("{message}");
-                task.shared.set_unstarted_outcome(Some(message));
-                task.body = Some(body);
-                Err(Box::new(self.remove(key)))
-            }
-        }
-    }
-
-    fn put_back(&mut self, key: usize, coroutine: GreenletCoroutine) {
-        self.tasks[key].coroutine = Some(coroutine);
     }
 
     /// The deadlock report: what every blocked context waits on.
@@ -450,39 +395,57 @@ impl Hub {
             "greenlet: this operation would block forever: no greenlet is ready, \
              no timer is armed and no I/O is awaited.\nBlocked:",
         );
-        let describe = |reason: &WaitReason| match reason.target {
+        let describe = |reason: WaitReason| match reason.target {
             Some(id) => format!("{} (greenlet {id})", reason.what),
             None => reason.what.to_string(),
         };
-        let _ = write!(report, "\n  main waits on {}", describe(&self.main_reason));
+        let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
         for (_, task) in &self.tasks {
+            let header = task.header();
             let _ = write!(
                 report,
                 "\n  {} waits on {}",
-                task.shared.header().describe(),
-                describe(&task.reason)
+                header.describe(),
+                describe(header.reason.get())
             );
         }
         report
     }
 }
 
-impl Drop for Hub {
-    /// At thread exit, unwinds every greenlet still suspended so that its
-    /// destructors run, and drops the bodies of those never started.
+/// At thread exit, unwinds every greenlet still suspended so that its
+/// destructors run, drops the bodies of those never started, and empties the
+/// hub.
+struct Teardown;
+
+impl Drop for Teardown {
     fn drop(&mut self) {
-        for (_, task) in mem::take(&mut self.tasks) {
-            let header = task.shared.header();
-            header.tearing_down.set(true);
-            if let Some(coroutine) = task.coroutine {
-                log::debug!("unwinding {} at thread exit", header.describe());
-                // SAFETY: the coroutine resumed (to unwind) while the guard
-                // lives is this header's greenlet's, and `task.shared` keeps
-                // the header alive past it.
-                let _running = unsafe { Running::enter(header) };
-                drop(coroutine); // corosensei unwinds a suspended coroutine
+        loop {
+            // Destructors that run below may spawn again: repeat until empty.
+            let tasks: Vec<Task> = with_hub(|hub| hub.tasks.drain().collect());
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                let header = task.header();
+                header.tearing_down.set(true);
+                header.finished.set(true);
+                let coroutine = header.coroutine.borrow_mut().take();
+                match coroutine {
+                    Some(coroutine) => {
+                        log::debug!("unwinding {} at thread exit", header.describe());
+                        // SAFETY: the coroutine resumed (to unwind) while the
+                        // guard lives is this header's greenlet's, and `task`
+                        // keeps the header alive past it.
+                        let _running = unsafe { Running::enter(header) };
+                        drop(coroutine); // corosensei unwinds a suspended coroutine
+                    }
+                    None => task.payload.discard_body(None),
+                }
             }
         }
+        let old = with_hub(|hub| mem::replace(hub, Hub::new()));
+        drop(old);
     }
 }
 
@@ -492,15 +455,19 @@ impl Drop for Hub {
 ///
 /// Panics with the deadlock report when nothing can ever wake it.
 pub(crate) fn run_until_main_woken() {
-    loop {
-        match with_hub(|hub| next_to_run(hub, true)) {
-            Ok(Next::Main) => return,
-            Ok(Next::Greenlet(key)) => run_greenlet(key),
-            Err(report) => panic!("{report}"),
+    HUB.with(|hub| {
+        loop {
+            let next = next_to_run(&mut hub.borrow_mut(), true);
+            match next {
+                Ok(Next::Main) => return,
+                Ok(Next::Greenlet(task)) => run_greenlet(hub, task),
+                Err(report) => panic!("{report}"),
+            }
         }
-    }
+    })
 }
 
+#[inline]
 fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
     loop {
         if let Some(next) = hub.pop_in_turn() {
@@ -512,48 +479,80 @@ fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
     }
 }
 
-/// Resumes the greenlet at `key` until it blocks or finishes.
-fn run_greenlet(key: usize) {
-    let (mut coroutine, shared) = match with_hub(|hub| hub.take_coroutine(key)) {
-        Ok(taken) => taken,
-        Err(failed) => return drop(failed),
-    };
-    let header = shared.header();
+/// Resumes the greenlet until it blocks or finishes, starting it first if it
+/// has not started, and carries out what it requests on suspending.
+#[inline]
+fn run_greenlet(hub: &RefCell<Hub>, task: Task) {
+    let header = task.header();
+    let mut slot = header.coroutine.borrow_mut();
+    if !header.started.get() {
+        header.started.set(true);
+        match stack::take(header.stack_size) {
+            Ok(stack) => *slot = Some(start(task.clone(), stack)),
+            Err(e) => {
+                drop(slot);
+                return fail_to_start(task, e);
+            }
+        }
+    }
+    let coroutine = slot.as_mut().expect("a started greenlet has a coroutine");
     log::trace!("switch to {}", header.describe());
     let result = {
-        // SAFETY: `coroutine` belongs to this header's greenlet, and `shared`
+        // SAFETY: `coroutine` belongs to this header's greenlet, and `task`
         // keeps the header alive until after the guard is dropped.
         let _running = unsafe { Running::enter(header) };
         coroutine.resume(())
     };
     match result {
-        CoroutineResult::Yield(()) => with_hub(|hub| hub.put_back(key, coroutine)),
+        CoroutineResult::Yield(Request::Parked) => {}
+        CoroutineResult::Yield(Request::Requeue) => {
+            let mut hub = hub.borrow_mut();
+            let me = hub.park_greenlet(header, WaitReason::on("yield_now"));
+            hub.push_ready(me);
+        }
         CoroutineResult::Return(()) => {
+            let coroutine = slot.take().expect("just resumed");
+            drop(slot);
             log::debug!("{} finished", header.describe());
             stack::give(coroutine.into_stack());
-            let finished = with_hub(|hub| hub.remove(key));
-            drop(finished); // outside the borrow: it may drop the result
+            let finished = hub.borrow_mut().remove(header.key.get());
+            drop(finished); // outside the borrow: it may drop the outcome
         }
     }
+}
+
+#[cold]
+fn fail_to_start(task: Task, error: std::io::Error) {
+    let header = task.header();
+    let message = format!(
+        "greenlet: cannot allocate a stack of {} KiB for {}: {error}",
+        stack::usable_size(header.stack_size) / 1024,
+        header.describe()
+    );
+    log::error!("{message}");
+    let removed = with_hub(|hub| hub.remove(header.key.get()));
+    task.payload.discard_body(Some(message));
+    drop(removed);
 }
 
 /// Runs one turn for a host loop: fires due timers, polls I/O without
 /// waiting, then runs what is ready. Returns how many greenlets ran.
 pub(crate) fn run_one_turn() -> usize {
-    with_hub(|hub| {
-        let _ = hub.begin_turn(false);
-    });
-    let mut ran = 0;
-    while let Some(next) = with_hub(Hub::pop_in_turn) {
-        match next {
-            // The main context is not blocked here; a stale wake-up of it
-            // has nothing to resume.
-            Next::Main => {}
-            Next::Greenlet(key) => {
-                run_greenlet(key);
-                ran += 1;
+    HUB.with(|hub| {
+        let _ = hub.borrow_mut().begin_turn(false);
+        let mut ran = 0;
+        loop {
+            let next = hub.borrow_mut().pop_in_turn();
+            match next {
+                None => return ran,
+                // The main context is not blocked here; a stale wake-up of
+                // it has nothing to resume.
+                Some(Next::Main) => {}
+                Some(Next::Greenlet(task)) => {
+                    run_greenlet(hub, task);
+                    ran += 1;
+                }
             }
         }
-    }
-    ran
+    })
 }

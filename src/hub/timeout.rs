@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::blocking::current_key;
 use super::context;
-use super::scheduler::{MAIN, try_with_hub, with_hub};
+use super::scheduler::{MAIN, with_hub};
 use super::timer::TimerId;
 
 /// The error of [`with_timeout`]: the deadline passed while the closure was
@@ -136,7 +136,7 @@ impl Drop for Timeout {
             context::clear_main_timeout(self.id);
         }
         let (timer, key, greenlet_id, id) = (self.timer, self.key, self.greenlet_id, self.id);
-        try_with_hub(|hub| {
+        with_hub(|hub| {
             hub.cancel_timer(timer);
             if let Some(header) = hub.header(key, greenlet_id) {
                 header.clear_timeout(id);

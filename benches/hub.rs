@@ -1,0 +1,138 @@
+//! Hub hot paths, each group with its baselines in the same run.
+//!
+//! `cargo bench --bench hub`
+//!
+//! "One switch" is one transfer of control from one task to another: a raw
+//! corosensei `resume` + `suspend` pair, one `yield_now` (greenlet → hub →
+//! greenlet), or one message across a rendezvous channel between threads.
+
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use greenlet::DEFAULT_STACK_SIZE;
+
+/// Per-switch time of `tasks` greenlets that each yield `rounds` times.
+fn yield_among(tasks: u64, iters: u64) -> Duration {
+    let rounds = iters.div_ceil(tasks).max(1);
+    let start = Instant::now();
+    let gs: Vec<_> = (0..tasks)
+        .map(|_| {
+            greenlet::spawn(move || {
+                for _ in 0..rounds {
+                    greenlet::yield_now();
+                }
+            })
+        })
+        .collect();
+    for g in gs {
+        g.join().unwrap();
+    }
+    start
+        .elapsed()
+        .mul_f64(iters as f64 / (rounds * tasks) as f64)
+}
+
+fn switch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("switch");
+
+    let mut raw: Coroutine<u64, u64, ()> = Coroutine::with_stack(
+        DefaultStack::new(DEFAULT_STACK_SIZE).unwrap(),
+        |y, mut x: u64| loop {
+            x = y.suspend(x.wrapping_add(1));
+        },
+    );
+    group.bench_function("corosensei_resume_suspend", |b| {
+        b.iter(|| match raw.resume(black_box(1)) {
+            CoroutineResult::Yield(v) => v,
+            CoroutineResult::Return(()) => unreachable!(),
+        })
+    });
+
+    group.bench_function("greenlet_yield_now_2", |b| {
+        b.iter_custom(|iters| yield_among(2, iters))
+    });
+
+    group.bench_function("os_threads_mpsc_rendezvous", |b| {
+        b.iter_custom(|iters| {
+            let (to_peer, from_main) = mpsc::sync_channel::<u64>(0);
+            let (to_main, from_peer) = mpsc::sync_channel::<u64>(0);
+            let peer = std::thread::spawn(move || {
+                for v in from_main {
+                    to_main.send(v + 1).unwrap();
+                }
+            });
+            let start = Instant::now();
+            for i in 0..iters.div_ceil(2) {
+                to_peer.send(i).unwrap();
+                black_box(from_peer.recv().unwrap());
+            }
+            let elapsed = start.elapsed();
+            drop(to_peer);
+            peer.join().unwrap();
+            elapsed.mul_f64(iters as f64 / (2 * iters.div_ceil(2)) as f64)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("switch_many");
+    group.sample_size(20);
+    group.bench_function("greenlet_yield_now_10000", |b| {
+        b.iter_custom(|iters| yield_among(10_000, iters))
+    });
+    group.finish();
+}
+
+const BATCH: u64 = 100_000;
+
+/// Time of `iters` greenlets spawned (or spawned for later) and joined, in
+/// batches of 100,000.
+fn spawn_batches(iters: u64, later: bool) -> Duration {
+    let mut left = iters;
+    let mut total = Duration::ZERO;
+    while left > 0 {
+        let n = left.min(BATCH);
+        left -= n;
+        let start = Instant::now();
+        let gs: Vec<_> = (0..n)
+            .map(|i| {
+                if later {
+                    greenlet::spawn_later(Duration::from_micros(i % 1000), move || black_box(i))
+                } else {
+                    greenlet::spawn(move || black_box(i))
+                }
+            })
+            .collect();
+        for g in gs {
+            black_box(g.join().unwrap());
+        }
+        total += start.elapsed();
+    }
+    total
+}
+
+fn spawn_join(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spawn_join");
+    group.sample_size(20);
+    group.bench_function(BenchmarkId::new("greenlet", "batch_100k"), |b| {
+        b.iter_custom(|iters| spawn_batches(iters, false))
+    });
+    group.bench_function("os_thread", |b| {
+        b.iter(|| std::thread::spawn(|| black_box(1)).join().unwrap())
+    });
+    group.finish();
+
+    // Each spawn_later is a timer inserted and fired (it starts the greenlet).
+    let mut group = c.benchmark_group("timers");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("spawn_later", "batch_100k"), |b| {
+        b.iter_custom(|iters| spawn_batches(iters, true))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, switch, spawn_join);
+criterion_main!(benches);
