@@ -2,10 +2,12 @@
 //!
 //! `cargo bench --bench generator`
 
+mod common;
+
 use std::hint::black_box;
 
 use corosensei::stack::DefaultStack;
-use corosensei::{Coroutine, CoroutineResult};
+use corosensei::Coroutine;
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState};
 
@@ -13,18 +15,7 @@ use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState};
 fn switch(c: &mut Criterion) {
     let mut group = c.benchmark_group("switch");
 
-    let mut raw: Coroutine<u64, u64, ()> = Coroutine::with_stack(
-        DefaultStack::new(DEFAULT_STACK_SIZE).unwrap(),
-        |y, mut x: u64| loop {
-            x = y.suspend(x.wrapping_add(1));
-        },
-    );
-    group.bench_function("corosensei_resume_suspend", |b| {
-        b.iter(|| match raw.resume(black_box(1)) {
-            CoroutineResult::Yield(v) => v,
-            CoroutineResult::Return(()) => unreachable!(),
-        })
-    });
+    common::raw_corosensei_round_trip(&mut group);
 
     let mut generator: Generator<u64, u64> = Generator::new(|co, mut x: u64| {
         loop {

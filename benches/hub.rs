@@ -6,14 +6,13 @@
 //! corosensei `resume` + `suspend` pair, one `yield_now` (greenlet → hub →
 //! greenlet), or one message across a rendezvous channel between threads.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use corosensei::stack::DefaultStack;
-use corosensei::{Coroutine, CoroutineResult};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use greenlet::DEFAULT_STACK_SIZE;
 
 /// Per-switch time of `tasks` greenlets that each yield `rounds` times.
 fn yield_among(tasks: u64, iters: u64) -> Duration {
@@ -39,18 +38,7 @@ fn yield_among(tasks: u64, iters: u64) -> Duration {
 fn switch(c: &mut Criterion) {
     let mut group = c.benchmark_group("switch");
 
-    let mut raw: Coroutine<u64, u64, ()> = Coroutine::with_stack(
-        DefaultStack::new(DEFAULT_STACK_SIZE).unwrap(),
-        |y, mut x: u64| loop {
-            x = y.suspend(x.wrapping_add(1));
-        },
-    );
-    group.bench_function("corosensei_resume_suspend", |b| {
-        b.iter(|| match raw.resume(black_box(1)) {
-            CoroutineResult::Yield(v) => v,
-            CoroutineResult::Return(()) => unreachable!(),
-        })
-    });
+    common::raw_corosensei_round_trip(&mut group);
 
     group.bench_function("greenlet_yield_now_2", |b| {
         b.iter_custom(|iters| yield_among(2, iters))

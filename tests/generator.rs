@@ -404,22 +404,9 @@ fn hundred_thousand_generators_do_not_grow_mapped_memory() {
             }
         }
     }
-    if util::is_child() {
-        churn(100); // warm up the pool and the heap
-        let (size, maps) = (util::status_kib("VmSize"), util::mapping_count());
-        churn(2_000); // 100,000 generators
-        let (size_after, maps_after) = (util::status_kib("VmSize"), util::mapping_count());
-        println!("VmSize {size} -> {size_after} kB, mappings {maps} -> {maps_after}");
-        assert_eq!(maps_after, maps, "no new mappings");
-        assert_eq!(size_after, size, "no growth in mapped memory");
-        return;
-    }
-    let out = util::run_in_child("hundred_thousand_generators_do_not_grow_mapped_memory", &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    util::assert_churn_maps_nothing(
+        "hundred_thousand_generators_do_not_grow_mapped_memory",
+        || churn(100),   // warm up the pool and the heap
+        || churn(2_000), // 100,000 generators
     );
-    assert!(stdout.contains("VmSize"), "{stdout}");
 }

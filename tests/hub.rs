@@ -724,3 +724,31 @@ fn a_hundred_thousand_greenlets_spawned_before_any_runs_all_complete() {
     assert_eq!(total, 99_999 * 100_000 / 2);
     assert_eq!(sum.get(), total);
 }
+
+/// Re-executed in a child so that no other test's mappings are counted:
+/// once warm, spawning and joining greenlets (some of which block) maps no
+/// new stacks and leaves the process's mappings as they were.
+#[test]
+fn steady_state_spawning_reuses_pooled_stacks() {
+    fn churn(rounds: usize) {
+        for _ in 0..rounds {
+            let gs: Vec<_> = (0..100u64)
+                .map(|i| {
+                    greenlet::spawn(move || {
+                        if i % 3 == 0 {
+                            greenlet::yield_now(); // alive beside others for a turn
+                        }
+                        i
+                    })
+                })
+                .collect();
+            let sum: u64 = greenlet::joinall(gs).into_iter().map(Result::unwrap).sum();
+            assert_eq!(sum, 4950);
+        }
+    }
+    util::assert_churn_maps_nothing(
+        "steady_state_spawning_reuses_pooled_stacks",
+        || churn(20),    // warm up the stack pool and the heap
+        || churn(1_000), // 100,000 greenlets
+    );
+}

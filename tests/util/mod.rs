@@ -117,3 +117,27 @@ pub fn logged(level: log::Level, needle: &str) -> Vec<String> {
         .map(|(_, line)| line.clone())
         .collect()
 }
+
+/// Checks that `churn` maps nothing new once `warm_up` has run: in a child
+/// copy of the test named `test` (so no other test's mappings are counted),
+/// the number of mappings and `VmSize` must be the same before and after.
+pub fn assert_churn_maps_nothing(test: &str, warm_up: impl FnOnce(), churn: impl FnOnce()) {
+    if is_child() {
+        warm_up();
+        let (size, maps) = (status_kib("VmSize"), mapping_count());
+        churn();
+        let (size_after, maps_after) = (status_kib("VmSize"), mapping_count());
+        println!("VmSize {size} -> {size_after} kB, mappings {maps} -> {maps_after}");
+        assert_eq!(maps_after, maps, "no new mappings");
+        assert_eq!(size_after, size, "no growth in mapped memory");
+        return;
+    }
+    let out = run_in_child(test, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("VmSize"), "the child measured: {stdout}");
+}
