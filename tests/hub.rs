@@ -752,3 +752,31 @@ fn steady_state_spawning_reuses_pooled_stacks() {
         || churn(1_000), // 100,000 greenlets
     );
 }
+
+#[test]
+fn catching_the_thread_exit_unwinding_does_not_keep_a_greenlet_alive() {
+    let caught = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (c, d) = (caught.clone(), dropped.clone());
+    std::thread::spawn(move || {
+        greenlet::spawn(move || {
+            struct Count(Arc<AtomicUsize>);
+            impl Drop for Count {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let _token = Count(d);
+            if panic::catch_unwind(AssertUnwindSafe(|| greenlet::sleep(LONG))).is_err() {
+                c.fetch_add(1, Ordering::SeqCst);
+            }
+            greenlet::sleep(LONG); // unwinds again: the thread is ending
+            unreachable!("a greenlet cannot outlive its thread");
+        });
+        greenlet::yield_now(); // start it; then the thread ends
+    })
+    .join()
+    .unwrap();
+    assert_eq!(caught.load(Ordering::SeqCst), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
