@@ -6,8 +6,8 @@ mod common;
 
 use std::hint::black_box;
 
-use corosensei::stack::DefaultStack;
 use corosensei::Coroutine;
+use corosensei::stack::DefaultStack;
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState};
 

@@ -105,7 +105,19 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
 /// greenlet::joinall(handles);
 /// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
 /// ```
+#[inline]
 pub fn yield_now() {
+    // Inlined into the caller, so that the greenlet resumes without
+    // returning through a call frame (a mispredicted return).
+    if !context::try_requeue_current(raise_pending) {
+        yield_now_slow();
+    }
+}
+
+/// `yield_now` in the main context, or with an unwind pending or under way.
+#[cold]
+#[inline(never)]
+fn yield_now_slow() {
     if std::thread::panicking() {
         return;
     }

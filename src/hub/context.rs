@@ -8,7 +8,7 @@
 //! greenlet's yielder. Both pointers are dereferenced only while that very
 //! greenlet runs.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ptr;
 use std::rc::Rc;
 
@@ -29,6 +29,10 @@ pub(crate) type GreenletCoroutine =
 
 type GreenletYielder = corosensei::Yielder<(), Request>;
 
+/// A greenlet's coroutine, in a box that outlives it: the hub keeps the
+/// empty boxes of finished greenlets for the next ones to start.
+pub(crate) type CoroutineBox = Box<Option<GreenletCoroutine>>;
+
 /// Why a blocking call must unwind instead of returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unwind {
@@ -47,66 +51,115 @@ pub(crate) struct Waiter {
 }
 
 /// What a context is blocked on, for the deadlock report: `what` names the
-/// call, `target` the greenlet it concerns, if any.
+/// call, `target` the id of the greenlet it concerns, or 0 for none (greenlet
+/// ids start at 1).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WaitReason {
     pub(crate) what: &'static str,
-    pub(crate) target: Option<u64>,
+    pub(crate) target: u64,
 }
 
 impl WaitReason {
     pub(crate) const fn on(what: &'static str) -> Self {
-        WaitReason { what, target: None }
+        WaitReason { what, target: 0 }
     }
 }
 
 /// Everything the hub and the handles know about one greenlet. It lives in
 /// the greenlet's shared allocation (with its body and its outcome), so its
 /// address is stable and the hub needs no table lookup to switch to it.
+///
+/// The fields the switch touches come first, and the rest is packed, so that
+/// the greenlet's allocation stays small.
 pub(crate) struct Header {
     pub(crate) id: u64,
-    pub(crate) name: Option<Rc<str>>,
-    pub(crate) stack_size: usize,
-    /// The greenlet's slot in the hub's task table, while it is alive.
-    pub(crate) key: Cell<usize>,
-    pub(crate) started: Cell<bool>,
-    pub(crate) finished: Cell<bool>,
-    /// Set before the coroutine is dropped at thread exit, so that the
-    /// greenlet lets corosensei's unwinding pass instead of catching it.
-    pub(crate) tearing_down: Cell<bool>,
     /// The current wait id; 0 while running.
     pub(crate) wait: Cell<u64>,
-    pub(crate) reason: Cell<WaitReason>,
-    /// Contexts waiting for this greenlet to finish.
-    pub(crate) joiners: RefCell<Vec<Waiter>>,
-    /// The coroutine, from the greenlet's start until it finishes. The loop
-    /// borrows it mutably across each resume; nothing else touches it then.
-    pub(crate) coroutine: RefCell<Option<GreenletCoroutine>>,
-    pending: Cell<Option<Unwind>>,
+    /// The greenlet's slot in the hub's task table, while it is alive.
+    pub(crate) key: Cell<usize>,
+    /// The pending unwind, encoded by [`encode`].
+    pending: Cell<u64>,
     // # Invariant
     // Null until the greenlet's coroutine starts; from then on it points at
     // the yielder on the base of that coroutine's stack, which lives until
     // the coroutine finishes.
     yielder: Cell<*const GreenletYielder>,
+    /// The coroutine, from the greenlet's start until it finishes, boxed so
+    /// that moving it is one word (the box is recycled by the hub). The loop
+    /// takes it out for each resume and puts it back afterwards; nothing
+    /// else touches it meanwhile.
+    pub(crate) coroutine: Cell<Option<CoroutineBox>>,
+    pub(crate) reason: Cell<WaitReason>,
+    /// Contexts waiting for this greenlet to finish.
+    pub(crate) joiners: Cell<Vec<Waiter>>,
+    pub(crate) name: Option<Rc<str>>,
+    /// The requested stack size (at most 1 GiB, checked by the builder).
+    stack_size: u32,
+    pub(crate) started: Cell<bool>,
+    pub(crate) finished: Cell<bool>,
+    /// Set before the coroutine is dropped at thread exit, so that the
+    /// greenlet lets corosensei's unwinding pass instead of catching it.
+    pub(crate) tearing_down: Cell<bool>,
+}
+
+/// [`Header::pending`] when no unwind is pending.
+const NO_UNWIND: u64 = 0;
+/// [`Header::pending`] for a kill; any other value is a timeout id (timeout
+/// ids count from 1 and never reach it).
+const KILL: u64 = u64::MAX;
+
+fn encode(unwind: Option<Unwind>) -> u64 {
+    match unwind {
+        None => NO_UNWIND,
+        Some(Unwind::Kill) => KILL,
+        Some(Unwind::Timeout(id)) => id,
+    }
+}
+
+fn decode(pending: u64) -> Option<Unwind> {
+    match pending {
+        NO_UNWIND => None,
+        KILL => Some(Unwind::Kill),
+        id => Some(Unwind::Timeout(id)),
+    }
 }
 
 impl Header {
+    /// A new greenlet's header.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `stack_size` does not fit in a `u32` (the builder caps it at
+    /// 1 GiB first).
+    #[inline]
     pub(crate) fn new(id: u64, name: Option<Rc<str>>, stack_size: usize) -> Self {
         Header {
             id,
-            name,
-            stack_size,
+            wait: Cell::new(0),
             key: Cell::new(usize::MAX),
+            pending: Cell::new(NO_UNWIND),
+            yielder: Cell::new(ptr::null()),
+            coroutine: Cell::new(None),
+            reason: Cell::new(WaitReason::on("start")),
+            joiners: Cell::new(Vec::new()),
+            name,
+            stack_size: u32::try_from(stack_size).expect("stack size checked by the builder"),
             started: Cell::new(false),
             finished: Cell::new(false),
             tearing_down: Cell::new(false),
-            wait: Cell::new(0),
-            reason: Cell::new(WaitReason::on("start")),
-            joiners: RefCell::new(Vec::new()),
-            coroutine: RefCell::new(None),
-            pending: Cell::new(None),
-            yielder: Cell::new(ptr::null()),
         }
+    }
+
+    /// The stack size requested for the greenlet.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size as usize
+    }
+
+    /// Adds a context to those woken when the greenlet finishes.
+    pub(crate) fn add_joiner(&self, waiter: Waiter) {
+        let mut joiners = self.joiners.take();
+        joiners.push(waiter);
+        self.joiners.set(joiners);
     }
 
     /// A greenlet's name for messages: `greenlet 'name' (id 3)` or
@@ -119,20 +172,21 @@ impl Header {
     }
 
     pub(crate) fn pending(&self) -> Option<Unwind> {
-        self.pending.get()
+        decode(self.pending.get())
     }
 
     /// Records an unwind request. A kill is final; among timeouts the
     /// outermost (the oldest, smallest id) wins, because unwinding to it also
     /// leaves every inner scope.
     pub(crate) fn request_unwind(&self, unwind: Unwind) {
-        self.pending.set(Some(merge(self.pending.get(), unwind)));
+        self.pending
+            .set(encode(Some(merge(self.pending(), unwind))));
     }
 
     /// Forgets the expiry of timeout `id`, once it has been caught.
     pub(crate) fn clear_timeout(&self, id: u64) {
-        if self.pending.get() == Some(Unwind::Timeout(id)) {
-            self.pending.set(None);
+        if self.pending() == Some(Unwind::Timeout(id)) {
+            self.pending.set(NO_UNWIND);
         }
     }
 }
@@ -190,6 +244,7 @@ impl Running {
     ///
     /// `header` must belong to the greenlet that is resumed while the returned
     /// guard lives, and stay alive until that greenlet's coroutine finishes.
+    #[inline(always)]
     pub(crate) unsafe fn enter(header: &Header) -> Running {
         CURRENT.with(|c| c.set(header));
         Running(())
@@ -197,6 +252,7 @@ impl Running {
 }
 
 impl Drop for Running {
+    #[inline(always)]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(ptr::null()));
     }
@@ -240,6 +296,36 @@ pub(crate) fn suspend_current(request: Request, park: impl FnOnce(&Header)) -> b
     // is alive while it runs. We are running on that greenlet now (possibly
     // inside a generator nested in it, which corosensei supports).
     unsafe { (*yielder).suspend(request) };
+    true
+}
+
+/// The fast path of `yield_now`: in a greenlet that is not unwinding and has
+/// no unwind pending, suspends it with [`Request::Requeue`] and returns
+/// `true` once it is resumed, after `raise` if an unwind is pending then.
+/// Returns `false` at once, having done nothing, in every other case.
+#[inline(always)]
+pub(crate) fn try_requeue_current(raise: impl FnOnce()) -> bool {
+    let running = CURRENT.with(Cell::get);
+    if running.is_null() {
+        return false;
+    }
+    // SAFETY: by the invariant of CURRENT, a non-null pointer is the running
+    // greenlet's header, alive until its coroutine finishes; this greenlet
+    // is still running when it is resumed below, so the reference stays
+    // valid across the switch.
+    let header = unsafe { &*running };
+    if header.pending.get() != NO_UNWIND || std::thread::panicking() {
+        return false;
+    }
+    let yielder = header.yielder.get();
+    debug_assert!(!yielder.is_null(), "a running greenlet has started");
+    // SAFETY: by the invariant of `Header::yielder`, the running greenlet's
+    // yielder, set when it started, points at the base of its stack, which
+    // is alive while it runs, and we are running on that greenlet now.
+    unsafe { (*yielder).suspend(Request::Requeue) };
+    if header.pending.get() != NO_UNWIND {
+        raise();
+    }
     true
 }
 

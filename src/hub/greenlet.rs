@@ -212,9 +212,9 @@ impl<T> Greenlet<T> {
             );
             let reason = WaitReason {
                 what: "join",
-                target: Some(header.id),
+                target: header.id,
             };
-            block(reason, |_, me| header.joiners.borrow_mut().push(me));
+            block(reason, |_, me| header.add_joiner(me));
         }
         self.shared
             .payload
@@ -271,9 +271,9 @@ impl<T> Greenlet<T> {
         while !header.finished.get() {
             let reason = WaitReason {
                 what: "kill",
-                target: Some(header.id),
+                target: header.id,
             };
-            block(reason, |_, me| header.joiners.borrow_mut().push(me));
+            block(reason, |_, me| header.add_joiner(me));
         }
     }
 

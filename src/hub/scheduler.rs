@@ -35,7 +35,7 @@ use std::time::Instant;
 use corosensei::{Coroutine, CoroutineResult};
 
 use super::context::{
-    self, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
+    self, CoroutineBox, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
 };
 use super::reactor::Reactor;
 use super::timer::{TimerHeap, TimerId};
@@ -117,7 +117,12 @@ pub(crate) struct Hub {
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
     teardown_armed: bool,
+    /// Empty coroutine boxes of finished greenlets, for the next to start.
+    spare_boxes: Vec<CoroutineBox>,
 }
+
+/// How many empty coroutine boxes the hub keeps at most.
+const SPARE_BOXES: usize = 64;
 
 thread_local! {
     // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
@@ -153,6 +158,7 @@ impl Hub {
             main_reason: WaitReason::on("nothing"),
             idle_waiters: Vec::new(),
             teardown_armed: false,
+            spare_boxes: Vec::new(),
         }
     }
 
@@ -201,6 +207,14 @@ impl Hub {
             key: header.key.get(),
             wait,
         }
+    }
+
+    /// Puts the greenlet `header`, which has just yielded, at the back of the
+    /// ready queue.
+    #[inline(always)]
+    fn requeue(&mut self, header: &Header) {
+        let me = self.park_greenlet(header, WaitReason::on("yield_now"));
+        self.ready.push_back(me);
     }
 
     /// Records that the main context blocks for `reason`.
@@ -350,7 +364,18 @@ impl Hub {
     ///
     /// Returns `Err(())` when `may_wait` is set and nothing can ever become
     /// ready: no timer is armed and no I/O is awaited.
+    #[inline]
     fn begin_turn(&mut self, may_wait: bool) -> Result<(), ()> {
+        // The common case, with nothing to fire and something ready.
+        if self.timers.len() == 0 && !self.ready.is_empty() {
+            self.turn_left = self.ready.len();
+            return Ok(());
+        }
+        self.begin_turn_slow(may_wait)
+    }
+
+    #[inline(never)]
+    fn begin_turn_slow(&mut self, may_wait: bool) -> Result<(), ()> {
         loop {
             self.fire_due_timers();
             if !self.ready.is_empty() || !may_wait {
@@ -396,8 +421,8 @@ impl Hub {
              no timer is armed and no I/O is awaited.\nBlocked:",
         );
         let describe = |reason: WaitReason| match reason.target {
-            Some(id) => format!("{} (greenlet {id})", reason.what),
-            None => reason.what.to_string(),
+            0 => reason.what.to_string(),
+            id => format!("{} (greenlet {id})", reason.what),
         };
         let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
         for (_, task) in &self.tasks {
@@ -430,7 +455,7 @@ impl Drop for Teardown {
                 let header = task.header();
                 header.tearing_down.set(true);
                 header.finished.set(true);
-                let coroutine = header.coroutine.borrow_mut().take();
+                let coroutine = header.coroutine.take().and_then(|b| *b);
                 match coroutine {
                     Some(coroutine) => {
                         log::debug!("unwinding {} at thread exit", header.describe());
@@ -467,7 +492,7 @@ pub(crate) fn run_until_main_woken() {
     })
 }
 
-#[inline]
+#[inline(always)]
 fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
     loop {
         if let Some(next) = hub.pop_in_turn() {
@@ -481,21 +506,24 @@ fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
 
 /// Resumes the greenlet until it blocks or finishes, starting it first if it
 /// has not started, and carries out what it requests on suspending.
-#[inline]
+///
+/// Inlined into the loops, so that the loop goes on after the switch back
+/// without returning through a call frame (a mispredicted return).
+#[inline(always)]
 fn run_greenlet(hub: &RefCell<Hub>, task: Task) {
     let header = task.header();
-    let mut slot = header.coroutine.borrow_mut();
-    if !header.started.get() {
-        header.started.set(true);
-        match stack::take(header.stack_size) {
-            Ok(stack) => *slot = Some(start(task.clone(), stack)),
-            Err(e) => {
-                drop(slot);
-                return fail_to_start(task, e);
-            }
-        }
-    }
-    let coroutine = slot.as_mut().expect("a started greenlet has a coroutine");
+    // Only a started greenlet has a coroutine: a finished one is no longer
+    // in the task table, so it is never run.
+    let mut boxed = match header.coroutine.take() {
+        Some(boxed) => boxed,
+        None => match start_greenlet(hub, &task) {
+            Some(boxed) => boxed,
+            None => return,
+        },
+    };
+    let coroutine = (*boxed)
+        .as_mut()
+        .expect("a started greenlet has a coroutine");
     log::trace!("switch to {}", header.describe());
     let result = {
         // SAFETY: `coroutine` belongs to this header's greenlet, and `task`
@@ -504,21 +532,54 @@ fn run_greenlet(hub: &RefCell<Hub>, task: Task) {
         coroutine.resume(())
     };
     match result {
-        CoroutineResult::Yield(Request::Parked) => {}
+        CoroutineResult::Yield(Request::Parked) => header.coroutine.set(Some(boxed)),
         CoroutineResult::Yield(Request::Requeue) => {
-            let mut hub = hub.borrow_mut();
-            let me = hub.park_greenlet(header, WaitReason::on("yield_now"));
-            hub.push_ready(me);
+            header.coroutine.set(Some(boxed));
+            hub.borrow_mut().requeue(header);
         }
-        CoroutineResult::Return(()) => {
-            let coroutine = slot.take().expect("just resumed");
-            drop(slot);
-            log::debug!("{} finished", header.describe());
-            stack::give(coroutine.into_stack());
-            let finished = hub.borrow_mut().remove(header.key.get());
-            drop(finished); // outside the borrow: it may drop the outcome
+        CoroutineResult::Return(()) => finish(hub, task, boxed),
+    }
+}
+
+/// Makes the coroutine of a greenlet that has not started, on a stack from
+/// the pool; `None` (the greenlet removed) when no stack can be had.
+#[inline(never)]
+fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
+    let header = task.header();
+    header.started.set(true);
+    match stack::take(header.stack_size()) {
+        Ok(stack) => {
+            let coroutine = start(task.clone(), stack);
+            Some(match hub.borrow_mut().spare_boxes.pop() {
+                Some(mut boxed) => {
+                    *boxed = Some(coroutine);
+                    boxed
+                }
+                None => Box::new(Some(coroutine)),
+            })
+        }
+        Err(e) => {
+            fail_to_start(task.clone(), e);
+            None
         }
     }
+}
+
+/// Gives a finished greenlet's stack back and removes it from the hub.
+#[inline(never)]
+fn finish(hub: &RefCell<Hub>, task: Task, mut boxed: CoroutineBox) {
+    let header = task.header();
+    log::debug!("{} finished", header.describe());
+    let coroutine = boxed.take().expect("just resumed");
+    stack::give(coroutine.into_stack());
+    let finished = {
+        let mut hub = hub.borrow_mut();
+        if hub.spare_boxes.len() < SPARE_BOXES {
+            hub.spare_boxes.push(boxed);
+        }
+        hub.remove(header.key.get())
+    };
+    drop(finished); // outside the borrow: it may drop the outcome
 }
 
 #[cold]
@@ -526,7 +587,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
     let header = task.header();
     let message = format!(
         "greenlet: cannot allocate a stack of {} KiB for {}: {error}",
-        stack::usable_size(header.stack_size) / 1024,
+        stack::usable_size(header.stack_size()) / 1024,
         header.describe()
     );
     log::error!("{message}");
