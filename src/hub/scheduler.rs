@@ -481,11 +481,25 @@ impl Drop for Teardown {
 /// Panics with the deadlock report when nothing can ever wake it.
 pub(crate) fn run_until_main_woken() {
     HUB.with(|hub| {
+        // A greenlet that asked to be requeued: done in the same borrow of
+        // the hub as picking the next one, so a yield borrows it once.
+        let mut requeue: Option<Task> = None;
         loop {
-            let next = next_to_run(&mut hub.borrow_mut(), true);
+            let next = {
+                let mut hub = hub.borrow_mut();
+                if let Some(task) = &requeue {
+                    hub.requeue(task.header());
+                }
+                next_to_run(&mut hub, true)
+            };
+            drop(requeue.take()); // the task table still holds it
             match next {
                 Ok(Next::Main) => return,
-                Ok(Next::Greenlet(task)) => run_greenlet(hub, task),
+                Ok(Next::Greenlet(task)) => {
+                    if run_greenlet(hub, &task) {
+                        requeue = Some(task);
+                    }
+                }
                 Err(report) => panic!("{report}"),
             }
         }
@@ -505,20 +519,21 @@ fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
 }
 
 /// Resumes the greenlet until it blocks or finishes, starting it first if it
-/// has not started, and carries out what it requests on suspending.
+/// has not started. Returns `true` when it asks to be requeued (it called
+/// `yield_now`); the caller does that.
 ///
 /// Inlined into the loops, so that the loop goes on after the switch back
 /// without returning through a call frame (a mispredicted return).
 #[inline(always)]
-fn run_greenlet(hub: &RefCell<Hub>, task: Task) {
+fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     let header = task.header();
     // Only a started greenlet has a coroutine: a finished one is no longer
     // in the task table, so it is never run.
     let mut boxed = match header.coroutine.take() {
         Some(boxed) => boxed,
-        None => match start_greenlet(hub, &task) {
+        None => match start_greenlet(hub, task) {
             Some(boxed) => boxed,
-            None => return,
+            None => return false,
         },
     };
     let coroutine = (*boxed)
@@ -532,12 +547,14 @@ fn run_greenlet(hub: &RefCell<Hub>, task: Task) {
         coroutine.resume(())
     };
     match result {
-        CoroutineResult::Yield(Request::Parked) => header.coroutine.set(Some(boxed)),
-        CoroutineResult::Yield(Request::Requeue) => {
+        CoroutineResult::Yield(request) => {
             header.coroutine.set(Some(boxed));
-            hub.borrow_mut().requeue(header);
+            request == Request::Requeue
         }
-        CoroutineResult::Return(()) => finish(hub, task, boxed),
+        CoroutineResult::Return(()) => {
+            finish(hub, task.clone(), boxed);
+            false
+        }
     }
 }
 
@@ -610,7 +627,9 @@ pub(crate) fn run_one_turn() -> usize {
                 // it has nothing to resume.
                 Some(Next::Main) => {}
                 Some(Next::Greenlet(task)) => {
-                    run_greenlet(hub, task);
+                    if run_greenlet(hub, &task) {
+                        hub.borrow_mut().requeue(task.header());
+                    }
                     ran += 1;
                 }
             }
