@@ -162,6 +162,17 @@ impl Hub {
         }
     }
 
+    /// Registers this thread's [`Teardown`] guard, which empties the hub at
+    /// thread exit. Called by every way into the hub that can allocate:
+    /// spawning, the main context blocking, arming a timeout.
+    #[inline]
+    fn arm_teardown(&mut self) {
+        if !self.teardown_armed {
+            self.teardown_armed = true;
+            TEARDOWN.with(|_| {});
+        }
+    }
+
     pub(crate) fn next_greenlet_id(&mut self) -> u64 {
         self.next_greenlet_id += 1;
         self.next_greenlet_id
@@ -176,10 +187,7 @@ impl Hub {
     /// Adds a greenlet: ready at once (at the back of the queue) when
     /// `start_at` is `None`, otherwise when that time comes.
     pub(crate) fn insert(&mut self, task: Task, start_at: Option<Instant>) {
-        if !self.teardown_armed {
-            self.teardown_armed = true;
-            TEARDOWN.with(|_| {});
-        }
+        self.arm_teardown();
         let key = self.tasks.insert(task);
         let header = self.tasks[key].header();
         header.key.set(key);
@@ -219,6 +227,7 @@ impl Hub {
 
     /// Records that the main context blocks for `reason`.
     pub(crate) fn park_main(&mut self, reason: WaitReason) -> Waiter {
+        self.arm_teardown();
         let wait = self.fresh_wait();
         self.main_wait.set(wait);
         self.main_reason = reason;
@@ -284,6 +293,7 @@ impl Hub {
     /// Arms a timeout for the context at `key` (`MAIN` or a greenlet with id
     /// `id`) and returns its timeout id and timer.
     pub(crate) fn arm_timeout(&mut self, key: usize, id: u64, deadline: Instant) -> (u64, TimerId) {
+        self.arm_teardown();
         self.next_timeout_id += 1;
         let timeout = self.next_timeout_id;
         let timer = self
