@@ -49,6 +49,8 @@
 
 mod generator;
 mod hub;
+pub mod io;
+pub mod net;
 mod stack;
 
 pub use generator::{Generator, GeneratorState, State, Yielder};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::context::{self, Request, Unwind, WaitReason, Waiter};
 use super::greenlet::GreenletExit;
+use super::reactor::Direction;
 use super::scheduler::{self, Hub, MAIN, with_hub};
 use super::timeout::Elapsed;
 
@@ -69,6 +70,36 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
         scheduler::run_until_main_woken();
     }
     raise_pending();
+}
+
+/// Blocks the running context until the source at `token` may be ready for
+/// `direction`, or `deadline` passes. The caller retries its operation.
+///
+/// # Errors
+///
+/// While the thread is unwinding (an I/O call in a destructor during a panic,
+/// kill or timeout), returns an error instead of switching.
+pub(crate) fn wait_io(
+    token: usize,
+    direction: Direction,
+    deadline: Option<Instant>,
+) -> std::io::Result<()> {
+    if std::thread::panicking() {
+        return Err(std::io::Error::other(
+            "greenlet: cannot wait for I/O while the thread is unwinding",
+        ));
+    }
+    let what = match direction {
+        Direction::Read => "I/O (readable)",
+        Direction::Write => "I/O (writable)",
+    };
+    block(WaitReason::on(what), |hub, me| {
+        hub.wait_io(token, direction, me);
+        if let Some(deadline) = deadline {
+            hub.wake_at(deadline, me);
+        }
+    });
+    Ok(())
 }
 
 /// Moves the running context to the back of the ready queue, so that every

@@ -97,6 +97,8 @@ pub(crate) struct Header {
     stack_size: u32,
     pub(crate) started: Cell<bool>,
     pub(crate) finished: Cell<bool>,
+    /// Parked on I/O: counted in the hub's `io_waiting` until it runs again.
+    pub(crate) io_wait: Cell<bool>,
     /// Set before the coroutine is dropped at thread exit, so that the
     /// greenlet lets corosensei's unwinding pass instead of catching it.
     pub(crate) tearing_down: Cell<bool>,
@@ -146,6 +148,7 @@ impl Header {
             stack_size: u32::try_from(stack_size).expect("stack size checked by the builder"),
             started: Cell::new(false),
             finished: Cell::new(false),
+            io_wait: Cell::new(false),
             tearing_down: Cell::new(false),
         }
     }

@@ -4,6 +4,7 @@
 mod blocking;
 mod context;
 mod greenlet;
+mod io_source;
 mod reactor;
 mod scheduler;
 mod timeout;
@@ -12,3 +13,6 @@ mod timer;
 pub use blocking::{run, run_until_idle, sleep, yield_now};
 pub use greenlet::{Builder, Current, Greenlet, JoinError, current, joinall, spawn, spawn_later};
 pub use timeout::{Elapsed, Timeout, with_timeout};
+
+pub(crate) use io_source::IoSource;
+pub(crate) use reactor::Direction;

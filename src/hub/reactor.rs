@@ -1,55 +1,154 @@
-//! The hub's I/O reactor: one `mio::Poll` per hub.
+//! The hub's I/O reactor: one `mio::Poll` per hub, and the registrations of
+//! the sources that greenlets wait on.
 //!
 //! The loop waits here whenever no greenlet is ready, for at most the time
 //! until the earliest timer, so sleeping and waiting for I/O are the same
-//! system call (`epoll_wait`). Socket registrations arrive with the green
-//! sockets; until then the reactor only waits.
+//! system call (`epoll_wait`).
+//!
+//! # Readiness
+//!
+//! Sources are registered once, edge-triggered, for both directions. An I/O
+//! call first tries the operation; only on `WouldBlock` does it record itself
+//! as a waiter of that source and direction and suspend. Nothing can poll
+//! between the failed attempt and the suspension (one thread), so the next
+//! edge wakes it: no wake-up is lost. An event wakes every waiter of its
+//! direction, and each retries its operation; a spurious event only costs a
+//! retry that returns `WouldBlock` again.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A lazily created `mio::Poll` and its event buffer.
+use mio::{Interest, Token};
+use slab::Slab;
+
+use super::context::Waiter;
+
+/// Which way a waiter waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+/// One registered source and the contexts waiting on it.
+#[derive(Debug, Default)]
+struct Registration {
+    readers: Vec<Waiter>,
+    writers: Vec<Waiter>,
+}
+
+/// A lazily created `mio::Poll`, its event buffer, and the registrations.
 #[derive(Debug, Default)]
 pub(crate) struct Reactor {
     poll: Option<(mio::Poll, mio::Events)>,
-    /// Registrations that greenlets wait on: each can wake someone.
-    interest: usize,
+    registrations: Slab<Registration>,
 }
+
+/// Waiter lists are pruned of stale entries when they grow past this.
+const PRUNE_AT: usize = 16;
 
 impl Reactor {
     pub(crate) const fn new() -> Self {
         Reactor {
             poll: None,
-            interest: 0,
+            registrations: Slab::new(),
         }
     }
 
-    /// True when some greenlet waits for I/O, so polling may wake it.
-    pub(crate) fn has_interest(&self) -> bool {
-        self.interest > 0
+    fn poll(&mut self) -> io::Result<&mut (mio::Poll, mio::Events)> {
+        if self.poll.is_none() {
+            self.poll = Some((mio::Poll::new()?, mio::Events::with_capacity(1024)));
+        }
+        Ok(self.poll.as_mut().expect("just created"))
     }
 
-    /// Blocks the thread until I/O is ready or `deadline` passes (for ever
-    /// when `None`).
+    /// Registers `source` for both directions, edge-triggered, and returns
+    /// its token.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error from `epoll_ctl` (for example `EEXIST` when the
+    /// descriptor is registered already) or from creating the epoll instance.
+    pub(crate) fn register(&mut self, source: &mut impl mio::event::Source) -> io::Result<usize> {
+        let token = self.registrations.vacant_key();
+        self.poll()?.0.registry().register(
+            source,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.registrations.insert(Registration::default());
+        Ok(token)
+    }
+
+    /// Deregisters the source at `token` and returns every context that was
+    /// waiting on it, to be woken: their next attempt meets the closed
+    /// source.
+    pub(crate) fn deregister(
+        &mut self,
+        token: usize,
+        source: &mut impl mio::event::Source,
+    ) -> Vec<Waiter> {
+        if let Some((poll, _)) = &self.poll {
+            // A source closed by its peer may already be gone from epoll.
+            let _ = poll.registry().deregister(source);
+        }
+        match self.registrations.try_remove(token) {
+            Some(mut registration) => {
+                registration.readers.append(&mut registration.writers);
+                registration.readers
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Records `waiter` as waiting for `direction` on the source at `token`.
+    /// `is_live` tells stale entries, pruned when a list grows long.
+    pub(crate) fn add_waiter(
+        &mut self,
+        token: usize,
+        direction: Direction,
+        waiter: Waiter,
+        is_live: impl Fn(&Waiter) -> bool,
+    ) {
+        let registration = &mut self.registrations[token];
+        let list = match direction {
+            Direction::Read => &mut registration.readers,
+            Direction::Write => &mut registration.writers,
+        };
+        if list.len() >= PRUNE_AT {
+            list.retain(|w| is_live(w));
+        }
+        list.push(waiter);
+    }
+
+    /// Polls for events, waiting at most `timeout` (`None`: for ever), and
+    /// adds the waiters of every source that became ready to `woken`.
     ///
     /// # Panics
     ///
     /// Panics if the kernel refuses to create the epoll instance, or if
     /// `epoll_wait` fails with anything but `EINTR`: the hub cannot go on.
-    pub(crate) fn wait(&mut self, deadline: Option<Instant>) {
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        self.poll_for(timeout);
-    }
-
-    fn poll_for(&mut self, timeout: Option<Duration>) {
-        let (poll, events) = self.poll.get_or_insert_with(|| {
-            let poll = mio::Poll::new().expect("greenlet: cannot create the hub's epoll instance");
-            (poll, mio::Events::with_capacity(256))
-        });
+    pub(crate) fn poll_into(&mut self, timeout: Option<Duration>, woken: &mut Vec<Waiter>) {
+        if let Err(e) = self.poll() {
+            panic!("greenlet: cannot create the hub's epoll instance: {e}");
+        }
+        let (poll, events) = self.poll.as_mut().expect("created above");
         match poll.poll(events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
             Err(e) => panic!("greenlet: the hub's epoll_wait failed: {e}"),
+        }
+        for event in events.iter() {
+            let Some(registration) = self.registrations.get_mut(event.token().0) else {
+                continue; // deregistered since the event was queued
+            };
+            let failed = event.is_error();
+            if failed || event.is_readable() || event.is_read_closed() {
+                woken.append(&mut registration.readers);
+            }
+            if failed || event.is_writable() || event.is_write_closed() {
+                woken.append(&mut registration.writers);
+            }
         }
     }
 }

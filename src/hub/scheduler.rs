@@ -37,7 +37,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use super::context::{
     self, CoroutineBox, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
 };
-use super::reactor::Reactor;
+use super::reactor::{Direction, Reactor};
 use super::timer::{TimerHeap, TimerId};
 use crate::stack::{self, PooledStack};
 
@@ -117,6 +117,13 @@ pub(crate) struct Hub {
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
     teardown_armed: bool,
+    /// Contexts parked on I/O (each counted until it runs again): while
+    /// there are any, every turn polls, and the loop may wait for I/O.
+    io_waiting: usize,
+    /// Whether the main context is among them.
+    main_io_wait: bool,
+    /// Scratch list of the waiters a poll wakes.
+    woken: Vec<Waiter>,
     /// Empty coroutine boxes of finished greenlets, for the next to start.
     spare_boxes: Vec<CoroutineBox>,
 }
@@ -158,6 +165,9 @@ impl Hub {
             main_reason: WaitReason::on("nothing"),
             idle_waiters: Vec::new(),
             teardown_armed: false,
+            io_waiting: 0,
+            main_io_wait: false,
+            woken: Vec::new(),
             spare_boxes: Vec::new(),
         }
     }
@@ -276,6 +286,49 @@ impl Hub {
         }
     }
 
+    /// Registers an I/O source with the reactor and returns its token.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error (see [`Reactor::register`]).
+    pub(crate) fn register(
+        &mut self,
+        source: &mut impl mio::event::Source,
+    ) -> std::io::Result<usize> {
+        self.arm_teardown();
+        self.reactor.register(source)
+    }
+
+    /// Deregisters an I/O source and wakes whoever waits on it.
+    pub(crate) fn deregister(&mut self, token: usize, source: &mut impl mio::event::Source) {
+        for waiter in self.reactor.deregister(token, source) {
+            self.wake(waiter);
+        }
+    }
+
+    /// Records that the context parked as `waiter` waits for `direction` on
+    /// the source at `token`.
+    pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
+        let (tasks, main_wait) = (&self.tasks, &self.main_wait);
+        let is_live = |w: &Waiter| {
+            let wait = if w.key == MAIN {
+                Some(main_wait.get())
+            } else {
+                tasks.get(w.key).map(|t| t.header().wait.get())
+            };
+            wait == Some(w.wait)
+        };
+        self.reactor.add_waiter(token, direction, waiter, is_live);
+        let flag = if waiter.key == MAIN {
+            !mem::replace(&mut self.main_io_wait, true)
+        } else {
+            !self.tasks[waiter.key].header().io_wait.replace(true)
+        };
+        if flag {
+            self.io_waiting += 1;
+        }
+    }
+
     /// Adds `waiter` to those woken when no greenlet is left.
     pub(crate) fn add_idle_waiter(&mut self, waiter: Waiter) {
         self.idle_waiters.push(waiter);
@@ -376,8 +429,8 @@ impl Hub {
     /// ready: no timer is armed and no I/O is awaited.
     #[inline]
     fn begin_turn(&mut self, may_wait: bool) -> Result<(), ()> {
-        // The common case, with nothing to fire and something ready.
-        if self.timers.len() == 0 && !self.ready.is_empty() {
+        // The common case: nothing to fire, no I/O awaited, something ready.
+        if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
             self.turn_left = self.ready.len();
             return Ok(());
         }
@@ -388,14 +441,30 @@ impl Hub {
     fn begin_turn_slow(&mut self, may_wait: bool) -> Result<(), ()> {
         loop {
             self.fire_due_timers();
-            if !self.ready.is_empty() || !may_wait {
+            let idle = self.ready.is_empty() && may_wait;
+            if !idle && self.io_waiting == 0 {
                 break;
             }
-            let deadline = self.timers.next_deadline();
-            if deadline.is_none() && !self.reactor.has_interest() {
-                return Err(());
+            // Poll: without waiting if anything is ready (or the caller may
+            // not wait), otherwise until the earliest timer.
+            let timeout = if idle {
+                match self.timers.next_deadline() {
+                    Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
+                    None if self.io_waiting > 0 => None,
+                    None => return Err(()),
+                }
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
+            let mut woken = mem::take(&mut self.woken);
+            self.reactor.poll_into(timeout, &mut woken);
+            for waiter in woken.drain(..) {
+                self.wake(waiter);
             }
-            self.reactor.wait(deadline);
+            self.woken = woken;
+            if !idle {
+                break;
+            }
         }
         self.turn_left = self.ready.len();
         Ok(())
@@ -411,12 +480,18 @@ impl Hub {
             if waiter.key == MAIN {
                 if self.main_wait.get() == waiter.wait {
                     self.main_wait.set(0);
+                    if mem::take(&mut self.main_io_wait) {
+                        self.io_waiting -= 1;
+                    }
                     return Some(Next::Main);
                 }
             } else if let Some(task) = self.tasks.get(waiter.key) {
-                let wait = &task.header().wait;
-                if wait.get() == waiter.wait {
-                    wait.set(0);
+                let header = task.header();
+                if header.wait.get() == waiter.wait {
+                    header.wait.set(0);
+                    if header.io_wait.replace(false) {
+                        self.io_waiting -= 1;
+                    }
                     return Some(Next::Greenlet(task.clone()));
                 }
             }

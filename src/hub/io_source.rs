@@ -1,0 +1,162 @@
+//! A source registered with this thread's reactor, and the retry loop that
+//! every green I/O call is built on.
+
+use std::cell::Cell;
+use std::io;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::blocking::wait_io;
+use super::reactor::Direction;
+use super::scheduler::with_hub;
+
+/// An I/O source (a non-blocking socket, or any descriptor) registered with
+/// this thread's reactor until dropped, with the read and write timeouts of
+/// the calls made on it.
+#[derive(Debug)]
+pub(crate) struct IoSource<S: mio::event::Source> {
+    /// `None` only after `into_inner`.
+    source: Option<S>,
+    token: usize,
+    read_timeout: Cell<Option<Duration>>,
+    write_timeout: Cell<Option<Duration>>,
+    /// Registered with this thread's reactor: it must stay on this thread.
+    _not_send: PhantomData<Rc<()>>,
+}
+
+impl<S: mio::event::Source> IoSource<S> {
+    /// Registers `source`, which must be in non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error from registering it with epoll.
+    pub(crate) fn new(mut source: S) -> io::Result<Self> {
+        let token = with_hub(|hub| hub.register(&mut source))?;
+        Ok(IoSource {
+            source: Some(source),
+            token,
+            read_timeout: Cell::new(None),
+            write_timeout: Cell::new(None),
+            _not_send: PhantomData,
+        })
+    }
+
+    pub(crate) fn get(&self) -> &S {
+        self.source.as_ref().expect("a live source")
+    }
+
+    /// Runs `op` until it returns anything but `WouldBlock` or `Interrupted`,
+    /// waiting for `direction` between attempts, for at most the timeout of
+    /// that direction.
+    ///
+    /// # Errors
+    ///
+    /// `op`'s error; `TimedOut` when the timeout passes first; an error when
+    /// the call would have to wait while the thread is unwinding.
+    pub(crate) fn io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let timeout = match direction {
+            Direction::Read => self.read_timeout.get(),
+            Direction::Write => self.write_timeout.get(),
+        };
+        self.io_until(
+            direction,
+            timeout.and_then(|t| Instant::now().checked_add(t)),
+            &mut op,
+        )
+    }
+
+    /// As [`io`](Self::io), with an explicit deadline (`None`: none).
+    pub(crate) fn io_until<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match op(self.get()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "greenlet: the I/O timeout expired",
+                ));
+            }
+            wait_io(self.token, direction, deadline)?;
+        }
+    }
+
+    /// Waits once for `direction` (registration reports the current
+    /// readiness, so a source that is ready already wakes at once).
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` when `deadline` passes first; an error instead of waiting
+    /// while the thread is unwinding.
+    pub(crate) fn wait_once(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        wait_io(self.token, direction, deadline)?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "greenlet: the wait timed out",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {
+        match direction {
+            Direction::Read => self.read_timeout.get(),
+            Direction::Write => self.write_timeout.get(),
+        }
+    }
+
+    /// Sets the timeout of `direction`, as std's `set_read_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration, as std.
+    pub(crate) fn set_timeout(
+        &self,
+        direction: Direction,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        match direction {
+            Direction::Read => self.read_timeout.set(timeout),
+            Direction::Write => self.write_timeout.set(timeout),
+        }
+        Ok(())
+    }
+
+    /// Deregisters the source and returns it.
+    pub(crate) fn into_inner(mut self) -> S {
+        let mut source = self.source.take().expect("a live source");
+        with_hub(|hub| hub.deregister(self.token, &mut source));
+        source
+    }
+}
+
+impl<S: mio::event::Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        if let Some(source) = self.source.as_mut() {
+            with_hub(|hub| hub.deregister(self.token, source));
+        }
+    }
+}
