@@ -192,8 +192,8 @@ fn writing_to_a_closed_peer_fails_with_broken_pipe_not_sigpipe() {
     drop(server);
     let mut kinds = Vec::new();
     for _ in 0..100 {
-        match client.write(b"are you there?") {
-            Ok(_) => greenlet::sleep(Duration::from_millis(1)), // the RST is on its way
+        match client.write_all(b"are you there?") {
+            Ok(()) => greenlet::sleep(Duration::from_millis(1)), // the RST is on its way
             Err(e) => {
                 kinds.push(e.kind());
                 if e.kind() == io::ErrorKind::BrokenPipe {
