@@ -1,0 +1,137 @@
+//! The example servers against real peers: curl and python3 clients, in
+//! their own processes, on 127.0.0.1. Every wait is bounded.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built example binary `name` (cargo test builds the examples).
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/net_peers-…
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is built by `cargo test`", path.display());
+    path
+}
+
+/// Starts `hello_server` on a free port for `requests` requests, and returns
+/// the child and its base URL.
+fn start_hello_server(requests: usize) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(example("hello_server"))
+        .args(["127.0.0.1:0", "--requests", &requests.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("Server started at ")
+        .and_then(|s| s.strip_suffix("..."))
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_string();
+    (child, url, out)
+}
+
+/// Waits for the child to exit by itself, for at most `limit`; kills it
+/// otherwise (and fails).
+fn wait_bounded(child: &mut Child, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("the server did not finish within {limit:?}");
+}
+
+/// GETs `url` with curl, or with python3's urllib where curl is missing.
+fn get(url: &str) -> String {
+    let curl = Command::new("curl")
+        .args(["-s", "--max-time", "10", url])
+        .output();
+    let out = match curl {
+        Ok(out) => out,
+        Err(_) => Command::new("python3")
+            .args([
+                "-c",
+                "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=10).read().decode())",
+                url,
+            ])
+            .output()
+            .expect("curl or python3 on the machine"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn curl_fetches_exact_bodies_from_hello_server() {
+    let (mut child, url, _out) = start_hello_server(3);
+    assert_eq!(get(&format!("{url}/")), "<h1>Index</h1>");
+    assert_eq!(get(&format!("{url}/hello/bob")), "<h1>hello, bob!</h1>");
+    assert_eq!(
+        get(&format!("{url}/hello/Ann%20Lee")),
+        "<h1>hello, Ann%20Lee!</h1>"
+    );
+    wait_bounded(&mut child, Duration::from_secs(30));
+}
+
+/// 100 python3 clients at once, each with its own connection: one server
+/// thread has them all in flight together (each handler sleeps 0.5 s), so
+/// all finish in about 0.5 s, not 50 s. The proof asserted is the server's
+/// own count of requests in flight, not a time; the time is printed.
+#[test]
+fn a_hundred_concurrent_python_clients_are_served_together() {
+    const CLIENTS: usize = 100;
+    let (mut child, url, mut out) = start_hello_server(CLIENTS);
+    let script = r#"
+import sys, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+url, n = sys.argv[1], int(sys.argv[2])
+def get(i):
+    return urllib.request.urlopen(f"{url}/hello/c{i}", timeout=30).read().decode()
+start = time.time()
+with ThreadPoolExecutor(n) as pool:
+    bodies = list(pool.map(get, range(n)))
+ok = sum(b == f"<h1>hello, c{i}!</h1>" for i, b in enumerate(bodies))
+print(f"{ok} {time.time() - start:.3f}")
+"#;
+    let client = Command::new("python3")
+        .args(["-c", script, &url, &CLIENTS.to_string()])
+        .output()
+        .expect("python3 on the machine");
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let report = String::from_utf8(client.stdout).unwrap();
+    let mut fields = report.split_whitespace();
+    let ok: usize = fields.next().unwrap().parse().unwrap();
+    let seconds = fields.next().unwrap();
+    assert_eq!(ok, CLIENTS, "every body exact");
+    wait_bounded(&mut child, Duration::from_secs(60));
+    let mut summary = String::new();
+    out.read_line(&mut summary).unwrap();
+    println!("{CLIENTS} python3 clients took {seconds} s; server: {summary}");
+    let peak: usize = summary
+        .trim()
+        .rsplit("at most ")
+        .next()
+        .and_then(|s| s.strip_suffix(" at once"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary: {summary}"));
+    assert!(
+        peak >= CLIENTS / 2,
+        "the server had only {peak} requests in flight at once"
+    );
+}
