@@ -8,28 +8,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::addr::each_addr;
 use crate::hub::{Direction, IoSource};
-
-/// Tries `connect` on each address in turn, as std does, and returns the
-/// first success or the last error.
-fn each_addr<A: ToSocketAddrs, T>(
-    addrs: A,
-    mut connect: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for addr in addrs.to_socket_addrs()? {
-        match connect(addr) {
-            Ok(value) => return Ok(value),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        )
-    }))
-}
 
 /// A TCP stream between a local and a remote socket, like
 /// [`std::net::TcpStream`], whose blocking calls switch greenlets.
