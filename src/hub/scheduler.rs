@@ -465,6 +465,12 @@ impl Hub {
             if !idle {
                 break;
             }
+            // Woken from a wait: fire what came due meanwhile, but do not
+            // poll again at once (that would be a wasted system call).
+            self.fire_due_timers();
+            if !self.ready.is_empty() {
+                break;
+            }
         }
         self.turn_left = self.ready.len();
         Ok(())
