@@ -780,3 +780,28 @@ fn catching_the_thread_exit_unwinding_does_not_keep_a_greenlet_alive() {
     assert_eq!(caught.load(Ordering::SeqCst), 1);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+/// A killed sleeper's timer is cancelled: it must not keep the loop waiting
+/// before the deadlock report. (It used to stay armed until its deadline, an
+/// hour here.) Run in a child, killed if it hangs.
+#[test]
+fn a_killed_sleepers_timer_does_not_delay_the_deadlock_report() {
+    if util::is_child() {
+        let sleeper = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+        greenlet::yield_now(); // it sleeps, with a timer armed
+        sleeper.kill();
+        let err = panic::catch_unwind(|| greenlet::sleep(Duration::MAX)).unwrap_err();
+        assert!(panic_text(&*err).starts_with("greenlet: this operation would block forever"));
+        println!("deadlock reported");
+        return;
+    }
+    let (out, hung) = util::run_in_child_bounded(
+        "a_killed_sleepers_timer_does_not_delay_the_deadlock_report",
+        Duration::from_secs(30),
+    );
+    assert!(
+        !hung,
+        "the deadlock report waited for the dead sleeper's timer"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deadlock reported"));
+}

@@ -6,6 +6,7 @@
 //! loop itself until it is woken. Either way it first and last checks for a
 //! pending kill or timeout, and unwinds if there is one.
 
+use std::cell::Cell;
 use std::panic;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,34 @@ use super::greenlet::GreenletExit;
 use super::reactor::Direction;
 use super::scheduler::{self, Hub, MAIN, with_hub};
 use super::timeout::Elapsed;
+use super::timer::TimerId;
+
+/// The timer of a wait with a deadline, cancelled however the wait ends
+/// (woken early, killed, timed out elsewhere), so that no stale timer keeps
+/// the loop's fast path off or makes the deadlock check think something can
+/// still wake.
+struct DeadlineTimer(Cell<Option<TimerId>>);
+
+impl DeadlineTimer {
+    fn new() -> Self {
+        DeadlineTimer(Cell::new(None))
+    }
+
+    /// Arms the timer for `me` at `deadline`, if there is one.
+    fn arm(&self, hub: &mut Hub, deadline: Option<Instant>, me: Waiter) {
+        if let Some(deadline) = deadline {
+            self.0.set(Some(hub.wake_at(deadline, me)));
+        }
+    }
+}
+
+impl Drop for DeadlineTimer {
+    fn drop(&mut self) {
+        if let Some(timer) = self.0.take() {
+            with_hub(|hub| hub.cancel_timer(timer));
+        }
+    }
+}
 
 /// The hub key of the running context.
 pub(crate) fn current_key() -> usize {
@@ -93,11 +122,10 @@ pub(crate) fn wait_io(
         Direction::Read => "I/O (readable)",
         Direction::Write => "I/O (writable)",
     };
+    let timer = DeadlineTimer::new();
     block(WaitReason::on(what), |hub, me| {
         hub.wait_io(token, direction, me);
-        if let Some(deadline) = deadline {
-            hub.wake_at(deadline, me);
-        }
+        timer.arm(hub, deadline, me);
     });
     Ok(())
 }
@@ -194,10 +222,9 @@ pub fn sleep(duration: Duration) {
     }
     let deadline = Instant::now().checked_add(duration);
     loop {
+        let timer = DeadlineTimer::new();
         block(WaitReason::on("sleep"), |hub, me| {
-            if let Some(deadline) = deadline {
-                hub.wake_at(deadline, me);
-            }
+            timer.arm(hub, deadline, me)
         });
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return;

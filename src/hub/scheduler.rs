@@ -339,8 +339,8 @@ impl Hub {
     }
 
     /// Arms a timer that wakes `waiter` at `deadline`.
-    pub(crate) fn wake_at(&mut self, deadline: Instant, waiter: Waiter) {
-        self.timers.insert(deadline, TimerAction::Wake(waiter));
+    pub(crate) fn wake_at(&mut self, deadline: Instant, waiter: Waiter) -> TimerId {
+        self.timers.insert(deadline, TimerAction::Wake(waiter))
     }
 
     /// Arms a timeout for the context at `key` (`MAIN` or a greenlet with id

@@ -141,3 +141,31 @@ pub fn assert_churn_maps_nothing(test: &str, warm_up: impl FnOnce(), churn: impl
     );
     assert!(stdout.contains("VmSize"), "the child measured: {stdout}");
 }
+
+/// As [`run_in_child`], but kills the child if it has not finished within
+/// `limit` (a hang), and says so in the returned flag.
+pub fn run_in_child_bounded(
+    test: &str,
+    limit: std::time::Duration,
+) -> (std::process::Output, bool) {
+    use std::process::Stdio;
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut child = Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test binary runs again as a child");
+    let start = std::time::Instant::now();
+    let mut hung = false;
+    while child.try_wait().expect("the child's status").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            hung = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child.wait_with_output().expect("the child's output"), hung)
+}
