@@ -422,3 +422,27 @@ fn ten_thousand_connect_close_cycles_leak_no_descriptors() {
     );
     assert!(stdout.contains("open descriptors"), "{stdout}");
 }
+
+/// Data and the peer's FIN arriving together come as one edge: the short
+/// read that drains the data must not leave the following read waiting for
+/// an edge that never comes (end of stream is a state, not an event). The
+/// read timeout turns a regression into an error instead of a hang.
+#[test]
+fn a_short_read_before_a_pending_eof_does_not_hang() {
+    let (listener, addr) = bind_local();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.write_all(b"last words").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    greenlet::sleep(Duration::from_millis(5)); // both arrive before any read
+    let mut buf = [0u8; 4096];
+    assert_eq!((&server).read(&mut buf).unwrap(), 10); // short: drains the data
+    assert_eq!(
+        (&server).read(&mut buf).unwrap(),
+        0,
+        "end of stream, at once"
+    );
+}

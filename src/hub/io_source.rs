@@ -75,13 +75,49 @@ impl<S: mio::event::Source> IoSource<S> {
         &self,
         direction: Direction,
         deadline: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_tracked(direction, deadline, op, |_| false)
+    }
+
+    /// A read or write of `len` bytes on a stream: as [`io`](Self::io), and
+    /// a short transfer (more than 0, fewer than `len` bytes) marks the
+    /// direction not ready, since it drained (or filled) the kernel's
+    /// buffer. The next call then waits for an event instead of spending a
+    /// system call on `WouldBlock`.
+    pub(crate) fn io_stream(
+        &self,
+        direction: Direction,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let timeout = self.timeout(direction);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.io_tracked(direction, deadline, op, |&n| n > 0 && n < len)
+    }
+
+    fn io_tracked<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         loop {
-            match op(self.get()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result,
+            if with_hub(|hub| hub.io_ready(self.token, direction)) {
+                match op(self.get()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        with_hub(|hub| hub.clear_io_ready(self.token, direction));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Ok(value) => {
+                        if drained(&value) {
+                            with_hub(|hub| hub.clear_io_ready(self.token, direction));
+                        }
+                        return Ok(value);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(io::Error::new(

@@ -7,13 +7,16 @@
 //!
 //! # Readiness
 //!
-//! Sources are registered once, edge-triggered, for both directions. An I/O
-//! call first tries the operation; only on `WouldBlock` does it record itself
-//! as a waiter of that source and direction and suspend. Nothing can poll
-//! between the failed attempt and the suspension (one thread), so the next
-//! edge wakes it: no wake-up is lost. An event wakes every waiter of its
-//! direction, and each retries its operation; a spurious event only costs a
-//! retry that returns `WouldBlock` again.
+//! Sources are registered once, edge-triggered, for both directions. Each
+//! registration remembers, per direction, whether an operation proved it not
+//! ready (`WouldBlock`, or a short read or write on a stream, which drains or
+//! fills the kernel's buffer); its next event makes it ready again. An I/O
+//! call tries its operation unless the direction is known not ready, and
+//! otherwise records itself as a waiter and suspends. Nothing can poll
+//! between an operation and that record (one thread), so the next edge wakes
+//! it: no wake-up is lost. An event wakes every waiter of its direction, and
+//! each retries; a spurious event only costs a retry that returns
+//! `WouldBlock` again.
 
 use std::io;
 use std::time::Duration;
@@ -30,11 +33,35 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// One registered source and the contexts waiting on it.
-#[derive(Debug, Default)]
+/// One registered source, what is known of its readiness, and the contexts
+/// waiting on it.
+#[derive(Debug)]
 struct Registration {
+    /// False once an operation proved the direction not ready (`WouldBlock`,
+    /// or a short read or write); true again at its next event.
+    read_ready: bool,
+    write_ready: bool,
+    /// End of stream or an error seen by an event: a state, not an edge, so
+    /// it is never cleared (a read returns `Ok(0)` or the error at once, and
+    /// no further event would announce it).
+    read_closed: bool,
+    write_closed: bool,
     readers: Vec<Waiter>,
     writers: Vec<Waiter>,
+}
+
+impl Registration {
+    /// A new registration: readiness unknown, so worth a try.
+    fn new() -> Self {
+        Registration {
+            read_ready: true,
+            write_ready: true,
+            read_closed: false,
+            write_closed: false,
+            readers: Vec::new(),
+            writers: Vec::new(),
+        }
+    }
 }
 
 /// A lazily created `mio::Poll`, its event buffer, and the registrations.
@@ -76,7 +103,7 @@ impl Reactor {
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        self.registrations.insert(Registration::default());
+        self.registrations.insert(Registration::new());
         Ok(token)
     }
 
@@ -98,6 +125,27 @@ impl Reactor {
                 registration.readers
             }
             None => Vec::new(),
+        }
+    }
+
+    /// Whether an operation in `direction` on the source at `token` may
+    /// succeed: false only when one proved it would block and no event came
+    /// since.
+    pub(crate) fn is_ready(&self, token: usize, direction: Direction) -> bool {
+        let registration = &self.registrations[token];
+        match direction {
+            Direction::Read => registration.read_ready || registration.read_closed,
+            Direction::Write => registration.write_ready || registration.write_closed,
+        }
+    }
+
+    /// Records that `direction` on the source at `token` would block now;
+    /// its next event makes it ready again.
+    pub(crate) fn clear_ready(&mut self, token: usize, direction: Direction) {
+        let registration = &mut self.registrations[token];
+        match direction {
+            Direction::Read => registration.read_ready = false,
+            Direction::Write => registration.write_ready = false,
         }
     }
 
@@ -143,10 +191,18 @@ impl Reactor {
                 continue; // deregistered since the event was queued
             };
             let failed = event.is_error();
+            if failed || event.is_read_closed() {
+                registration.read_closed = true;
+            }
+            if failed || event.is_write_closed() {
+                registration.write_closed = true;
+            }
             if failed || event.is_readable() || event.is_read_closed() {
+                registration.read_ready = true;
                 woken.append(&mut registration.readers);
             }
             if failed || event.is_writable() || event.is_write_closed() {
+                registration.write_ready = true;
                 woken.append(&mut registration.writers);
             }
         }

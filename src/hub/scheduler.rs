@@ -306,6 +306,16 @@ impl Hub {
         }
     }
 
+    /// See [`Reactor::is_ready`].
+    pub(crate) fn io_ready(&self, token: usize, direction: Direction) -> bool {
+        self.reactor.is_ready(token, direction)
+    }
+
+    /// See [`Reactor::clear_ready`].
+    pub(crate) fn clear_io_ready(&mut self, token: usize, direction: Direction) {
+        self.reactor.clear_ready(token, direction);
+    }
+
     /// Records that the context parked as `waiter` waits for `direction` on
     /// the source at `token`.
     pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
