@@ -17,28 +17,10 @@ fn bind_local() -> (TcpListener, std::net::SocketAddr) {
     (listener, addr)
 }
 
-/// Serves `connections` echo connections, one greenlet each.
-fn spawn_echo_server(listener: TcpListener, connections: usize) -> greenlet::Greenlet<()> {
-    greenlet::spawn(move || {
-        let mut handlers = Vec::new();
-        for _ in 0..connections {
-            let (stream, _) = listener.accept().unwrap();
-            handlers.push(greenlet::spawn(move || {
-                let mut reader = &stream;
-                let mut writer = &stream;
-                io::copy(&mut reader, &mut writer).unwrap();
-            }));
-        }
-        for h in handlers {
-            h.join().unwrap();
-        }
-    })
-}
-
 #[test]
 fn echo_200_concurrent_clients_100_messages_each() {
     let (listener, addr) = bind_local();
-    let server = spawn_echo_server(listener, 200);
+    let server = util::spawn_echo_server(200, move || listener.accept().unwrap().0);
     let clients: Vec<_> = (0..200u32)
         .map(|c| {
             greenlet::spawn(move || {
@@ -68,7 +50,7 @@ fn echo_200_concurrent_clients_100_messages_each() {
 #[test]
 fn blocking_reads_and_writes_from_the_main_context() {
     let (listener, addr) = bind_local();
-    let server = spawn_echo_server(listener, 1);
+    let server = util::spawn_echo_server(1, move || listener.accept().unwrap().0);
     let mut stream = TcpStream::connect(addr).unwrap(); // main drives the hub
     for round in 0..10u8 {
         stream.write_all(&[round; 1000]).unwrap();
@@ -237,7 +219,7 @@ fn a_16_mib_transfer_with_partial_writes_arrives_intact() {
 #[test]
 fn try_clone_lets_one_greenlet_read_while_another_writes() {
     let (listener, addr) = bind_local();
-    let server = spawn_echo_server(listener, 1);
+    let server = util::spawn_echo_server(1, move || listener.accept().unwrap().0);
     let stream = TcpStream::connect(addr).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let w = greenlet::spawn(move || {

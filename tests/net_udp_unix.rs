@@ -3,6 +3,8 @@
 //! directory (removed at the end), with real peers (std threads) where it
 //! matters. Every loop is bounded; nothing is timed.
 
+mod util;
+
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -42,24 +44,6 @@ fn bind_udp() -> (UdpSocket, SocketAddr) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
     (socket, addr)
-}
-
-/// Serves `connections` echo connections on `listener`, one greenlet each.
-fn spawn_unix_echo_server(listener: UnixListener, connections: usize) -> greenlet::Greenlet<()> {
-    greenlet::spawn(move || {
-        let mut handlers = Vec::new();
-        for _ in 0..connections {
-            let (stream, _) = listener.accept().unwrap();
-            handlers.push(greenlet::spawn(move || {
-                let mut reader = &stream;
-                let mut writer = &stream;
-                io::copy(&mut reader, &mut writer).unwrap();
-            }));
-        }
-        for h in handlers {
-            h.join().unwrap();
-        }
-    })
 }
 
 // ---------------------------------------------------------------- UDP
@@ -358,7 +342,7 @@ fn unix_echo_through_a_listener_20_clients_10_messages_each() {
         listener.local_addr().unwrap().as_pathname(),
         Some(path.as_path())
     );
-    let server = spawn_unix_echo_server(listener, 20);
+    let server = util::spawn_echo_server(20, move || listener.accept().unwrap().0);
     let clients: Vec<_> = (0..20u32)
         .map(|c| {
             let path = path.clone();
@@ -481,7 +465,8 @@ fn unix_half_close_lets_the_peer_read_eof_then_reply() {
 fn unix_try_clone_lets_one_greenlet_read_while_another_writes() {
     let dir = TempDir::new("clone");
     let path = dir.join("s.sock");
-    let server = spawn_unix_echo_server(UnixListener::bind(&path).unwrap(), 1);
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = util::spawn_echo_server(1, move || listener.accept().unwrap().0);
     let stream = UnixStream::connect(&path).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let w = greenlet::spawn(move || {

@@ -169,3 +169,27 @@ pub fn run_in_child_bounded(
     }
     (child.wait_with_output().expect("the child's output"), hung)
 }
+
+/// Serves `connections` echo connections, one greenlet each: `accept`
+/// returns the next connection (TCP or Unix), echoed until the peer closes.
+pub fn spawn_echo_server<S: 'static>(
+    connections: usize,
+    mut accept: impl FnMut() -> S + 'static,
+) -> greenlet::Greenlet<()>
+where
+    for<'a> &'a S: std::io::Read + std::io::Write,
+{
+    greenlet::spawn(move || {
+        let handlers: Vec<_> = (0..connections)
+            .map(|_| {
+                let stream = accept();
+                greenlet::spawn(move || {
+                    std::io::copy(&mut &stream, &mut &stream).unwrap();
+                })
+            })
+            .collect();
+        for h in handlers {
+            h.join().unwrap();
+        }
+    })
+}
