@@ -505,7 +505,8 @@ impl Hub {
                 let header = task.header();
                 if header.wait.get() == waiter.wait {
                     header.wait.set(0);
-                    if header.io_wait.replace(false) {
+                    if header.io_wait.get() {
+                        header.io_wait.set(false);
                         self.io_waiting -= 1;
                     }
                     return Some(Next::Greenlet(task.clone()));
