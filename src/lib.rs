@@ -52,6 +52,7 @@ mod hub;
 pub mod io;
 pub mod net;
 mod stack;
+pub mod sync;
 
 pub use generator::{Generator, GeneratorState, State, Yielder};
 pub use hub::{

@@ -101,6 +101,20 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
     raise_pending();
 }
 
+/// As [`block`], with a deadline: a timer wakes the context at `deadline`
+/// (`None`: no timer), and is cancelled however the wait ends.
+pub(crate) fn block_until(
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(&mut Hub, Waiter),
+) {
+    let timer = DeadlineTimer::new();
+    block(reason, |hub, me| {
+        register(hub, me);
+        timer.arm(hub, deadline, me);
+    });
+}
+
 /// Blocks the running context until the source at `token` may be ready for
 /// `direction`, or `deadline` passes. The caller retries its operation.
 ///
@@ -122,10 +136,8 @@ pub(crate) fn wait_io(
         Direction::Read => "I/O (readable)",
         Direction::Write => "I/O (writable)",
     };
-    let timer = DeadlineTimer::new();
-    block(WaitReason::on(what), |hub, me| {
+    block_until(WaitReason::on(what), deadline, |hub, me| {
         hub.wait_io(token, direction, me);
-        timer.arm(hub, deadline, me);
     });
     Ok(())
 }

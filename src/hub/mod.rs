@@ -14,5 +14,8 @@ pub use blocking::{run, run_until_idle, sleep, yield_now};
 pub use greenlet::{Builder, Current, Greenlet, JoinError, current, joinall, spawn, spawn_later};
 pub use timeout::{Elapsed, Timeout, with_timeout};
 
+pub(crate) use blocking::block_until;
+pub(crate) use context::{WaitReason, Waiter};
 pub(crate) use io_source::IoSource;
 pub(crate) use reactor::Direction;
+pub(crate) use scheduler::with_hub;

@@ -1,0 +1,172 @@
+//! `Event`: a flag that greenlets wait on until it is set.
+
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::wait_queue::{WaitError, WaitQueue};
+
+struct Inner {
+    set: Cell<bool>,
+    waiters: WaitQueue<()>,
+}
+
+/// A flag that greenlets (and the main context) wait on until another sets
+/// it: gevent's `Event`.
+///
+/// [`set`](Self::set) wakes every waiter, in the order they began waiting,
+/// and the flag stays set (later waits return at once) until
+/// [`clear`](Self::clear). An `Event` is a cheap handle: clones share one
+/// flag.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::sync::Event;
+///
+/// let ready = Event::new();
+/// let waiter = {
+///     let ready = ready.clone();
+///     greenlet::spawn(move || {
+///         ready.wait();
+///         "went"
+///     })
+/// };
+/// greenlet::yield_now(); // the waiter blocks
+/// assert!(!waiter.is_finished());
+/// ready.set();
+/// assert_eq!(waiter.join().unwrap(), "went");
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    inner: Rc<Inner>,
+}
+
+impl Event {
+    /// A new, unset event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!greenlet::sync::Event::new().is_set());
+    /// ```
+    pub fn new() -> Event {
+        Event {
+            inner: Rc::new(Inner {
+                set: Cell::new(false),
+                waiters: WaitQueue::new(),
+            }),
+        }
+    }
+
+    /// Sets the flag and wakes every waiter, in FIFO order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = greenlet::sync::Event::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// event.wait(); // returns at once
+    /// ```
+    pub fn set(&self) {
+        self.inner.set.set(true);
+        self.inner.waiters.notify_all(&());
+    }
+
+    /// Clears the flag: later waits block until the next [`set`](Self::set).
+    /// Waiters already woken by a `set` still return.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = greenlet::sync::Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn clear(&self) {
+        self.inner.set.set(false);
+    }
+
+    /// Whether the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = greenlet::sync::Event::new();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.inner.set.get()
+    }
+
+    /// Blocks until the flag is set (at once if it is).
+    ///
+    /// # Panics
+    ///
+    /// Unwinds the caller if it is killed or its timeout expires while it
+    /// waits. In the main context, panics with the deadlock report when no
+    /// greenlet could ever set the event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::sync::Event;
+    ///
+    /// let event = Event::new();
+    /// let setter = event.clone();
+    /// greenlet::spawn(move || setter.set());
+    /// event.wait(); // the main context runs the setter meanwhile
+    /// ```
+    pub fn wait(&self) {
+        if !self.is_set() {
+            let _ = self.inner.waiters.wait("Event::wait", None, |()| {});
+        }
+    }
+
+    /// Blocks until the flag is set or `timeout` passes; returns whether it
+    /// was set.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = greenlet::sync::Event::new();
+    /// assert!(!event.wait_timeout(Duration::from_millis(5)));
+    /// event.set();
+    /// assert!(event.wait_timeout(Duration::from_millis(5)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.is_set()
+            || match self
+                .inner
+                .waiters
+                .wait("Event::wait", Some(timeout), |()| {})
+            {
+                Ok(()) => true,
+                Err(WaitError::TimedOut) => false,
+            }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Event {
+        Event::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("set", &self.is_set())
+            .field("waiting", &self.inner.waiters.len())
+            .finish()
+    }
+}
