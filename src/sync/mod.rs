@@ -2,9 +2,19 @@
 //! calling greenlet (or, in the main context, runs the hub) until it can go
 //! on, and wakes waiters in FIFO order.
 
+mod async_result;
+mod barrier;
+mod channel;
 mod event;
+mod mutex;
+mod queue;
 mod semaphore;
 mod wait_queue;
 
+pub use async_result::{AlreadySet, AsyncResult};
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use channel::Channel;
 pub use event::Event;
+pub use mutex::{Mutex, MutexGuard};
+pub use queue::{GetError, Iter, PutError, Queue};
 pub use semaphore::{OverRelease, Semaphore, SemaphoreGuard};
