@@ -50,6 +50,7 @@
 mod generator;
 mod hub;
 pub mod io;
+mod local;
 pub mod net;
 mod stack;
 pub mod sync;
@@ -59,6 +60,7 @@ pub use hub::{
     Builder, Current, Elapsed, Greenlet, JoinError, Timeout, current, joinall, run, run_until_idle,
     sleep, spawn, spawn_later, with_timeout, yield_now,
 };
+pub use local::GreenletLocal;
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// The README's code blocks, run as doctests so that they stay true.

@@ -102,7 +102,13 @@ pub(crate) struct Header {
     /// Set before the coroutine is dropped at thread exit, so that the
     /// greenlet lets corosensei's unwinding pass instead of catching it.
     pub(crate) tearing_down: Cell<bool>,
+    /// The greenlet's `greenlet_local!` values, dropped when it ends.
+    pub(crate) locals: Cell<Option<Box<LocalMap>>>,
 }
+
+/// Greenlet-local values, keyed by the address of their `greenlet_local!`
+/// static.
+pub(crate) type LocalMap = Vec<(usize, Rc<dyn std::any::Any>)>;
 
 /// [`Header::pending`] when no unwind is pending.
 const NO_UNWIND: u64 = 0;
@@ -150,6 +156,7 @@ impl Header {
             finished: Cell::new(false),
             io_wait: Cell::new(false),
             tearing_down: Cell::new(false),
+            locals: Cell::new(None),
         }
     }
 
@@ -218,6 +225,17 @@ thread_local! {
 
     /// The main context's pending unwind (only timeouts reach it).
     static MAIN_PENDING: Cell<Option<Unwind>> = const { Cell::new(None) };
+
+    /// The main context's `greenlet_local!` values, dropped at thread exit.
+    static MAIN_LOCALS: Cell<Option<Box<LocalMap>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` on the running context's local map cell.
+pub(crate) fn with_locals<R>(f: impl FnOnce(&Cell<Option<Box<LocalMap>>>) -> R) -> R {
+    with_current(|header| match header {
+        Some(header) => f(&header.locals),
+        None => MAIN_LOCALS.with(|locals| f(locals)),
+    })
 }
 
 /// Runs `f` with the running greenlet's header, or `None` in the main context.

@@ -569,6 +569,7 @@ impl Drop for Teardown {
                     }
                     None => task.payload.discard_body(None),
                 }
+                drop(header.locals.take());
             }
         }
         let old = with_hub(|hub| mem::replace(hub, Hub::new()));
@@ -698,7 +699,9 @@ fn finish(hub: &RefCell<Hub>, task: Task, mut boxed: CoroutineBox) {
         }
         hub.remove(header.key.get())
     };
-    drop(finished); // outside the borrow: it may drop the outcome
+    // Outside the borrow: these may run user destructors.
+    drop(header.locals.take()); // its greenlet_local! values end with it
+    drop(finished);
 }
 
 #[cold]
