@@ -52,6 +52,7 @@ mod hub;
 pub mod io;
 mod local;
 pub mod net;
+pub mod pool;
 mod stack;
 pub mod sync;
 
