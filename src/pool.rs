@@ -555,6 +555,76 @@ impl Pool {
         spawn_member(&self.group.members, f, Some(self.slots.clone()))
     }
 
+    /// Spawns a member that runs `f` if a slot is free (and nobody waits for
+    /// one); never blocks.
+    ///
+    /// # Errors
+    ///
+    /// Gives `f` back when the pool is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = greenlet::pool::Pool::new(1);
+    /// let first = pool.try_spawn(|| 1).ok().unwrap();
+    /// let refused = pool.try_spawn(|| 2);
+    /// assert!(refused.is_err(), "full: the closure comes back");
+    /// assert_eq!(first.join().unwrap(), 1);
+    /// ```
+    pub fn try_spawn<T, F>(&self, f: F) -> Result<Greenlet<T>, F>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        if self.slots.try_acquire() {
+            Ok(spawn_member(
+                &self.group.members,
+                f,
+                Some(self.slots.clone()),
+            ))
+        } else {
+            Err(f)
+        }
+    }
+
+    /// As [`spawn`](Self::spawn), waiting at most `timeout` for a slot.
+    ///
+    /// # Errors
+    ///
+    /// Gives `f` back when no slot freed in time.
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](Self::spawn) while it waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = greenlet::pool::Pool::new(1);
+    /// let busy = pool.spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+    /// assert!(pool.spawn_timeout(Duration::from_millis(5), || ()).is_err());
+    /// busy.kill(); // frees its slot
+    /// pool.join();
+    /// assert!(pool.spawn_timeout(Duration::from_secs(5), || ()).is_ok());
+    /// ```
+    pub fn spawn_timeout<T, F>(&self, timeout: Duration, f: F) -> Result<Greenlet<T>, F>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        if self.slots.acquire_timeout(timeout) {
+            Ok(spawn_member(
+                &self.group.members,
+                f,
+                Some(self.slots.clone()),
+            ))
+        } else {
+            Err(f)
+        }
+    }
+
     /// Runs `f` on every item in the pool's greenlets (at most
     /// [`size`](Self::size) at once) and returns the results in the items'
     /// order.

@@ -578,3 +578,38 @@ fn stress_the_pool_never_exceeds_its_size_under_sleeps_yields_and_kills() {
     assert!(killed >= 1 && killed <= kills, "killed {killed} of {kills}");
     assert_eq!((pool.len(), pool.free_count()), (0, SIZE));
 }
+
+#[test]
+fn try_spawn_and_spawn_timeout_give_the_closure_back_when_full() {
+    let pool = greenlet::pool::Pool::new(2);
+    let drops = util::DropCounter::new();
+    let gate = greenlet::sync::Event::new();
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let gate = gate.clone();
+            pool.try_spawn(move || gate.wait())
+                .ok()
+                .expect("a free slot")
+        })
+        .collect();
+    let token = drops.token();
+    let refused = pool.try_spawn(move || drop(token));
+    let closure = refused.err().expect("full");
+    assert_eq!(drops.count(), 0, "the closure came back unrun");
+    let token = drops.token();
+    assert!(
+        pool.spawn_timeout(std::time::Duration::from_millis(5), move || drop(token))
+            .is_err()
+    );
+    assert_eq!(
+        drops.count(),
+        1,
+        "the refused closure was dropped by the caller"
+    );
+    gate.set();
+    greenlet::joinall(holders);
+    pool.join();
+    let ran = pool.try_spawn(closure).ok().expect("slots are free again");
+    ran.join().unwrap();
+    assert_eq!(drops.count(), 2, "the first closure finally ran");
+}
