@@ -594,7 +594,7 @@ fn try_spawn_and_spawn_timeout_give_the_closure_back_when_full() {
         .collect();
     let token = drops.token();
     let refused = pool.try_spawn(move || drop(token));
-    let closure = refused.err().expect("full");
+    let closure = refused.expect_err("full");
     assert_eq!(drops.count(), 0, "the closure came back unrun");
     let token = drops.token();
     assert!(
