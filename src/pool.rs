@@ -46,14 +46,16 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::hub::KillHandle;
 use crate::sync::{Event, Queue, Semaphore};
 use crate::{Greenlet, JoinError};
 
 type PanicPayload = Box<dyn Any + Send>;
 
-/// The greenlet that runs a member's body; only its group holds the handle.
+/// The greenlet that runs a member's body (or, for [`Group::add`], the added
+/// greenlet itself); only its group holds this handle.
 struct Worker {
-    handle: RefCell<Option<Rc<Greenlet<()>>>>,
+    handle: RefCell<Option<KillHandle>>,
     started: Cell<bool>,
     /// A kill was asked for: a worker that has not started kills itself as
     /// it starts (so its unwinding is caught like any other).
@@ -221,7 +223,7 @@ where
             outcome.set(Some(result));
         })
     };
-    *worker.handle.borrow_mut() = Some(Rc::new(worker_handle));
+    *worker.handle.borrow_mut() = Some(worker_handle.kill_handle());
 
     let stop = StopOnDrop(worker);
     crate::spawn(move || {
@@ -242,8 +244,7 @@ where
 /// A `Group` is a cheap handle: clones share the members. Members leave the
 /// group when they end, however they end.
 ///
-/// Greenlets spawned another way cannot join a group: a [`Greenlet`] handle
-/// is not `Clone`, and only its holder can kill the greenlet.
+/// Greenlets spawned another way join with [`add`](Self::add).
 ///
 /// # Examples
 ///
@@ -311,6 +312,62 @@ impl Group {
         T: 'static,
     {
         spawn_member(&self.members, f, None)
+    }
+
+    /// Adds a greenlet spawned elsewhere: the group's [`join`](Self::join)
+    /// waits for it, [`kill`](Self::kill) kills it, and [`len`](Self::len)
+    /// counts it until it ends. The caller keeps its handle (to join it for
+    /// its result). Adding a greenlet that has ended already does nothing.
+    ///
+    /// # Implementation notes
+    ///
+    /// A small watcher greenlet waits for the added one and takes it out of
+    /// the group when it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = greenlet::pool::Group::new();
+    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+    /// group.add(&g);
+    /// assert_eq!(group.len(), 1);
+    /// group.kill();
+    /// assert!(g.join().unwrap_err().is_killed());
+    /// assert!(group.is_empty());
+    /// ```
+    pub fn add<T: 'static>(&self, greenlet: &Greenlet<T>) {
+        if greenlet.is_finished() {
+            return;
+        }
+        let members = &self.members;
+        let key = members.next_key.get();
+        members.next_key.set(key + 1);
+        let worker = Rc::new(Worker {
+            handle: RefCell::new(Some(greenlet.kill_handle())),
+            started: Cell::new(true),
+            stopping: Cell::new(false),
+            ended: Event::new(),
+        });
+        let member = Rc::new(Member {
+            worker: worker.clone(),
+            live: Cell::new(1),
+            done: Event::new(),
+            slot: None,
+        });
+        members.members.borrow_mut().insert(key, member.clone());
+        let end = EndGuard {
+            members: members.clone(),
+            key,
+            member,
+        };
+        let watched = greenlet.kill_handle();
+        crate::spawn(move || {
+            let _end = end;
+            let _ended = SetOnDrop(worker.ended.clone());
+            watched.wait();
+        });
     }
 
     /// Waits until every member has ended, including members spawned while

@@ -613,3 +613,52 @@ fn try_spawn_and_spawn_timeout_give_the_closure_back_when_full() {
     ran.join().unwrap();
     assert_eq!(drops.count(), 2, "the first closure finally ran");
 }
+
+#[test]
+fn group_add_tracks_joins_and_kills_greenlets_spawned_elsewhere() {
+    let group = greenlet::pool::Group::new();
+    let drops = util::DropCounter::new();
+    let token = drops.token();
+    let sleeper = greenlet::spawn(move || {
+        let _token = token;
+        greenlet::sleep(Duration::from_secs(3600));
+    });
+    let quick = greenlet::spawn(|| 5);
+    group.add(&sleeper);
+    group.add(&quick);
+    assert_eq!(group.len(), 2);
+    let done = greenlet::spawn(|| ());
+    greenlet::yield_now();
+    assert!(done.is_finished());
+    group.add(&done); // ended already: nothing to track
+    assert_eq!(quick.join().unwrap(), 5, "the caller keeps its handle");
+    group.kill(); // kills the sleeper, waits for it
+    assert_eq!(drops.count(), 1);
+    assert!(sleeper.join().unwrap_err().is_killed());
+    assert!(group.is_empty());
+}
+
+#[test]
+fn group_join_waits_for_added_greenlets_and_an_added_one_may_join_the_rest() {
+    let group = greenlet::pool::Group::new();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let slow = {
+        let order = order.clone();
+        greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(5));
+            order.borrow_mut().push("slow");
+        })
+    };
+    group.add(&slow);
+    let waiter = {
+        let (group, order) = (group.clone(), order.clone());
+        greenlet::spawn(move || {
+            group.join(); // from inside an added member: waits for the others
+            order.borrow_mut().push("waiter");
+        })
+    };
+    group.add(&waiter);
+    group.join();
+    assert_eq!(*order.borrow(), ["slow", "waiter"]);
+    assert!(group.is_empty());
+}

@@ -204,18 +204,12 @@ impl<T> Greenlet<T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         let header = self.shared.header();
-        while !header.finished.get() {
-            assert!(
-                !self.is_current(),
-                "greenlet: {} cannot join itself",
-                header.describe()
-            );
-            let reason = WaitReason {
-                what: "join",
-                target: header.id,
-            };
-            block(reason, |_, me| header.add_joiner(me));
-        }
+        assert!(
+            header.finished.get() || !is_current(header),
+            "greenlet: {} cannot join itself",
+            header.describe()
+        );
+        wait_finished(header, "join");
         self.shared
             .payload
             .take_outcome()
@@ -251,30 +245,7 @@ impl<T> Greenlet<T> {
     /// assert!(sleeper.join().unwrap_err().is_killed());
     /// ```
     pub fn kill(&self) {
-        let header = self.shared.header();
-        if header.finished.get() {
-            return;
-        }
-        if self.is_current() {
-            header.request_unwind(Unwind::Kill);
-            raise_pending();
-            return;
-        }
-        let unstarted = with_hub(|hub| hub.kill(header.key.get()));
-        if let Some(task) = unstarted {
-            // Outside the hub: the closure's captures may call back into it.
-            task.payload.discard_body(None);
-        }
-        if std::thread::panicking() {
-            return;
-        }
-        while !header.finished.get() {
-            let reason = WaitReason {
-                what: "kill",
-                target: header.id,
-            };
-            block(reason, |_, me| header.add_joiner(me));
-        }
+        kill(self.shared.header());
     }
 
     /// The greenlet's id: unique on its thread, counting from 1 (the main
@@ -319,8 +290,95 @@ impl<T> Greenlet<T> {
         self.shared.header().finished.get()
     }
 
-    fn is_current(&self) -> bool {
-        context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, self.shared.header())))
+    /// A type-erased handle to this greenlet, for groups.
+    pub(crate) fn kill_handle(&self) -> KillHandle
+    where
+        T: 'static,
+    {
+        KillHandle {
+            task: Rc::new(Erased(self.shared.clone())),
+        }
+    }
+}
+
+/// Whether `header` is the running greenlet's.
+fn is_current(header: &Header) -> bool {
+    context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, header)))
+}
+
+/// Blocks until the greenlet of `header` has finished.
+fn wait_finished(header: &Header, what: &'static str) {
+    while !header.finished.get() {
+        let reason = WaitReason {
+            what,
+            target: header.id,
+        };
+        block(reason, |_, me| header.add_joiner(me));
+    }
+}
+
+/// [`Greenlet::kill`], on the greenlet's header.
+fn kill(header: &Header) {
+    if header.finished.get() {
+        return;
+    }
+    if is_current(header) {
+        header.request_unwind(Unwind::Kill);
+        raise_pending();
+        return;
+    }
+    let unstarted = with_hub(|hub| hub.kill(header.key.get()));
+    if let Some(task) = unstarted {
+        // Outside the hub: the closure's captures may call back into it.
+        task.payload.discard_body(None);
+    }
+    if std::thread::panicking() {
+        return;
+    }
+    wait_finished(header, "kill");
+}
+
+/// A greenlet of any result type, seen only through its header.
+trait ErasedGreenlet {
+    fn header(&self) -> &Header;
+}
+
+struct Erased<T>(Rc<TaskCell<dyn Outcome<T>>>);
+
+impl<T> ErasedGreenlet for Erased<T> {
+    fn header(&self) -> &Header {
+        self.0.header()
+    }
+}
+
+/// A type-erased handle to a greenlet that can kill it and wait for it
+/// without consuming a [`Greenlet`]: what a group keeps of its members.
+#[derive(Clone)]
+pub(crate) struct KillHandle {
+    task: Rc<dyn ErasedGreenlet>,
+}
+
+impl KillHandle {
+    pub(crate) fn id(&self) -> u64 {
+        self.task.header().id
+    }
+
+    /// As [`Greenlet::kill`].
+    pub(crate) fn kill(&self) {
+        kill(self.task.header());
+    }
+
+    /// Blocks until the greenlet has finished (at once if it has).
+    pub(crate) fn wait(&self) {
+        wait_finished(self.task.header(), "join");
+    }
+}
+
+impl fmt::Debug for KillHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KillHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

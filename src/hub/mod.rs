@@ -16,6 +16,7 @@ pub use timeout::{Elapsed, Timeout, with_timeout};
 
 pub(crate) use blocking::block_until;
 pub(crate) use context::{WaitReason, Waiter, with_locals};
+pub(crate) use greenlet::KillHandle;
 pub(crate) use io_source::IoSource;
 pub(crate) use reactor::Direction;
 pub(crate) use scheduler::with_hub;
