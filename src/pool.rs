@@ -14,35 +14,20 @@
 //!
 //! # Implementation notes
 //!
-//! A [`Greenlet`] handle is not `Clone` and only its holder can kill it, yet
-//! [`Group::spawn`] must give the caller a handle *and* keep the power to
-//! kill. So each member is two greenlets:
-//!
-//! - the *worker* runs the body. Only the group holds its handle (to kill
-//!   it). It catches the body's unwinding, whatever it is, and keeps the
-//!   outcome for
-//! - the *mirror*, the greenlet whose handle the caller gets. It waits until
-//!   the worker has ended and then returns the worker's value, or resumes
-//!   its unwinding (`std::panic::resume_unwind`): so a panic in the body
-//!   makes the mirror's [`Greenlet::join`] return
-//!   [`JoinError::Panicked`](crate::JoinError::Panicked) with the very
-//!   payload, and a kill of the worker makes it return
-//!   [`JoinError::Killed`](crate::JoinError::Killed). Killing the mirror
-//!   kills the worker.
-//!
-//! A member counts (in [`Group::len`], and against a [`Pool`]'s size) until
-//! both have ended. The records of the members live in the group; guards
-//! captured by the two closures end them, so a member that panics, is
-//! killed, or is killed before it starts is always accounted for.
-//!
-//! The body sees the worker as [`current`](crate::current), whose id is not
-//! the handle's [`id`](Greenlet::id).
+//! Each member is one greenlet. The caller gets its [`Greenlet`] handle; the
+//! group keeps a crate-internal, type-erased handle to the same greenlet, so
+//! it can kill it and wait for it without taking the caller's. Guards
+//! captured by the member's closure take it out of the group (and give back
+//! its [`Pool`] slot) however it ends: returning, panicking, killed, or
+//! killed before it starts (the hub then drops the closure unrun). A member
+//! counts in [`Group::len`], and against a pool's size, until then.
+//! [`Group::add`] tracks a greenlet spawned elsewhere through the same
+//! handle and a small watcher greenlet.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -50,17 +35,11 @@ use crate::hub::KillHandle;
 use crate::sync::{Event, Queue, Semaphore};
 use crate::{Greenlet, JoinError};
 
-type PanicPayload = Box<dyn Any + Send>;
-
-/// The greenlet that runs a member's body (or, for [`Group::add`], the added
-/// greenlet itself); only its group holds this handle.
+/// A member greenlet as its group sees it: a handle that can kill it and an
+/// event set when it ends.
 struct Worker {
     handle: RefCell<Option<KillHandle>>,
-    started: Cell<bool>,
-    /// A kill was asked for: a worker that has not started kills itself as
-    /// it starts (so its unwinding is caught like any other).
-    stopping: Cell<bool>,
-    /// Set when the body is over, by a guard of the worker's closure.
+    /// Set when the member ends, by a guard of its closure (or its watcher).
     ended: Event,
 }
 
@@ -69,24 +48,26 @@ impl Worker {
         self.handle.borrow().as_ref().map(|h| h.id())
     }
 
-    /// Kills the worker: at once if it has started, else as it starts.
-    fn stop(&self) {
-        self.stopping.set(true);
-        if self.started.get() && !self.ended.is_set() {
-            let handle = self.handle.borrow().clone(); // no borrow across the kill
-            if let Some(handle) = handle {
-                handle.kill();
-            }
+    fn handle(&self) -> Option<KillHandle> {
+        self.handle.borrow().clone() // no borrow across a kill
+    }
+
+    /// Starts killing the member without waiting: one that has not started
+    /// never will.
+    fn request_stop(&self) {
+        if !self.ended.is_set()
+            && let Some(handle) = self.handle()
+        {
+            handle.request_kill();
         }
     }
 
-    /// Kills the worker if it is the running greenlet (it unwinds at once).
-    fn kill_if_stopping(&self) {
-        if self.stopping.get() {
-            let me = self.handle.borrow().clone();
-            if let Some(me) = me {
-                me.kill();
-            }
+    /// Kills the member and waits until it is dead.
+    fn stop(&self) {
+        if !self.ended.is_set()
+            && let Some(handle) = self.handle()
+        {
+            handle.kill();
         }
     }
 }
@@ -94,7 +75,8 @@ impl Worker {
 /// A member's record in its group.
 struct Member {
     worker: Rc<Worker>,
-    /// How many of the worker and the mirror have not ended.
+    /// How many of the member's greenlets have not ended (1: the member,
+    /// or for [`Group::add`] its watcher).
     live: Cell<u8>,
     /// Set when both have ended.
     done: Event,
@@ -137,7 +119,7 @@ impl Members {
     }
 }
 
-/// Ends one of a member's two greenlets, wherever its closure is dropped.
+/// Ends a member's greenlet (or its watcher), wherever its closure is dropped.
 struct EndGuard {
     members: Rc<Members>,
     key: u64,
@@ -168,19 +150,9 @@ impl Drop for SetOnDrop {
     }
 }
 
-/// Stops the worker if the mirror ends first (it was killed).
-struct StopOnDrop(Rc<Worker>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        if !self.0.ended.is_set() {
-            self.0.stop();
-        }
-    }
-}
-
-/// Spawns a member (worker and mirror) into `members`, and returns the
-/// mirror's handle.
+/// Spawns a member into `members`: a greenlet whose closure carries the
+/// guards that end its membership (and give back its pool slot) however it
+/// ends, also when it is killed before it starts (its closure is dropped).
 fn spawn_member<T, F>(members: &Rc<Members>, f: F, slot: Option<Semaphore>) -> Greenlet<T>
 where
     F: FnOnce() -> T + 'static,
@@ -190,52 +162,28 @@ where
     members.next_key.set(key + 1);
     let worker = Rc::new(Worker {
         handle: RefCell::new(None),
-        started: Cell::new(false),
-        stopping: Cell::new(false),
         ended: Event::new(),
     });
     let member = Rc::new(Member {
         worker: worker.clone(),
-        live: Cell::new(2),
+        live: Cell::new(1),
         done: Event::new(),
         slot,
     });
     members.members.borrow_mut().insert(key, member.clone());
-    let end = || EndGuard {
+    let end = EndGuard {
         members: members.clone(),
         key,
-        member: member.clone(),
+        member,
     };
-    let outcome: Rc<Cell<Option<Result<T, PanicPayload>>>> = Rc::new(Cell::new(None));
-
-    let (end_worker, end_mirror) = (end(), end());
-    let worker_handle = {
-        let (worker, outcome) = (worker.clone(), outcome.clone());
-        let ended = SetOnDrop(worker.ended.clone());
-        crate::spawn(move || {
-            let _end = end_worker;
-            let _ended = ended;
-            worker.started.set(true);
-            let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                worker.kill_if_stopping();
-                f()
-            }));
-            outcome.set(Some(result));
-        })
-    };
-    *worker.handle.borrow_mut() = Some(worker_handle.kill_handle());
-
-    let stop = StopOnDrop(worker);
-    crate::spawn(move || {
-        let _end = end_mirror;
-        let stop = stop;
-        stop.0.ended.wait();
-        match outcome.take() {
-            Some(Ok(value)) => value,
-            Some(Err(payload)) => panic::resume_unwind(payload),
-            None => panic!("greenlet: a group member's body was dropped without running"),
-        }
-    })
+    let ended = SetOnDrop(worker.ended.clone());
+    let greenlet = crate::spawn(move || {
+        let _end = end;
+        let _ended = ended;
+        f()
+    });
+    *worker.handle.borrow_mut() = Some(greenlet.kill_handle());
+    greenlet
 }
 
 /// A set of greenlets with no size limit, joined and killed together:
@@ -286,16 +234,8 @@ impl Group {
     /// [`JoinError::Killed`](crate::JoinError::Killed); killing it kills the
     /// body. Dropping the handle leaves the member in the group.
     ///
-    /// Killing the handle kills the body too: [`Greenlet::kill`] returns
-    /// once the handle's greenlet is dead, and the body unwinds at the hub's
-    /// next turn, before the member leaves the group (so after
-    /// [`join`](Self::join) its destructors have run).
-    ///
-    /// # Implementation notes
-    ///
-    /// The body runs in a second greenlet that the group holds (the module
-    /// docs say why), so inside `f`, [`current`](crate::current) names that
-    /// greenlet, not the one of the handle.
+    /// Killing the handle kills the member: [`Greenlet::kill`] returns once
+    /// it is dead, its destructors run, and it has left the group.
     ///
     /// # Examples
     ///
@@ -346,8 +286,6 @@ impl Group {
         members.next_key.set(key + 1);
         let worker = Rc::new(Worker {
             handle: RefCell::new(Some(greenlet.kill_handle())),
-            started: Cell::new(true),
-            stopping: Cell::new(false),
             ended: Event::new(),
         });
         let member = Rc::new(Member {
@@ -461,13 +399,11 @@ impl Group {
             if others.is_empty() {
                 break;
             }
-            // Mark them all first: a member that has not started must not
-            // start its body while the started ones are being killed.
+            // Start every kill before waiting for any: a member that has
+            // not started is removed at once, so none starts its body while
+            // the started ones are being killed.
             for member in &others {
-                member.worker.stopping.set(true);
-            }
-            for member in &others {
-                member.worker.stop();
+                member.worker.request_stop();
             }
             for member in &others {
                 member.done.wait();

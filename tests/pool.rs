@@ -662,3 +662,23 @@ fn group_join_waits_for_added_greenlets_and_an_added_one_may_join_the_rest() {
     assert_eq!(*order.borrow(), ["slow", "waiter"]);
     assert!(group.is_empty());
 }
+
+#[test]
+fn a_member_is_one_greenlet_its_handle_names_and_kill_removes_it_at_once() {
+    let group = greenlet::pool::Group::new();
+    let g = group.spawn(|| greenlet::current().id());
+    let id = g.id();
+    assert_eq!(
+        g.join().unwrap(),
+        id,
+        "the body runs in the handle's own greenlet"
+    );
+    let sleeper = group.spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+    greenlet::yield_now();
+    assert_eq!(group.len(), 1);
+    sleeper.kill();
+    assert!(
+        group.is_empty(),
+        "the member left the group before kill returned"
+    );
+}

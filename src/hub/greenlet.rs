@@ -319,6 +319,16 @@ fn wait_finished(header: &Header, what: &'static str) {
 
 /// [`Greenlet::kill`], on the greenlet's header.
 fn kill(header: &Header) {
+    request_kill(header);
+    if !header.finished.get() && !std::thread::panicking() {
+        wait_finished(header, "kill");
+    }
+}
+
+/// Starts killing the greenlet of `header` without waiting for it to die:
+/// one that has not started is removed at once (its closure dropped), one
+/// that has gets a pending kill. The running greenlet unwinds at once.
+fn request_kill(header: &Header) {
     if header.finished.get() {
         return;
     }
@@ -332,10 +342,6 @@ fn kill(header: &Header) {
         // Outside the hub: the closure's captures may call back into it.
         task.payload.discard_body(None);
     }
-    if std::thread::panicking() {
-        return;
-    }
-    wait_finished(header, "kill");
 }
 
 /// A greenlet of any result type, seen only through its header.
@@ -366,6 +372,11 @@ impl KillHandle {
     /// As [`Greenlet::kill`].
     pub(crate) fn kill(&self) {
         kill(self.task.header());
+    }
+
+    /// Starts the kill without waiting (see `request_kill`).
+    pub(crate) fn request_kill(&self) {
+        request_kill(self.task.header());
     }
 
     /// Blocks until the greenlet has finished (at once if it has).
