@@ -1,9 +1,18 @@
 //! Green threads and generators in the style of Python's gevent.
 //!
 //! `greenlet` runs blocking-style code concurrently on one OS thread, on
-//! stackful coroutines ([`corosensei`]), without `async` colouring. Its first
-//! layer is the [`Generator`]: Python's `send`/`yield` generator, with
-//! `close`, `yield from` and [`Iterator`].
+//! stackful coroutines ([`corosensei`]), without `async` colouring:
+//!
+//! - [`Generator`]: Python's `send`/`yield` generator, with `close`,
+//!   `yield from` and [`Iterator`].
+//! - Greenlets and the per-thread hub: [`spawn`], [`Greenlet::join`],
+//!   [`Greenlet::kill`], [`sleep`], [`yield_now`], [`with_timeout`]. The
+//!   thread's own stack is gevent's main greenlet: a blocking call from
+//!   `main()` runs the hub, so no `run` wrapper is needed.
+//! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
+//!   greenlets, and waiting for any descriptor.
+//! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
+//!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
 //!
 //! # Examples
 //!
