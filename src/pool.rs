@@ -229,9 +229,9 @@ impl Group {
     /// its handle, as [`spawn`](crate::spawn) does.
     ///
     /// The handle behaves as a plain greenlet's: [`Greenlet::join`] returns
-    /// the value, or [`JoinError::Panicked`](crate::JoinError::Panicked)
+    /// the value, or [`JoinError::Panicked`]
     /// with the body's panic payload, or
-    /// [`JoinError::Killed`](crate::JoinError::Killed); killing it kills the
+    /// [`JoinError::Killed`]; killing it kills the
     /// body. Dropping the handle leaves the member in the group.
     ///
     /// Killing the handle kills the member: [`Greenlet::kill`] returns once
