@@ -79,7 +79,7 @@ fn wait(fd: BorrowedFd<'_>, direction: Direction, timeout: Option<Duration>) -> 
         Ok(source) => source.wait_once(direction, deadline),
         // Registered already (it is one of ours, or watched elsewhere):
         // watch a duplicate, which epoll keys apart.
-        Err(e) if e.raw_os_error() == Some(17 /* EEXIST */) => {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let owned = fd.try_clone_to_owned()?;
             let raw = owned.as_raw_fd();
             IoSource::new(SourceFd(&raw))?.wait_once(direction, deadline)

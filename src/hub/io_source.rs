@@ -57,17 +57,9 @@ impl<S: mio::event::Source> IoSource<S> {
     pub(crate) fn io<R>(
         &self,
         direction: Direction,
-        mut op: impl FnMut(&S) -> io::Result<R>,
+        op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        let timeout = match direction {
-            Direction::Read => self.read_timeout.get(),
-            Direction::Write => self.write_timeout.get(),
-        };
-        self.io_until(
-            direction,
-            timeout.and_then(|t| Instant::now().checked_add(t)),
-            &mut op,
-        )
+        self.io_until(direction, self.deadline(direction), op)
     }
 
     /// As [`io`](Self::io), with an explicit deadline (`None`: none).
@@ -91,9 +83,16 @@ impl<S: mio::event::Source> IoSource<S> {
         len: usize,
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let timeout = self.timeout(direction);
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        self.io_tracked(direction, deadline, op, |&n| n > 0 && n < len)
+        self.io_tracked(direction, self.deadline(direction), op, |&n| {
+            n > 0 && n < len
+        })
+    }
+
+    /// When a call in `direction` starting now must give up: its timeout
+    /// from now (`None`: no timeout, or one too long to represent).
+    fn deadline(&self, direction: Direction) -> Option<Instant> {
+        self.timeout(direction)
+            .and_then(|t| Instant::now().checked_add(t))
     }
 
     fn io_tracked<R>(
@@ -149,6 +148,34 @@ impl<S: mio::event::Source> IoSource<S> {
             ));
         }
         Ok(())
+    }
+
+    /// Waits until a non-blocking `connect` of this stream has completed
+    /// (or `deadline` passes): the socket turns writable, then its pending
+    /// error says whether it failed, and `peer_addr` whether it is made
+    /// (`NotConnected` there means the event was spurious).
+    ///
+    /// # Errors
+    ///
+    /// The connection's error, or `TimedOut`.
+    pub(crate) fn wait_connected<A>(
+        &self,
+        deadline: Option<Instant>,
+        take_error: impl Fn(&S) -> io::Result<Option<io::Error>>,
+        peer_addr: impl Fn(&S) -> io::Result<A>,
+    ) -> io::Result<()> {
+        self.io_until(Direction::Write, deadline, |s| {
+            if let Some(e) = take_error(s)? {
+                return Err(e);
+            }
+            match peer_addr(s) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 
     pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {

@@ -71,18 +71,11 @@ impl TcpStream {
         let stream = TcpStream::wrap(mio::net::TcpStream::connect(addr)?)?;
         // The connection is in progress: it is made (or failed) once the
         // socket turns writable.
-        stream.inner.io_until(Direction::Write, deadline, |s| {
-            if let Some(e) = s.take_error()? {
-                return Err(e);
-            }
-            match s.peer_addr() {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        })?;
+        stream.inner.wait_connected(
+            deadline,
+            mio::net::TcpStream::take_error,
+            mio::net::TcpStream::peer_addr,
+        )?;
         Ok(stream)
     }
 

@@ -97,18 +97,11 @@ impl UnixStream {
         let stream = UnixStream::wrap(stream)?;
         // Should the connection be in progress, it is made (or failed) once
         // the socket turns writable.
-        stream.inner.io_until(Direction::Write, None, |s| {
-            if let Some(e) = s.take_error()? {
-                return Err(e);
-            }
-            match s.peer_addr() {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        })?;
+        stream.inner.wait_connected(
+            None,
+            mio::net::UnixStream::take_error,
+            mio::net::UnixStream::peer_addr,
+        )?;
         Ok(stream)
     }
 
