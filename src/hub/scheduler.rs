@@ -231,8 +231,15 @@ impl Hub {
     /// ready queue.
     #[inline(always)]
     fn requeue(&mut self, header: &Header) {
-        let me = self.park_greenlet(header, WaitReason::on("yield_now"));
-        self.ready.push_back(me);
+        // Only a fresh wait id: its wait reason is read by the deadlock
+        // report alone, which never sees a ready context, and it is set
+        // again when the greenlet next blocks.
+        let wait = self.fresh_wait();
+        header.wait.set(wait);
+        self.ready.push_back(Waiter {
+            key: header.key.get(),
+            wait,
+        });
     }
 
     /// Records that the main context blocks for `reason`.
