@@ -805,3 +805,53 @@ fn a_killed_sleepers_timer_does_not_delay_the_deadlock_report() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("deadlock reported"));
 }
+
+#[test]
+fn a_worker_is_reused_cleanly_after_each_way_a_greenlet_ends() {
+    // Short greenlets started one after another run on recycled workers
+    // (coroutines that run one greenlet body after another). Whatever the
+    // previous greenlet did (returned, panicked, was killed, timed out),
+    // the next one starts from scratch: its own id, name, outcome, and its
+    // own unwinding state.
+    let drops = DropCounter::new();
+    for round in 0..50u32 {
+        let token = drops.token();
+        let panicked = Builder::new()
+            .name(format!("panics-{round}"))
+            .spawn(move || -> u32 {
+                let _token = token;
+                panic!("round {round}")
+            })
+            .unwrap();
+        assert!(panicked.join().unwrap_err().is_panic());
+
+        let token = drops.token();
+        let killed = greenlet::spawn(move || {
+            let _token = token;
+            greenlet::sleep(LONG);
+        });
+        greenlet::yield_now(); // let it start sleeping
+        killed.kill();
+        assert!(killed.join().unwrap_err().is_killed());
+
+        let timed_out =
+            greenlet::spawn(|| greenlet::with_timeout(Duration::ZERO, || greenlet::sleep(LONG)));
+        assert!(timed_out.join().unwrap().is_err(), "the timeout fired");
+
+        let fresh = Builder::new()
+            .name(format!("fresh-{round}"))
+            .spawn(move || {
+                let me = greenlet::current();
+                greenlet::yield_now(); // a yield after all that is an ordinary one
+                (me.name().map(String::from), round * 2)
+            })
+            .unwrap();
+        let id = fresh.id();
+        assert_eq!(
+            fresh.join().unwrap(),
+            (Some(format!("fresh-{round}")), round * 2)
+        );
+        assert!(id > 0);
+    }
+    assert_eq!(drops.count(), 100, "every body's captures were dropped");
+}

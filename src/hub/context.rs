@@ -12,6 +12,8 @@ use std::cell::Cell;
 use std::ptr;
 use std::rc::Rc;
 
+use super::task::{self, Vtable};
+
 /// What a greenlet asks of the loop when it suspends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Request {
@@ -20,17 +22,22 @@ pub(crate) enum Request {
     /// `yield_now`: put it at the back of the ready queue. The loop does the
     /// bookkeeping, so the hottest switch touches the hub once, not twice.
     Requeue,
+    /// The greenlet's body has ended: its coroutine (a *worker*) is free to
+    /// run the body of the next greenlet that starts.
+    Finished,
 }
 
-/// The coroutine type of a greenlet: resumed with no value (a woken
-/// greenlet learns why from its header), suspending with a [`Request`].
+/// The coroutine type of a greenlet: a worker that runs greenlet bodies one
+/// after another on one stack. It is resumed with `true` to go on (to start
+/// the greenlet that is then the running one, or to wake the one it runs,
+/// which learns why from its header) or with `false` to return when idle,
+/// and suspends with a [`Request`].
 pub(crate) type GreenletCoroutine =
-    corosensei::Coroutine<(), Request, (), crate::stack::PooledStack>;
+    corosensei::Coroutine<bool, Request, (), crate::stack::PooledStack>;
 
-type GreenletYielder = corosensei::Yielder<(), Request>;
+pub(crate) type GreenletYielder = corosensei::Yielder<bool, Request>;
 
-/// A greenlet's coroutine, in a box that outlives it: the hub keeps the
-/// empty boxes of finished greenlets for the next ones to start.
+/// A worker coroutine, boxed so that moving it is one word.
 pub(crate) type CoroutineBox = Box<Option<GreenletCoroutine>>;
 
 /// Why a blocking call must unwind instead of returning.
@@ -72,6 +79,10 @@ impl WaitReason {
 /// The fields the switch touches come first, and the rest is packed, so that
 /// the greenlet's allocation stays small.
 pub(crate) struct Header {
+    /// How many `TaskRef`s point at the greenlet's allocation.
+    pub(super) refs: Cell<usize>,
+    /// The functions that know the greenlet's types.
+    pub(super) vtable: &'static Vtable,
     pub(crate) id: u64,
     /// The current wait id; 0 while running.
     pub(crate) wait: Cell<u64>,
@@ -84,10 +95,9 @@ pub(crate) struct Header {
     // the yielder on the base of that coroutine's stack, which lives until
     // the coroutine finishes.
     yielder: Cell<*const GreenletYielder>,
-    /// The coroutine, from the greenlet's start until it finishes, boxed so
-    /// that moving it is one word (the box is recycled by the hub). The loop
-    /// takes it out for each resume and puts it back afterwards; nothing
-    /// else touches it meanwhile.
+    /// The worker coroutine running the greenlet, from its start until it
+    /// finishes. The loop takes it out for each resume and puts it back
+    /// afterwards; nothing else touches it meanwhile.
     pub(crate) coroutine: Cell<Option<CoroutineBox>>,
     pub(crate) reason: Cell<WaitReason>,
     /// Contexts waiting for this greenlet to finish.
@@ -133,15 +143,23 @@ fn decode(pending: u64) -> Option<Unwind> {
 }
 
 impl Header {
-    /// A new greenlet's header.
+    /// A new greenlet's header. Only `TypedTask::new` makes headers: every
+    /// header is the start of a greenlet's allocation (see `task`).
     ///
     /// # Panics
     ///
     /// Panics if `stack_size` does not fit in a `u32` (the builder caps it at
     /// 1 GiB first).
     #[inline]
-    pub(crate) fn new(id: u64, name: Option<Rc<str>>, stack_size: usize) -> Self {
+    pub(super) fn new(
+        id: u64,
+        name: Option<Rc<str>>,
+        stack_size: usize,
+        vtable: &'static Vtable,
+    ) -> Self {
         Header {
+            refs: Cell::new(1),
+            vtable,
             id,
             wait: Cell::new(0),
             key: Cell::new(usize::MAX),
@@ -279,12 +297,14 @@ impl Drop for Running {
     }
 }
 
-/// Called first thing on a greenlet's new stack: remembers its yielder.
+/// Called by a worker before it runs a greenlet's body: remembers its
+/// yielder in the greenlet's header.
 ///
 /// # Safety
 ///
-/// `yielder` must be the one corosensei handed to the running greenlet's
-/// coroutine body, so that it lives as long as that coroutine runs.
+/// `yielder` must be the one corosensei handed to the body of the worker
+/// coroutine that is about to run the greenlet, so that it lives as long as
+/// that coroutine runs.
 pub(crate) unsafe fn started(yielder: &GreenletYielder) {
     with_current(|header| {
         header
@@ -292,6 +312,16 @@ pub(crate) unsafe fn started(yielder: &GreenletYielder) {
             .yielder
             .set(yielder);
     });
+}
+
+/// Runs the body of the running greenlet: what a worker does after
+/// [`started`].
+///
+/// # Panics
+///
+/// Panics in the main context (a worker runs only inside a greenlet).
+pub(crate) fn run_current() {
+    with_current(|header| task::run(header.expect("a worker runs a greenlet")));
 }
 
 /// Suspends the running greenlet back to the hub's loop with `request`,

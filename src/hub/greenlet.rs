@@ -1,7 +1,6 @@
 //! Greenlets: spawning, joining, killing, and the handles to them.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -10,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::blocking::{block, raise_pending};
 use super::context::{self, Header, Unwind, WaitReason};
-use super::scheduler::{Payload, TaskCell, with_hub};
+use super::scheduler::with_hub;
+use super::task::{TaskRef, TypedTask};
 
 /// The unwinding payload of a killed greenlet (Python's `GreenletExit`).
 #[derive(Debug)]
@@ -97,41 +97,8 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// A greenlet's typed payload: its body until it starts, and its outcome
-/// once known. It lives in the greenlet's one allocation, behind the header.
-struct Body<T, F> {
-    body: Cell<Option<F>>,
-    outcome: Cell<Option<Result<T, JoinError>>>,
-}
-
-/// What a handle needs of the payload, whatever the body's type.
-trait Outcome<T> {
-    fn take_outcome(&self) -> Option<Result<T, JoinError>>;
-}
-
-impl<T, F> Outcome<T> for Body<T, F> {
-    fn take_outcome(&self) -> Option<Result<T, JoinError>> {
-        self.outcome.take()
-    }
-}
-
-impl<T, F: FnOnce() -> T> Payload for Body<T, F> {
-    fn run(&self, header: &Header) {
-        let body = self.body.take().expect("a greenlet starts once");
-        self.outcome.set(Some(run_body(header, body)));
-    }
-
-    fn discard_body(&self, failure: Option<String>) {
-        drop(self.body.take());
-        self.outcome.set(Some(Err(match failure {
-            None => JoinError::Killed,
-            Some(message) => JoinError::Panicked(Box::new(message)),
-        })));
-    }
-}
-
 /// Runs a greenlet's body and turns its unwinding into an outcome.
-fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T, JoinError> {
+pub(super) fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T, JoinError> {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => Ok(value),
         Err(payload) => {
@@ -172,7 +139,7 @@ fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T, JoinError
 /// assert_eq!(g.join().unwrap(), 42);
 /// ```
 pub struct Greenlet<T> {
-    shared: Rc<TaskCell<dyn Outcome<T>>>,
+    shared: TypedTask<T>,
 }
 
 impl<T> Greenlet<T> {
@@ -211,8 +178,8 @@ impl<T> Greenlet<T> {
         );
         wait_finished(header, "join");
         self.shared
-            .payload
-            .take_outcome()
+            .outcome()
+            .take()
             .expect("a finished greenlet has an outcome")
     }
 
@@ -296,7 +263,7 @@ impl<T> Greenlet<T> {
         T: 'static,
     {
         KillHandle {
-            task: Rc::new(Erased(self.shared.clone())),
+            task: self.shared.task().clone(),
         }
     }
 }
@@ -340,20 +307,7 @@ fn request_kill(header: &Header) {
     let unstarted = with_hub(|hub| hub.kill(header.key.get()));
     if let Some(task) = unstarted {
         // Outside the hub: the closure's captures may call back into it.
-        task.payload.discard_body(None);
-    }
-}
-
-/// A greenlet of any result type, seen only through its header.
-trait ErasedGreenlet {
-    fn header(&self) -> &Header;
-}
-
-struct Erased<T>(Rc<TaskCell<dyn Outcome<T>>>);
-
-impl<T> ErasedGreenlet for Erased<T> {
-    fn header(&self) -> &Header {
-        self.0.header()
+        task.discard_body(None);
     }
 }
 
@@ -361,7 +315,7 @@ impl<T> ErasedGreenlet for Erased<T> {
 /// without consuming a [`Greenlet`]: what a group keeps of its members.
 #[derive(Clone)]
 pub(crate) struct KillHandle {
-    task: Rc<dyn ErasedGreenlet>,
+    task: TaskRef,
 }
 
 impl KillHandle {
@@ -504,18 +458,27 @@ impl Builder {
             ));
         }
         let name: Option<Rc<str>> = self.name.map(Into::into);
-        Ok(with_hub(|hub| {
-            let shared = Rc::new(TaskCell {
-                header: Header::new(hub.next_greenlet_id(), name, stack_size),
-                payload: Body {
-                    body: Cell::new(Some(f)),
-                    outcome: Cell::new(None),
-                },
-            });
-            hub.insert(shared.clone(), self.start_at);
-            Greenlet { shared }
-        }))
+        Ok(spawn_task(name, stack_size, self.start_at, f))
     }
+}
+
+/// Spawns a greenlet whose settings have been checked.
+#[inline(always)]
+fn spawn_task<T, F>(
+    name: Option<Rc<str>>,
+    stack_size: usize,
+    start_at: Option<Instant>,
+    f: F,
+) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    with_hub(|hub| {
+        let shared = TypedTask::new(hub.next_greenlet_id(), name, stack_size, f);
+        hub.insert(shared.task().clone(), start_at);
+        Greenlet { shared }
+    })
 }
 
 /// Spawns a greenlet that runs `f`, and returns its handle.
@@ -540,9 +503,7 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    Builder::new()
-        .spawn(f)
-        .expect("the default stack size is valid")
+    spawn_task(None, crate::DEFAULT_STACK_SIZE, None, f)
 }
 
 /// Spawns a greenlet that starts after `delay`.
@@ -562,11 +523,12 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let builder = Builder {
-        start_at: Some(Instant::now() + delay),
-        ..Builder::new()
-    };
-    builder.spawn(f).expect("the default stack size is valid")
+    spawn_task(
+        None,
+        crate::DEFAULT_STACK_SIZE,
+        Some(Instant::now() + delay),
+        f,
+    )
 }
 
 /// Joins every greenlet, in order, and returns their results in that order.

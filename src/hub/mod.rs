@@ -7,6 +7,7 @@ mod greenlet;
 mod io_source;
 mod reactor;
 mod scheduler;
+mod task;
 mod timeout;
 mod timer;
 

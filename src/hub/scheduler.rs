@@ -29,7 +29,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::mem::{self, ManuallyDrop};
-use std::rc::Rc;
 use std::time::Instant;
 
 use corosensei::{Coroutine, CoroutineResult};
@@ -38,48 +37,39 @@ use super::context::{
     self, CoroutineBox, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
 };
 use super::reactor::{Direction, Reactor};
+use super::task::{self, TaskRef};
 use super::timer::{TimerHeap, TimerId};
 use crate::stack::{self, PooledStack};
 
 /// The key of the main context in wait records.
 pub(crate) const MAIN: usize = usize::MAX;
 
-/// A greenlet's one allocation: its header, then its typed payload (the
-/// body until it starts, the outcome once known). The hub sees it as a
-/// [`Task`], whose header it reaches without a virtual call.
-pub(crate) struct TaskCell<P: ?Sized> {
-    pub(crate) header: Header,
-    pub(crate) payload: P,
-}
+pub(crate) type Task = TaskRef;
 
-impl<P: ?Sized> TaskCell<P> {
-    #[inline]
-    pub(crate) fn header(&self) -> &Header {
-        &self.header
-    }
-}
-
-/// What the hub needs of a greenlet's payload, whatever its types.
-pub(crate) trait Payload {
-    /// Runs the body and records its outcome; called once, on the
-    /// greenlet's own stack.
-    fn run(&self, header: &Header);
-    /// Drops the body of a greenlet that never ran, recording why: killed
-    /// (`None`) or unable to start (`Some(message)`).
-    fn discard_body(&self, failure: Option<String>);
-}
-
-pub(crate) type Task = Rc<TaskCell<dyn Payload>>;
-
-/// Makes the coroutine that runs `task`'s body on `stack`. The closure owns
-/// a reference to the task until the body returns.
-fn start(task: Task, stack: PooledStack) -> GreenletCoroutine {
-    Coroutine::with_stack(stack, move |yielder, ()| {
-        // SAFETY: `yielder` is the one corosensei handed to this very
-        // coroutine's body.
-        unsafe { context::started(yielder) };
-        task.payload.run(&task.header);
+/// Makes a worker coroutine on `stack`. Each time it is resumed to start a
+/// greenlet (the running one), it runs that greenlet's body and then
+/// suspends with [`Request::Finished`]; resumed with `false` instead, it
+/// returns.
+fn new_worker(stack: PooledStack) -> GreenletCoroutine {
+    Coroutine::with_stack(stack, |yielder, mut go_on: bool| {
+        while go_on {
+            // SAFETY: `yielder` is the one corosensei handed to this very
+            // coroutine's body, which is about to run the current greenlet.
+            unsafe { context::started(yielder) };
+            context::run_current();
+            go_on = yielder.suspend(Request::Finished);
+        }
     })
+}
+
+/// Ends an idle worker: it returns, and its stack goes back to the pool.
+fn retire(worker: Option<GreenletCoroutine>) {
+    if let Some(mut worker) = worker {
+        match worker.resume(false) {
+            CoroutineResult::Return(()) => stack::give(worker.into_stack()),
+            CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
+        }
+    }
 }
 
 /// What a timer does when it fires.
@@ -124,12 +114,15 @@ pub(crate) struct Hub {
     main_io_wait: bool,
     /// Scratch list of the waiters a poll wakes.
     woken: Vec<Waiter>,
-    /// Empty coroutine boxes of finished greenlets, for the next to start.
-    spare_boxes: Vec<CoroutineBox>,
+    /// Workers (of the default stack size) whose greenlet has finished, for
+    /// the next greenlets to start: starting one costs a switch instead of
+    /// a new coroutine.
+    idle_workers: Vec<CoroutineBox>,
 }
 
-/// How many empty coroutine boxes the hub keeps at most.
-const SPARE_BOXES: usize = 64;
+/// How many idle workers the hub keeps at most; more go back to the stack
+/// pool.
+const IDLE_WORKERS: usize = 64;
 
 thread_local! {
     // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
@@ -168,7 +161,7 @@ impl Hub {
             io_waiting: 0,
             main_io_wait: false,
             woken: Vec::new(),
-            spare_boxes: Vec::new(),
+            idle_workers: Vec::new(),
         }
     }
 
@@ -196,14 +189,14 @@ impl Hub {
 
     /// Adds a greenlet: ready at once (at the back of the queue) when
     /// `start_at` is `None`, otherwise when that time comes.
+    #[inline]
     pub(crate) fn insert(&mut self, task: Task, start_at: Option<Instant>) {
         self.arm_teardown();
-        let key = self.tasks.insert(task);
-        let header = self.tasks[key].header();
+        let header = task.header();
+        let key = self.tasks.vacant_key();
         header.key.set(key);
         log::debug!("spawned {}", header.describe());
         let wait = self.fresh_wait();
-        let header = self.tasks[key].header();
         header.wait.set(wait);
         let me = Waiter { key, wait };
         match start_at {
@@ -213,6 +206,7 @@ impl Hub {
                 self.timers.insert(at, TimerAction::Wake(me));
             }
         }
+        self.tasks.insert(task);
     }
 
     /// Records that the running greenlet `header` blocks for `reason`.
@@ -574,13 +568,17 @@ impl Drop for Teardown {
                         let _running = unsafe { Running::enter(header) };
                         drop(coroutine); // corosensei unwinds a suspended coroutine
                     }
-                    None => task.payload.discard_body(None),
+                    None => task.discard_body(None),
                 }
                 drop(header.locals.take());
             }
         }
-        let old = with_hub(|hub| mem::replace(hub, Hub::new()));
+        let mut old = with_hub(|hub| mem::replace(hub, Hub::new()));
+        for worker in old.idle_workers.drain(..) {
+            retire(*worker);
+        }
         drop(old);
+        task::close_free_lists();
     }
 }
 
@@ -651,40 +649,38 @@ fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
         .expect("a started greenlet has a coroutine");
     log::trace!("switch to {}", header.describe());
     let result = {
-        // SAFETY: `coroutine` belongs to this header's greenlet, and `task`
-        // keeps the header alive until after the guard is dropped.
+        // SAFETY: `coroutine` runs this header's greenlet, and `task` keeps
+        // the header alive until after the guard is dropped.
         let _running = unsafe { Running::enter(header) };
-        coroutine.resume(())
+        coroutine.resume(true)
     };
     match result {
+        CoroutineResult::Yield(Request::Finished) => {
+            finish(hub, task.clone(), boxed);
+            false
+        }
         CoroutineResult::Yield(request) => {
             header.coroutine.set(Some(boxed));
             request == Request::Requeue
         }
-        CoroutineResult::Return(()) => {
-            finish(hub, task.clone(), boxed);
-            false
-        }
+        CoroutineResult::Return(()) => unreachable!("a worker returns only when idle"),
     }
 }
 
-/// Makes the coroutine of a greenlet that has not started, on a stack from
-/// the pool; `None` (the greenlet removed) when no stack can be had.
+/// Finds the worker for a greenlet that has not started: an idle one, or a
+/// new one on a stack from the pool. `None` (the greenlet removed) when no
+/// stack can be had.
 #[inline(never)]
 fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
     let header = task.header();
     header.started.set(true);
+    if header.stack_size() == crate::DEFAULT_STACK_SIZE
+        && let Some(worker) = hub.borrow_mut().idle_workers.pop()
+    {
+        return Some(worker);
+    }
     match stack::take(header.stack_size()) {
-        Ok(stack) => {
-            let coroutine = start(task.clone(), stack);
-            Some(match hub.borrow_mut().spare_boxes.pop() {
-                Some(mut boxed) => {
-                    *boxed = Some(coroutine);
-                    boxed
-                }
-                None => Box::new(Some(coroutine)),
-            })
-        }
+        Ok(stack) => Some(Box::new(Some(new_worker(stack)))),
         Err(e) => {
             fail_to_start(task.clone(), e);
             None
@@ -692,20 +688,27 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
     }
 }
 
-/// Gives a finished greenlet's stack back and removes it from the hub.
+/// Removes a finished greenlet from the hub, and keeps its worker for the
+/// next greenlet to start or retires it.
 #[inline(never)]
-fn finish(hub: &RefCell<Hub>, task: Task, mut boxed: CoroutineBox) {
+fn finish(hub: &RefCell<Hub>, task: Task, boxed: CoroutineBox) {
     let header = task.header();
     log::debug!("{} finished", header.describe());
-    let coroutine = boxed.take().expect("just resumed");
-    stack::give(coroutine.into_stack());
-    let finished = {
+    let (unkept, finished) = {
         let mut hub = hub.borrow_mut();
-        if hub.spare_boxes.len() < SPARE_BOXES {
-            hub.spare_boxes.push(boxed);
-        }
-        hub.remove(header.key.get())
+        let unkept = if header.stack_size() == crate::DEFAULT_STACK_SIZE
+            && hub.idle_workers.len() < IDLE_WORKERS
+        {
+            hub.idle_workers.push(boxed);
+            None
+        } else {
+            Some(boxed)
+        };
+        (unkept, hub.remove(header.key.get()))
     };
+    if let Some(boxed) = unkept {
+        retire(*boxed);
+    }
     // Outside the borrow: these may run user destructors.
     drop(header.locals.take()); // its greenlet_local! values end with it
     drop(finished);
@@ -721,7 +724,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
     );
     log::error!("{message}");
     let removed = with_hub(|hub| hub.remove(header.key.get()));
-    task.payload.discard_body(Some(message));
+    task.discard_body(Some(message));
     drop(removed);
 }
 
