@@ -44,6 +44,14 @@ fn switch(c: &mut Criterion) {
         b.iter_custom(|iters| yield_among(2, iters))
     });
 
+    // The blocking monitor's whole cost on the switch path is one relaxed
+    // store, made whether it is on or off: these two should agree.
+    group.bench_function("greenlet_yield_now_2_monitored", |b| {
+        greenlet::monitor::set_max_blocking_time(Duration::from_secs(1));
+        b.iter_custom(|iters| yield_among(2, iters));
+        greenlet::monitor::set_max_blocking_time(Duration::ZERO);
+    });
+
     group.bench_function("os_threads_mpsc_rendezvous", |b| {
         b.iter_custom(|iters| {
             let (to_peer, from_main) = mpsc::sync_channel::<u64>(0);

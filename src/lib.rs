@@ -13,6 +13,8 @@
 //!   greenlets, and waiting for any descriptor.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
+//! - [`monitor`]: a watchdog that warns when a greenlet holds its hub too
+//!   long without switching.
 //!
 //! # Examples
 //!
@@ -60,6 +62,7 @@ mod generator;
 mod hub;
 pub mod io;
 mod local;
+pub mod monitor;
 pub mod net;
 pub mod pool;
 mod stack;

@@ -39,6 +39,7 @@ use super::context::{
 use super::reactor::{Direction, Reactor};
 use super::task::{self, TaskRef};
 use super::timer::{TimerHeap, TimerId};
+use crate::monitor::{self, Watch};
 use crate::stack::{self, PooledStack};
 
 /// The key of the main context in wait records.
@@ -118,6 +119,8 @@ pub(crate) struct Hub {
     /// the next greenlets to start: starting one costs a switch instead of
     /// a new coroutine.
     idle_workers: Vec<CoroutineBox>,
+    /// This hub's slot in the blocking monitor: written on every switch.
+    watch: &'static Watch,
 }
 
 /// How many idle workers the hub keeps at most; more go back to the stack
@@ -162,6 +165,7 @@ impl Hub {
             main_io_wait: false,
             woken: Vec::new(),
             idle_workers: Vec::new(),
+            watch: &monitor::UNWATCHED,
         }
     }
 
@@ -173,6 +177,7 @@ impl Hub {
         if !self.teardown_armed {
             self.teardown_armed = true;
             TEARDOWN.with(|_| {});
+            self.watch = monitor::register();
         }
     }
 
@@ -196,6 +201,9 @@ impl Hub {
         let key = self.tasks.vacant_key();
         header.key.set(key);
         log::debug!("spawned {}", header.describe());
+        if let Some(name) = &header.name {
+            self.watch.named(header.id, name);
+        }
         let wait = self.fresh_wait();
         header.wait.set(wait);
         let me = Waiter { key, wait };
@@ -396,6 +404,9 @@ impl Hub {
         let task = self.tasks.remove(key);
         let header = task.header();
         header.finished.set(true);
+        if header.name.is_some() {
+            self.watch.forget(header.id);
+        }
         for joiner in header.joiners.take() {
             self.wake(joiner);
         }
@@ -467,6 +478,9 @@ impl Hub {
             } else {
                 Some(std::time::Duration::ZERO)
             };
+            if idle {
+                self.watch.idle();
+            }
             let mut woken = mem::take(&mut self.woken);
             self.reactor.poll_into(timeout, &mut woken);
             for waiter in woken.drain(..) {
@@ -497,6 +511,7 @@ impl Hub {
             if waiter.key == MAIN {
                 if self.main_wait.get() == waiter.wait {
                     self.main_wait.set(0);
+                    self.watch.idle();
                     if mem::take(&mut self.main_io_wait) {
                         self.io_waiting -= 1;
                     }
@@ -506,6 +521,7 @@ impl Hub {
                 let header = task.header();
                 if header.wait.get() == waiter.wait {
                     header.wait.set(0);
+                    self.watch.running(header.id, waiter.wait);
                     if header.io_wait.get() {
                         header.io_wait.set(false);
                         self.io_waiting -= 1;
@@ -577,6 +593,7 @@ impl Drop for Teardown {
         for worker in old.idle_workers.drain(..) {
             retire(*worker);
         }
+        monitor::unregister(old.watch);
         drop(old);
         task::close_free_lists();
     }
@@ -737,7 +754,10 @@ pub(crate) fn run_one_turn() -> usize {
         loop {
             let next = hub.borrow_mut().pop_in_turn();
             match next {
-                None => return ran,
+                None => {
+                    hub.borrow().watch.idle();
+                    return ran;
+                }
                 // The main context is not blocked here; a stale wake-up of
                 // it has nothing to resume.
                 Some(Next::Main) => {}
