@@ -6,8 +6,10 @@
 //! connection, one client thread driving them all (it writes one message to
 //! every connection, then reads every echo back). The server runs on one
 //! thread: greenlets, or a tokio `current_thread` runtime; the std baseline
-//! uses a thread per connection. Figures are per message; on 2 cores the
-//! client competes with the server, so compare servers within one run.
+//! uses a thread per connection. Every server has the same shape: read what
+//! has arrived into a 4 KiB buffer, write it back. Figures are per message;
+//! on 2 cores the client competes with the server, so compare servers within
+//! one run.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -69,10 +71,15 @@ fn greenlet_server() -> SocketAddr {
             let stream = stream.unwrap();
             stream.set_nodelay(true).unwrap();
             greenlet::spawn(move || {
-                let mut buf = [0u8; MESSAGE];
-                while (&stream).read_exact(&mut buf).is_ok() {
-                    if (&stream).write_all(&buf).is_err() {
-                        break;
+                let mut buf = [0u8; 4096];
+                loop {
+                    match (&stream).read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if (&stream).write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
             });
@@ -90,10 +97,15 @@ fn std_server() -> SocketAddr {
             let mut stream = stream.unwrap();
             stream.set_nodelay(true).unwrap();
             std::thread::spawn(move || {
-                let mut buf = [0u8; MESSAGE];
-                while stream.read_exact(&mut buf).is_ok() {
-                    if stream.write_all(&buf).is_err() {
-                        break;
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
             });
@@ -118,10 +130,15 @@ fn tokio_server() -> SocketAddr {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 stream.set_nodelay(true).unwrap();
                 tokio::spawn(async move {
-                    let mut buf = [0u8; MESSAGE];
-                    while stream.read_exact(&mut buf).await.is_ok() {
-                        if stream.write_all(&buf).await.is_err() {
-                            break;
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
                         }
                     }
                 });
