@@ -252,7 +252,7 @@ fn memory(plan: &Plan, progress: &mut Progress) -> Vec<Memory> {
             key,
             label,
             tasks: n,
-            bytes_per_task: memory::in_child(kind, n),
+            footprint: memory::in_child(kind, n),
         }
     };
     vec![

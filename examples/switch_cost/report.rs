@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::measure::Sample;
+use crate::memory::Footprint;
 
 /// Nanoseconds per operation over the repetitions of one measurement.
 #[derive(Clone, Copy, Debug)]
@@ -77,13 +78,13 @@ pub struct Row {
     pub outcome: Outcome,
 }
 
-/// Resident memory per idle task of one kind.
+/// Memory per idle task of one kind.
 #[derive(Debug)]
 pub struct Memory {
     pub key: &'static str,
     pub label: &'static str,
     pub tasks: usize,
-    pub bytes_per_task: Result<f64, String>,
+    pub footprint: Result<Footprint, String>,
 }
 
 /// One curve of the plot: ns per switch against concurrent tasks.
@@ -155,7 +156,7 @@ pub struct Report {
     pub took: Duration,
 }
 
-/// The headline ratios, each `(what, how many times cheaper, target)`.
+/// A headline ratio: what, how many times cheaper, the target.
 type Ratio = (&'static str, Option<f64>, Option<f64>);
 
 impl Report {
@@ -172,15 +173,18 @@ impl Report {
         row.outcome.as_ref().ok().map(|s| s.median)
     }
 
-    fn memory(&self, key: &str) -> Option<f64> {
+    /// Resident bytes per task of kind `key`, with its kernel stack too if
+    /// `kernel`.
+    fn memory(&self, key: &str, kernel: bool) -> Option<f64> {
         let m = self.memory.iter().find(|m| m.key == key)?;
-        m.bytes_per_task.as_ref().ok().copied()
+        let f = m.footprint.as_ref().ok()?;
+        Some(f.resident + if kernel { f.kernel_stack } else { 0.0 })
     }
 
     /// Greenlet `yield_now` against the OS-thread ping-pong, spawn + join
     /// against `thread::spawn` + `join`, memory per thread against per
-    /// greenlet.
-    pub fn ratios(&self) -> [Ratio; 3] {
+    /// greenlet (resident, then with kernel stacks).
+    pub fn ratios(&self) -> [Ratio; 4] {
         let over = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
         [
             (
@@ -201,7 +205,12 @@ impl Report {
             ),
             (
                 "memory per idle greenlet vs per parked thread",
-                over(self.memory("thread"), self.memory("greenlet")),
+                over(self.memory("thread", false), self.memory("greenlet", false)),
+                None,
+            ),
+            (
+                "the same, with kernel stacks",
+                over(self.memory("thread", true), self.memory("greenlet", true)),
                 None,
             ),
         ]
@@ -227,10 +236,12 @@ impl Report {
         let memory: Vec<Value> = self
             .memory
             .iter()
-            .map(|m| match &m.bytes_per_task {
-                Ok(b) => {
-                    json!({"key": m.key, "label": m.label, "tasks": m.tasks, "bytes_per_task": b})
-                }
+            .map(|m| match &m.footprint {
+                Ok(f) => json!({
+                    "key": m.key, "label": m.label, "tasks": m.tasks,
+                    "resident_bytes_per_task": f.resident,
+                    "kernel_stack_bytes_per_task": f.kernel_stack,
+                }),
                 Err(e) => json!({"key": m.key, "label": m.label, "tasks": m.tasks, "failed": e}),
             })
             .collect();
@@ -284,11 +295,18 @@ impl Report {
         );
         table_rows(w, "One switch", "ns/switch", &self.switches);
         table_rows(w, "Spawn + join", "ns/task", &self.spawns);
-        let _ = writeln!(w, "{:<48}{:>12}", "Memory (resident, idle)", "bytes/task");
+        let _ = writeln!(
+            w,
+            "{:<48}{:>12}{:>20}",
+            "Memory per idle task", "bytes (RSS)", "+ kernel stack"
+        );
         for mem in &self.memory {
-            let label = format!("  {} x{}", mem.label, group(mem.tasks as f64));
-            match &mem.bytes_per_task {
-                Ok(b) => _ = writeln!(w, "{label:<48}{:>12}", group(*b)),
+            let label = format!("  {}, {} of them", mem.label, group(mem.tasks as f64));
+            match &mem.footprint {
+                Ok(f) => {
+                    let (rss, kernel) = (group(f.resident), group(f.kernel_stack));
+                    _ = writeln!(w, "{label:<48}{rss:>12}{kernel:>20}")
+                }
                 Err(e) => _ = writeln!(w, "{label:<48}{:>12}  {e}", "failed"),
             }
         }
