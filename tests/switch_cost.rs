@@ -265,7 +265,7 @@ fn quick_json_parses_and_the_svg_holds_every_series() {
             assert!(median(point).is_some(), "quick points all fit: {point}");
         }
     }
-    assert_eq!(report["ratios"].as_array().unwrap().len(), 4);
+    assert_eq!(report["ratios"].as_array().unwrap().len(), 5);
 
     let svg = std::fs::read_to_string(&svg_path).expect("the plot was written");
     assert_eq!(

@@ -181,26 +181,28 @@ impl Report {
         Some(f.resident + if kernel { f.kernel_stack } else { 0.0 })
     }
 
-    /// Greenlet `yield_now` against the OS-thread ping-pong, spawn + join
+    /// Greenlet `yield_now` against each OS-thread ping-pong, spawn + join
     /// against `thread::spawn` + `join`, memory per thread against per
     /// greenlet (resident, then with kernel stacks).
-    pub fn ratios(&self) -> [Ratio; 4] {
+    pub fn ratios(&self) -> [Ratio; 5] {
         let over = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let switch = |key| Self::median(&self.switches, key);
+        let spawn = |key| Self::median(&self.spawns, key);
+        let yield_now = switch("yield_now_2");
         [
             (
-                "yield_now (2 greenlets) vs OS-thread ping-pong",
-                over(
-                    Self::thread_baseline(&self.switches),
-                    Self::median(&self.switches, "yield_now_2"),
-                ),
+                "yield_now (2 greenlets) vs Mutex+Condvar ping-pong",
+                over(switch("threads_condvar"), yield_now),
+                Some(300.0),
+            ),
+            (
+                "yield_now (2 greenlets) vs mpsc rendezvous ping-pong",
+                over(switch("threads_mpsc"), yield_now),
                 Some(300.0),
             ),
             (
                 "greenlet spawn+join vs thread::spawn+join",
-                over(
-                    Self::median(&self.spawns, "thread_spawn_join"),
-                    Self::median(&self.spawns, "greenlet_spawn_join"),
-                ),
+                over(spawn("thread_spawn_join"), spawn("greenlet_spawn_join")),
                 Some(300.0),
             ),
             (
@@ -353,7 +355,7 @@ impl Report {
                 (_, Some(goal)) => format!("  (target {goal}x: NOT met)"),
                 _ => String::new(),
             };
-            let _ = writeln!(w, "  {what:<50}{figure:>10}{verdict}");
+            let _ = writeln!(w, "  {what:<54}{figure:>9}{verdict}");
         }
         let _ = writeln!(w, "\nTook {:.1} s.", self.took.as_secs_f64());
         out
