@@ -9,6 +9,11 @@ mod measure;
 #[allow(dead_code)]
 #[path = "../examples/switch_cost/memory.rs"]
 mod memory;
+#[path = "../examples/switch_cost/plot.rs"]
+mod plot;
+#[allow(dead_code)]
+#[path = "../examples/switch_cost/report.rs"]
+mod report;
 mod util;
 
 use std::path::PathBuf;
@@ -267,18 +272,11 @@ fn quick_json_parses_and_the_svg_holds_every_series() {
     }
     assert_eq!(report["ratios"].as_array().unwrap().len(), 5);
 
-    let svg = std::fs::read_to_string(&svg_path).expect("the plot was written");
     assert_eq!(
         report["svg"].as_str().map(PathBuf::from),
         Some(std::fs::canonicalize(&svg_path).unwrap())
     );
-    let doc = roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
-    assert_eq!(doc.root_element().tag_name().name(), "svg");
-    let text: String = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("text"))
-        .filter_map(|n| n.text())
-        .collect();
+    let text = svg_text(&svg_path);
     for s in series {
         let label = s["label"].as_str().unwrap();
         assert!(text.contains(label), "the legend names {label:?}");
@@ -308,4 +306,63 @@ fn quick_table_names_the_machine_and_the_plot() {
     }
     assert!(svg_path.exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The text of every `<text>` element of the SVG at `path`, which must be
+/// well-formed XML with an `<svg>` root.
+fn svg_text(path: &std::path::Path) -> String {
+    let svg = std::fs::read_to_string(path).expect("the plot was written");
+    let doc = roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect()
+}
+
+#[test]
+fn plot_names_every_series_and_the_points_left_out() {
+    let stats = |median| report::Stats {
+        median,
+        min: median,
+        max: median,
+        ops_per_rep: 1,
+        reps: 1,
+    };
+    let series = [
+        report::Series {
+            key: "a",
+            label: "greenlet yield_now",
+            points: vec![(2, Ok(stats(20.0))), (50_000, Err("no stack".into()))],
+        },
+        report::Series {
+            key: "b",
+            label: "OS-thread <ring> & co",
+            points: vec![(2, Ok(stats(4_000.0))), (10, Ok(stats(5_000.0)))],
+        },
+        report::Series {
+            key: "c",
+            label: "all failed",
+            points: vec![(100_000, Err("no stack".into()))],
+        },
+    ];
+    let machine = report::Machine {
+        cpu: "Test CPU".into(),
+        cores: 2,
+        kernel: "Linux test".into(),
+        date: "2026-01-01".into(),
+    };
+    let path = std::env::temp_dir().join(format!("switch_cost_plot_{}.svg", std::process::id()));
+    plot::write_svg(&path, &series, &machine).unwrap();
+    let text = svg_text(&path);
+    for s in &series {
+        assert!(
+            text.contains(s.label),
+            "the legend names {:?}: {text}",
+            s.label
+        );
+    }
+    assert!(text.contains("greenlet yield_now at 50,000"), "{text}");
+    assert!(text.contains("all failed at 100,000"), "{text}");
+    let _ = std::fs::remove_file(&path);
 }

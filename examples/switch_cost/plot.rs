@@ -15,7 +15,8 @@ const COLOURS: [RGBColor; 4] = [
 ];
 
 /// Writes the plot of `series` to `path`: ns per switch (median) against
-/// concurrent tasks, one curve per series, failed points left out.
+/// concurrent tasks, one curve per series. Failed points are left out, and
+/// a line under the chart names them.
 ///
 /// # Errors
 ///
@@ -72,8 +73,28 @@ pub fn write_svg(path: &Path, series: &[Series], machine: &Machine) -> Result<()
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
+        if let Some(note) = failed_note(series) {
+            root.draw(&Text::new(note, (20, 640 - 18), ("sans-serif", 12)))?;
+        }
         root.present()?;
         Ok(())
     };
     draw().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// "Not plotted (failed): …" naming each series' failed task counts, if any.
+fn failed_note(series: &[Series]) -> Option<String> {
+    let parts: Vec<String> = series
+        .iter()
+        .filter_map(|s| {
+            let failed: Vec<String> = s
+                .points
+                .iter()
+                .filter(|(_, outcome)| outcome.is_err())
+                .map(|(n, _)| group(*n as f64))
+                .collect();
+            (!failed.is_empty()).then(|| format!("{} at {}", s.label, failed.join(", ")))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("Not plotted (failed): {}", parts.join("; ")))
 }
