@@ -32,7 +32,11 @@ use greenlet::sync::{Channel, Queue};
 use measure::{NoTally, Sample, Token};
 use report::{Machine, Memory, Outcome, Report, Row, Runner, Series, Stats, group};
 
-const USAGE: &str = "usage: switch_cost [--quick] [--json] [--out PATH]";
+const USAGE: &str = "\
+usage: switch_cost [--quick] [--json] [--out PATH]
+  --quick     a rough run of a few seconds (for CI)
+  --json      the figures as JSON on stdout instead of the table
+  --out PATH  where to write the SVG plot (default: switch_cost.svg)";
 
 /// How much to measure: the full run or `--quick`.
 struct Plan {
@@ -356,16 +360,13 @@ fn main() -> ExitCode {
     }
     let Options { plan, json, out } = match options(&args) {
         Ok(options) => options,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("switch_cost: {e}");
-            }
-            eprintln!("{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            eprintln!("switch_cost: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
     };
     let start = Instant::now();
