@@ -36,7 +36,8 @@ pub fn write_svg(path: &Path, series: &[Series], machine: &Machine) -> Result<()
     let x_range = 1.0..10f64.powf(x_max.log10().ceil());
     let y_range = 10f64.powf(y_min.min(y_max).log10().floor())..10f64.powf(y_max.log10().ceil());
 
-    let root = SVGBackend::new(path, (960, 640)).into_drawing_area();
+    let (width, height) = (960, 660);
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
     let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
         root.fill(&WHITE)?;
         let caption = format!(
@@ -46,6 +47,7 @@ pub fn write_svg(path: &Path, series: &[Series], machine: &Machine) -> Result<()
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", 18))
             .margin(20)
+            .margin_bottom(40) // room for the note on failed points
             .x_label_area_size(50)
             .y_label_area_size(80)
             .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())?;
@@ -74,7 +76,11 @@ pub fn write_svg(path: &Path, series: &[Series], machine: &Machine) -> Result<()
             .border_style(BLACK)
             .draw()?;
         if let Some(note) = failed_note(series) {
-            root.draw(&Text::new(note, (20, 640 - 18), ("sans-serif", 12)))?;
+            root.draw(&Text::new(
+                note,
+                (20, height as i32 - 24),
+                ("sans-serif", 12),
+            ))?;
         }
         root.present()?;
         Ok(())
