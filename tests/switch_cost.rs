@@ -14,6 +14,8 @@ mod plot;
 #[allow(dead_code)]
 #[path = "../examples/switch_cost/report.rs"]
 mod report;
+#[path = "../examples/switch_cost/threads.rs"]
+mod threads;
 mod util;
 
 use std::path::PathBuf;
@@ -77,9 +79,9 @@ fn ping_pong_counts_every_message_both_ways() {
     assert_eq!(ops(&samples), [12; 3]); // six round trips
     let samples = counted(|t| measure::greenlet_ping_pong::<Channel<Token>>(100, 2, t).unwrap());
     assert_eq!(ops(&samples), [100; 2]);
-    let samples = counted(|t| measure::condvar_ping_pong(100, 2, t));
+    let samples = counted(|t| threads::condvar_ping_pong(100, 2, t));
     assert_eq!(ops(&samples), [100; 2]);
-    let samples = counted(|t| measure::mpsc_ping_pong(7, 2, t));
+    let samples = counted(|t| threads::mpsc_ping_pong(7, 2, t));
     assert_eq!(ops(&samples), [8; 2]);
 }
 
@@ -88,7 +90,7 @@ fn rings_count_every_hop_and_the_way_back() {
     for (tasks, hops) in [(1, 1), (3, 10), (50, 120)] {
         let samples = counted(|t| measure::greenlet_ring(tasks, hops, 3, t).unwrap());
         assert_eq!(ops(&samples), [hops + 1; 3], "{tasks} greenlets");
-        let samples = counted(|t| measure::thread_ring(tasks, hops, 3, t).unwrap());
+        let samples = counted(|t| threads::thread_ring(tasks, hops, 3, t).unwrap());
         assert_eq!(ops(&samples), [hops + 1; 3], "{tasks} threads");
     }
 }
@@ -97,7 +99,7 @@ fn rings_count_every_hop_and_the_way_back() {
 fn spawn_join_counts_every_task_run() {
     let samples = counted(|t| measure::greenlet_spawn_join(500, 2, t).unwrap());
     assert_eq!(ops(&samples), [500; 2]);
-    let samples = counted(|t| measure::thread_spawn_join(20, 2, t));
+    let samples = counted(|t| threads::thread_spawn_join(20, 2, t));
     assert_eq!(ops(&samples), [20; 2]);
 }
 

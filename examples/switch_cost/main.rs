@@ -22,6 +22,7 @@ mod measure;
 mod memory;
 mod plot;
 mod report;
+mod threads;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -193,14 +194,14 @@ fn one_switch(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
             "OS threads: Mutex + Condvar ping-pong",
             Runner::Thread,
             100,
-            Box::new(|n, r| Ok(measure::condvar_ping_pong(n, r, t))),
+            Box::new(|n, r| Ok(threads::condvar_ping_pong(n, r, t))),
         ),
         (
             "threads_mpsc",
             "OS threads: mpsc rendezvous ping-pong",
             Runner::Thread,
             100,
-            Box::new(|n, r| Ok(measure::mpsc_ping_pong(n, r, t))),
+            Box::new(|n, r| Ok(threads::mpsc_ping_pong(n, r, t))),
         ),
     ];
     table
@@ -228,7 +229,7 @@ fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
         measure::greenlet_spawn_join(n, r, t)
     });
     progress.show("spawn + join: std::thread::spawn");
-    let threads = plan.timed(10, u64::MAX, |n, r| Ok(measure::thread_spawn_join(n, r, t)));
+    let os = plan.timed(10, u64::MAX, |n, r| Ok(threads::thread_spawn_join(n, r, t)));
     vec![
         Row {
             key: "greenlet_spawn_join",
@@ -240,7 +241,7 @@ fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
             key: "thread_spawn_join",
             label: "std::thread::spawn + join".to_string(),
             runner: Runner::Thread,
-            outcome: threads,
+            outcome: os,
         },
     ]
 }
@@ -323,7 +324,7 @@ fn scaling(plan: &Plan, progress: &mut Progress, switches: &[Row]) -> Vec<Series
             ("thread_ring", "OS-thread mpsc ring"),
             plan.thread_points,
             guess("threads_mpsc"),
-            |n, p, r| measure::thread_ring(n, p, r, t),
+            |n, p, r| threads::thread_ring(n, p, r, t),
         ),
     ]
 }
