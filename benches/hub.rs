@@ -7,6 +7,9 @@
 //! greenlet), or one message across a rendezvous channel between threads.
 
 mod common;
+#[allow(dead_code)] // the report's other measurements
+#[path = "../examples/switch_cost/measure.rs"]
+mod measure;
 
 use std::hint::black_box;
 use std::sync::mpsc;
@@ -14,25 +17,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-/// Per-switch time of `tasks` greenlets that each yield `rounds` times.
-fn yield_among(tasks: u64, iters: u64) -> Duration {
-    let rounds = iters.div_ceil(tasks).max(1);
-    let start = Instant::now();
-    let gs: Vec<_> = (0..tasks)
-        .map(|_| {
-            greenlet::spawn(move || {
-                for _ in 0..rounds {
-                    greenlet::yield_now();
-                }
-            })
-        })
-        .collect();
-    for g in gs {
-        g.join().unwrap();
-    }
-    start
-        .elapsed()
-        .mul_f64(iters as f64 / (rounds * tasks) as f64)
+/// Time of `iters` switches among `tasks` greenlets that each `yield_now`
+/// in turn, rounded up to whole rounds and scaled back to `iters`. Spawning
+/// and starting the greenlets (mapping their stacks) and their ends are not
+/// timed: the switch-cost report's `yield_ring` does the measuring.
+fn yield_among(tasks: usize, iters: u64) -> Duration {
+    let sample =
+        measure::yield_ring(tasks, iters, 1, &measure::NoTally).expect("every greenlet starts")[0];
+    sample.elapsed.mul_f64(iters as f64 / sample.ops as f64)
 }
 
 fn switch(c: &mut Criterion) {

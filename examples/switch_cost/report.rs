@@ -1,0 +1,431 @@
+//! The figures of one run, and the two ways of showing them: the table on
+//! stdout and the JSON of `--json`.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::measure::Sample;
+use crate::memory::Footprint;
+
+/// Nanoseconds per operation over the repetitions of one measurement.
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Operations timed in each repetition.
+    pub ops_per_rep: u64,
+    pub reps: usize,
+}
+
+impl Stats {
+    /// The median, min and max of `samples` (at least one).
+    pub fn of(samples: &[Sample]) -> Stats {
+        let mut ns: Vec<f64> = samples.iter().map(Sample::ns_per_op).collect();
+        ns.sort_by(f64::total_cmp);
+        let mid = ns.len() / 2;
+        let median = if ns.len() % 2 == 1 {
+            ns[mid]
+        } else {
+            (ns[mid - 1] + ns[mid]) / 2.0
+        };
+        Stats {
+            median,
+            min: ns[0],
+            max: ns[ns.len() - 1],
+            ops_per_rep: samples[0].ops,
+            reps: samples.len(),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "median_ns": self.median, "min_ns": self.min, "max_ns": self.max,
+            "ops_per_rep": self.ops_per_rep, "reps": self.reps,
+        })
+    }
+}
+
+/// A measurement's result: its statistics, or why it could not be taken.
+pub type Outcome = Result<Stats, String>;
+
+/// Who performs the switches of a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runner {
+    Coroutine,
+    Greenlet,
+    Thread,
+}
+
+impl Runner {
+    fn name(self) -> &'static str {
+        match self {
+            Runner::Coroutine => "coroutine",
+            Runner::Greenlet => "greenlet",
+            Runner::Thread => "thread",
+        }
+    }
+}
+
+/// One line of the table.
+#[derive(Debug)]
+pub struct Row {
+    pub key: &'static str,
+    pub label: String,
+    pub runner: Runner,
+    pub outcome: Outcome,
+}
+
+/// Memory per idle task of one kind.
+#[derive(Debug)]
+pub struct Memory {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub tasks: usize,
+    pub footprint: Result<Footprint, String>,
+}
+
+/// One curve of the plot: ns per switch against concurrent tasks.
+#[derive(Debug)]
+pub struct Series {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub points: Vec<(usize, Outcome)>,
+}
+
+/// Where the run happened.
+#[derive(Debug)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub kernel: String,
+    pub date: String,
+}
+
+impl Machine {
+    /// Reads the CPU model from `/proc/cpuinfo` and the kernel release from
+    /// `/proc/sys/kernel/osrelease`.
+    pub fn this_one() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or("unknown CPU", |(_, model)| model.trim())
+            .to_string();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_string(), |k| format!("Linux {}", k.trim()));
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kernel,
+            date: today(),
+        }
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
+fn today() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+pub struct Report {
+    pub machine: Machine,
+    pub quick: bool,
+    pub switches: Vec<Row>,
+    pub spawns: Vec<Row>,
+    pub memory: Vec<Memory>,
+    pub scaling: Vec<Series>,
+    pub svg: Option<String>,
+    pub took: Duration,
+}
+
+/// A headline ratio: what, how many times cheaper, the target.
+type Ratio = (&'static str, Option<f64>, Option<f64>);
+
+impl Report {
+    /// The cheapest median among the OS-thread rows of `rows`: the baseline.
+    fn thread_baseline(rows: &[Row]) -> Option<f64> {
+        rows.iter()
+            .filter(|r| r.runner == Runner::Thread)
+            .filter_map(|r| r.outcome.as_ref().ok().map(|s| s.median))
+            .min_by(f64::total_cmp)
+    }
+
+    fn median(rows: &[Row], key: &str) -> Option<f64> {
+        let row = rows.iter().find(|r| r.key == key)?;
+        row.outcome.as_ref().ok().map(|s| s.median)
+    }
+
+    /// Resident bytes per task of kind `key`, with its kernel stack too if
+    /// `kernel`.
+    fn memory(&self, key: &str, kernel: bool) -> Option<f64> {
+        let m = self.memory.iter().find(|m| m.key == key)?;
+        let f = m.footprint.as_ref().ok()?;
+        Some(f.resident + if kernel { f.kernel_stack } else { 0.0 })
+    }
+
+    /// Greenlet `yield_now` against each OS-thread ping-pong, spawn + join
+    /// against `thread::spawn` + `join`, memory per thread against per
+    /// greenlet (resident, then with kernel stacks).
+    pub fn ratios(&self) -> [Ratio; 5] {
+        let over = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let switch = |key| Self::median(&self.switches, key);
+        let spawn = |key| Self::median(&self.spawns, key);
+        let yield_now = switch("yield_now_2");
+        [
+            (
+                "yield_now (2 greenlets) vs Mutex+Condvar ping-pong",
+                over(switch("threads_condvar"), yield_now),
+                Some(300.0),
+            ),
+            (
+                "yield_now (2 greenlets) vs mpsc rendezvous ping-pong",
+                over(switch("threads_mpsc"), yield_now),
+                Some(300.0),
+            ),
+            (
+                "greenlet spawn+join vs thread::spawn+join",
+                over(spawn("thread_spawn_join"), spawn("greenlet_spawn_join")),
+                Some(300.0),
+            ),
+            (
+                "memory per idle greenlet vs per parked thread",
+                over(self.memory("thread", false), self.memory("greenlet", false)),
+                None,
+            ),
+            (
+                "the same, with kernel stacks",
+                over(self.memory("thread", true), self.memory("greenlet", true)),
+                None,
+            ),
+        ]
+    }
+
+    /// The machine-readable figures of `--json`.
+    pub fn to_json(&self) -> Value {
+        let rows = |rows: &[Row]| -> Vec<Value> {
+            let baseline = Self::thread_baseline(rows);
+            rows.iter()
+                .map(|r| match &r.outcome {
+                    Ok(s) => json!({
+                        "key": r.key, "label": r.label, "runner": r.runner.name(),
+                        "stats": s.to_json(),
+                        "times_cheaper_than_threads": baseline.map(|b| b / s.median),
+                    }),
+                    Err(e) => json!({
+                        "key": r.key, "label": r.label, "runner": r.runner.name(), "failed": e,
+                    }),
+                })
+                .collect()
+        };
+        let memory: Vec<Value> = self
+            .memory
+            .iter()
+            .map(|m| match &m.footprint {
+                Ok(f) => json!({
+                    "key": m.key, "label": m.label, "tasks": m.tasks,
+                    "resident_bytes_per_task": f.resident,
+                    "kernel_stack_bytes_per_task": f.kernel_stack,
+                }),
+                Err(e) => json!({"key": m.key, "label": m.label, "tasks": m.tasks, "failed": e}),
+            })
+            .collect();
+        let scaling: Vec<Value> = self
+            .scaling
+            .iter()
+            .map(|s| {
+                let points: Vec<Value> = s
+                    .points
+                    .iter()
+                    .map(|(tasks, outcome)| match outcome {
+                        Ok(stats) => json!({"tasks": tasks, "stats": stats.to_json()}),
+                        Err(e) => json!({"tasks": tasks, "failed": e}),
+                    })
+                    .collect();
+                json!({"key": s.key, "label": s.label, "points": points})
+            })
+            .collect();
+        let ratios: Vec<Value> = self
+            .ratios()
+            .iter()
+            .map(|(what, times, target)| json!({"what": what, "times": times, "target": target}))
+            .collect();
+        let m = &self.machine;
+        json!({
+            "machine": {"cpu": m.cpu, "cores": m.cores, "kernel": m.kernel, "date": m.date},
+            "quick": self.quick,
+            "seconds": self.took.as_secs_f64(),
+            "switch": rows(&self.switches),
+            "spawn_join": rows(&self.spawns),
+            "memory": memory,
+            "scaling": scaling,
+            "ratios": ratios,
+            "svg": self.svg,
+        })
+    }
+
+    /// The table on stdout.
+    pub fn to_table(&self) -> String {
+        let m = &self.machine;
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(
+            w,
+            "greenlet switch-cost report, {}\n{}, {} cores, {}{}\n",
+            m.date,
+            m.cpu,
+            m.cores,
+            m.kernel,
+            if self.quick { " (--quick: rough)" } else { "" }
+        );
+        table_rows(w, "One switch", "ns/switch", &self.switches);
+        table_rows(w, "Spawn + join", "ns/task", &self.spawns);
+        let _ = writeln!(
+            w,
+            "{:<48}{:>12}{:>20}",
+            "Memory per idle task", "bytes (RSS)", "+ kernel stack"
+        );
+        for mem in &self.memory {
+            let label = format!("  {}, {} of them", mem.label, group(mem.tasks as f64));
+            match &mem.footprint {
+                Ok(f) => {
+                    let (rss, kernel) = (group(f.resident), group(f.kernel_stack));
+                    _ = writeln!(w, "{label:<48}{rss:>12}{kernel:>20}")
+                }
+                Err(e) => _ = writeln!(w, "{label:<48}{:>12}  {e}", "failed"),
+            }
+        }
+        let _ = writeln!(
+            w,
+            "\nScaling: ns per switch (median) against concurrent tasks"
+        );
+        let _ = write!(w, "{:>10}", "tasks");
+        for s in &self.scaling {
+            let _ = write!(w, "{:>26}", s.label);
+        }
+        let _ = writeln!(w);
+        let mut tasks: Vec<usize> = self
+            .scaling
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .collect();
+        tasks.sort_unstable();
+        tasks.dedup();
+        let mut failures = Vec::new();
+        for n in tasks {
+            let _ = write!(w, "{:>10}", group(n as f64));
+            for s in &self.scaling {
+                let cell = match s.points.iter().find(|p| p.0 == n) {
+                    Some((_, Ok(stats))) => ns(stats.median),
+                    Some((_, Err(e))) => {
+                        failures.push(format!("{} at {}: {e}", s.label, group(n as f64)));
+                        "failed".to_string()
+                    }
+                    None => "-".to_string(),
+                };
+                let _ = write!(w, "{cell:>26}");
+            }
+            let _ = writeln!(w);
+        }
+        for failure in failures {
+            let _ = writeln!(w, "  failed: {failure}");
+        }
+        let _ = writeln!(w, "\nRatios (same run)");
+        for (what, times, target) in self.ratios() {
+            let figure = times.map_or("n/a".to_string(), |t| format!("{}x", ratio(t)));
+            let verdict = match (times, target) {
+                (Some(t), Some(goal)) if t >= goal => format!("  (target {goal}x: met)"),
+                (_, Some(goal)) => format!("  (target {goal}x: NOT met)"),
+                _ => String::new(),
+            };
+            let _ = writeln!(w, "  {what:<54}{figure:>9}{verdict}");
+        }
+        let _ = writeln!(w, "\nTook {:.1} s.", self.took.as_secs_f64());
+        out
+    }
+}
+
+/// A section of the table: median, min, max and the ratio to the cheapest
+/// OS-thread row.
+fn table_rows(w: &mut String, title: &str, unit: &str, rows: &[Row]) {
+    let baseline = Report::thread_baseline(rows);
+    let _ = writeln!(
+        w,
+        "{title:<48}{:>12}{:>10}{:>10}{:>18}",
+        format!("{unit} median"),
+        "min",
+        "max",
+        "vs OS threads"
+    );
+    for row in rows {
+        let label = format!("  {}", row.label);
+        match &row.outcome {
+            Ok(s) => {
+                let versus = match baseline {
+                    Some(b) if row.runner != Runner::Thread => {
+                        format!("{}x cheaper", ratio(b / s.median))
+                    }
+                    Some(b) if s.median == b => "baseline".to_string(),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    w,
+                    "{label:<48}{:>12}{:>10}{:>10}{versus:>18}",
+                    ns(s.median),
+                    ns(s.min),
+                    ns(s.max)
+                );
+            }
+            Err(e) => _ = writeln!(w, "{label:<48}{:>12}  {e}", "failed"),
+        }
+    }
+    let _ = writeln!(w);
+}
+
+/// Nanoseconds with three significant figures, or grouped when large.
+pub fn ns(x: f64) -> String {
+    match x {
+        x if x < 10.0 => format!("{x:.2}"),
+        x if x < 100.0 => format!("{x:.1}"),
+        x => group(x),
+    }
+}
+
+/// A ratio: one decimal below 10, whole above.
+fn ratio(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        group(x)
+    }
+}
+
+/// `x` rounded to a whole number, with thousands separated by commas.
+pub fn group(x: f64) -> String {
+    let digits = format!("{:.0}", x.round());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
