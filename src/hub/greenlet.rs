@@ -475,14 +475,21 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Returns [`io::ErrorKind::InvalidInput`] for a stack size above 1 GiB.
+    /// - [`io::ErrorKind::InvalidInput`] for a stack size above 1 GiB.
+    /// - [`io::ErrorKind::OutOfMemory`] (or the kernel's error) when no
+    ///   stack can be reserved: more stacks would need a new memory mapping,
+    ///   and the process is near `vm.max_map_count` or the kernel refuses
+    ///   it. The message names the limit, the current count of mappings,
+    ///   and the ways out (raise the limit, or use smaller stacks). Nothing
+    ///   else is affected: greenlets already spawned run as before.
     ///
     /// # Implementation notes
     ///
     /// A greenlet gets its stack when it first runs, so spawning allocates
-    /// only the closure. If no stack can be had then (the kernel refuses the
-    /// mapping), the greenlet never runs, the failure is logged with
-    /// `log::error!`, and [`Greenlet::join`] returns
+    /// only the closure and reserves a stack (a counter, except when a new
+    /// region of stacks must be mapped). If the kernel then refuses the new
+    /// stack's guard page (out of memory), the greenlet never runs, the
+    /// failure is logged with `log::error!`, and [`Greenlet::join`] returns
     /// [`JoinError::Panicked`] with a message naming the cause.
     ///
     /// # Examples
@@ -503,6 +510,7 @@ impl Builder {
                 format!("greenlet: a stack of {stack_size} bytes is above the 1 GiB limit"),
             ));
         }
+        crate::stack::reserve(stack_size)?; // issue 7: taken when it starts
         let name: Option<Rc<str>> = self.name.map(Into::into);
         Ok(with_hub(|hub| {
             let shared = Rc::new(TaskCell {
@@ -526,8 +534,8 @@ impl Builder {
 ///
 /// # Panics
 ///
-/// Never for lack of a stack: stacks are allocated when greenlets start
-/// (see [`Builder::spawn`]).
+/// Panics with the message of [`Builder::spawn`]'s error when no stack can
+/// be reserved (the process is near `vm.max_map_count`).
 ///
 /// # Examples
 ///
@@ -540,14 +548,16 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    Builder::new()
-        .spawn(f)
-        .expect("the default stack size is valid")
+    Builder::new().spawn(f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Spawns a greenlet that starts after `delay`.
 ///
 /// Until then it has no stack. Killing it before then means it never runs.
+///
+/// # Panics
+///
+/// As [`spawn`].
 ///
 /// # Examples
 ///
@@ -566,7 +576,7 @@ where
         start_at: Some(Instant::now() + delay),
         ..Builder::new()
     };
-    builder.spawn(f).expect("the default stack size is valid")
+    builder.spawn(f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Joins every greenlet, in order, and returns their results in that order.

@@ -389,6 +389,7 @@ impl Hub {
         let header = self.tasks[key].header();
         if !header.started.get() {
             log::debug!("killed {} before it started", header.describe());
+            stack::release(header.stack_size()); // issue 7: its reserved stack
             return Some(self.remove(key));
         }
         header.request_unwind(Unwind::Kill);
@@ -574,7 +575,12 @@ impl Drop for Teardown {
                         let _running = unsafe { Running::enter(header) };
                         drop(coroutine); // corosensei unwinds a suspended coroutine
                     }
-                    None => task.payload.discard_body(None),
+                    None => {
+                        if !header.started.get() {
+                            stack::release(header.stack_size()); // issue 7: its reserved stack
+                        }
+                        task.payload.discard_body(None);
+                    }
                 }
                 drop(header.locals.take());
             }
@@ -674,7 +680,7 @@ fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
 fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
     let header = task.header();
     header.started.set(true);
-    match stack::take(header.stack_size()) {
+    match stack::take_reserved(header.stack_size()) {
         Ok(stack) => {
             let coroutine = start(task.clone(), stack);
             Some(match hub.borrow_mut().spare_boxes.pop() {

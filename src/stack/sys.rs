@@ -1,0 +1,619 @@
+//! The stack layer's only `unsafe` code: the memory regions that stacks are
+//! carved from, the stacks themselves (corosensei's `unsafe trait Stack`),
+//! and the signal plumbing of the stack-overflow report.
+//!
+//! # Layout
+//!
+//! A [`Region`] is one anonymous `mmap`, cut into `slots` slots of `stride`
+//! bytes. Slot `i` spans `start + i * stride .. start + (i + 1) * stride`: its
+//! lowest page is the guard, the rest is the stack, which grows down from
+//! the top of the slot. A guard is installed with
+//! `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which marks the page inside
+//! the mapping without splitting it, so a region of any number of stacks
+//! stays one kernel mapping. Where the kernel lacks it, the guard is an
+//! `mprotect(PROT_NONE)` page, which splits the mapping: two mappings per
+//! stack, as corosensei's `DefaultStack` costs.
+//!
+//! Everything else in `stack/` is safe code over the types here: a [`Slot`]
+//! is the exclusive right to one guarded slot, a [`RegionStack`] is a slot
+//! lent to a coroutine, and a region is only unmapped when every slot it
+//! carved has been handed back to it.
+
+use std::ffi::c_void;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::{self, ManuallyDrop};
+use std::num::NonZeroUsize;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Once, OnceLock};
+
+use corosensei::stack::valgrind::ValgrindStackRegistration;
+use corosensei::stack::{Stack, StackPointer};
+
+use super::overflow;
+
+/// The size of a page, and of a guard. Checked against the kernel's when the
+/// first region is made.
+pub(super) const PAGE: usize = 4096;
+
+/// `madvise` advice: install guard pages in the range (Linux 6.13+).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// How the guard page of each stack is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)`: no extra kernel mapping.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two kernel mappings per stack.
+    Mprotect,
+}
+
+/// Set by tests (through `__private`) to use `mprotect` guards even where
+/// the kernel has `MADV_GUARD_INSTALL`.
+static FORCE_MPROTECT: AtomicBool = AtomicBool::new(false);
+
+/// What the probe found: 0 not probed yet, 1 `Madvise`, 2 `Mprotect`.
+static PROBED: AtomicU8 = AtomicU8::new(0);
+
+/// Makes every region made from now on use `mprotect` guards (or, with
+/// `false`, lets the kernel's support decide again).
+pub(crate) fn force_mprotect_guards(force: bool) {
+    FORCE_MPROTECT.store(force, Ordering::Relaxed);
+}
+
+/// How guards are made on this machine: probed once, by installing a guard
+/// in a scratch mapping.
+pub(super) fn guard_kind() -> GuardKind {
+    if FORCE_MPROTECT.load(Ordering::Relaxed) {
+        return GuardKind::Mprotect;
+    }
+    match PROBED.load(Ordering::Relaxed) {
+        1 => GuardKind::Madvise,
+        2 => GuardKind::Mprotect,
+        _ => {
+            let kind = probe_guard_install();
+            let code = if kind == GuardKind::Madvise { 1 } else { 2 };
+            PROBED.store(code, Ordering::Relaxed);
+            log::debug!("stack guards: {kind:?}");
+            kind
+        }
+    }
+}
+
+fn probe_guard_install() -> GuardKind {
+    // SAFETY: a fresh private anonymous mapping at an address of the kernel's
+    // choosing; it aliases nothing.
+    let scratch = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if scratch == libc::MAP_FAILED {
+        return GuardKind::Mprotect;
+    }
+    // SAFETY: `scratch` is the page just mapped, which nothing else uses.
+    let installed = unsafe { libc::madvise(scratch, PAGE, MADV_GUARD_INSTALL) } == 0;
+    // SAFETY: unmaps the scratch page, which nothing refers to.
+    unsafe { libc::munmap(scratch, PAGE) };
+    if installed {
+        GuardKind::Madvise
+    } else {
+        GuardKind::Mprotect
+    }
+}
+
+/// One `mmap`ed region of equal slots.
+///
+/// Dropping a region without [`Region::unmap`] leaks its mapping (which is
+/// always safe); the pool unmaps its regions when its thread exits.
+pub(super) struct Region {
+    // # Invariant
+    // `start .. start + stride * slots` is a private anonymous mapping that
+    // this region owns, and that stays mapped as long as the region lives.
+    // Slots `0 .. carved` have their guard installed and belong to exactly
+    // one `Slot` each (given out by `carve`); slots `carved ..` are not
+    // referenced by anything. With `GuardKind::Mprotect`, every slot's guard
+    // was installed when the region was mapped.
+    start: NonZeroUsize,
+    stride: usize,
+    slots: usize,
+    carved: usize,
+    guard: GuardKind,
+    /// The index of the region in the overflow handler's registry, if it
+    /// found room for it.
+    registered: Option<usize>,
+    /// The carved slots' registrations with valgrind, which are no-ops when
+    /// not running under it.
+    valgrind: Vec<ValgrindStackRegistration>,
+}
+
+impl Region {
+    /// Maps a region of `slots` slots of `stride` bytes each (a multiple of
+    /// [`PAGE`], guard included), with guards made the `guard` way.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error if it refuses the mapping or, for `mprotect`
+    /// guards, one of the guards (nothing stays mapped then).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `stride` is not a multiple of the page size above one page,
+    /// if `slots` is 0, or if the kernel's page size is not [`PAGE`].
+    pub(super) fn map(stride: usize, slots: usize, guard: GuardKind) -> io::Result<Region> {
+        assert!(stride > PAGE && stride % PAGE == 0 && slots > 0);
+        check_page_size();
+        install_overflow_handler();
+        let len = stride
+            .checked_mul(slots)
+            .ok_or(io::ErrorKind::OutOfMemory)?;
+        // SAFETY: a fresh private anonymous mapping at an address of the
+        // kernel's choosing; it aliases nothing. `MAP_NORESERVE` because only
+        // the pages the stacks touch are ever committed.
+        let start = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // A transparent huge page would make a whole 2 MiB resident for one
+        // touched stack page. (Kernels since 6.7 already exclude MAP_STACK
+        // mappings.) Advice only: its failure changes nothing.
+        // SAFETY: the range is the mapping just made, which nothing else uses.
+        unsafe { libc::madvise(start, len, libc::MADV_NOHUGEPAGE) };
+        let mut region = Region {
+            start: NonZeroUsize::new(start as usize).expect("mmap never returns null"),
+            stride,
+            slots,
+            carved: 0,
+            guard,
+            registered: None,
+            valgrind: Vec::new(),
+        };
+        if guard == GuardKind::Mprotect {
+            for i in 0..slots {
+                let page = region.start.get() + i * stride;
+                // SAFETY: `page` is the lowest page of slot `i` of the
+                // mapping just made, which nothing refers to yet.
+                let rc = unsafe { libc::mprotect(page as *mut c_void, PAGE, libc::PROT_NONE) };
+                if rc != 0 {
+                    let error = io::Error::last_os_error();
+                    region.unmap_all();
+                    return Err(error);
+                }
+            }
+        }
+        region.registered = overflow::register(region.start.get(), len, stride);
+        Ok(region)
+    }
+
+    /// The number of slots of the region.
+    pub(super) fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Carves the next slot: installs its guard (for `madvise` guards) and
+    /// hands it out. `None` when every slot is carved.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error if it refuses the guard (out of memory for page
+    /// tables); the slot stays uncarved.
+    pub(super) fn carve(&mut self) -> Option<io::Result<Slot>> {
+        if self.carved == self.slots {
+            return None;
+        }
+        let limit = self.start.get() + self.carved * self.stride;
+        if self.guard == GuardKind::Madvise {
+            // SAFETY: `limit` is the lowest page of an uncarved slot of this
+            // region's mapping, which nothing refers to (invariant).
+            let rc = unsafe { libc::madvise(limit as *mut c_void, PAGE, MADV_GUARD_INSTALL) };
+            if rc != 0 {
+                return Some(Err(io::Error::last_os_error()));
+            }
+        }
+        self.carved += 1;
+        self.valgrind.push(ValgrindStackRegistration::new(
+            limit as *mut u8,
+            self.stride,
+        ));
+        Some(Ok(Slot {
+            base: NonZeroUsize::new(limit + self.stride).expect("above the region's start"),
+            len: self.stride,
+            _thread_bound: PhantomData,
+        }))
+    }
+
+    /// Whether `slot` was carved from this region.
+    fn holds(&self, slot: &Slot) -> bool {
+        let end = self.start.get() + self.carved * self.stride;
+        slot.limit() >= self.start.get() && slot.base.get() <= end
+    }
+
+    /// Unmaps the region, taking back from `free` every slot it carved.
+    ///
+    /// # Errors
+    ///
+    /// Gives the region back, `free` untouched, when not all of its carved
+    /// slots are in `free` (some are still in use).
+    pub(super) fn unmap(mut self, free: &mut Vec<Slot>) -> Result<(), Region> {
+        let mine = free.iter().filter(|s| self.holds(s)).count();
+        if mine != self.carved {
+            return Err(self);
+        }
+        free.retain(|s| !self.holds(s));
+        // Every slot is back (Slots are unique), so nothing refers to the
+        // mapping any more.
+        self.unmap_all();
+        Ok(())
+    }
+
+    /// Unmaps the whole mapping.
+    ///
+    /// Only called when no `Slot` of the region exists (all were taken back
+    /// by `unmap`, or none was carved), on a region that is then dropped.
+    fn unmap_all(&mut self) {
+        if let Some(index) = self.registered.take() {
+            overflow::deregister(index);
+        }
+        self.valgrind.clear();
+        // SAFETY: the region owns this mapping (invariant) and no slot of it
+        // is in use (see above); the region is dropped right after.
+        unsafe { libc::munmap(self.start.get() as *mut c_void, self.stride * self.slots) };
+    }
+}
+
+impl std::fmt::Debug for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("stride", &self.stride)
+            .field("slots", &self.slots)
+            .field("carved", &self.carved)
+            .field("guard", &self.guard)
+            .finish()
+    }
+}
+
+/// The exclusive right to one carved slot of a live region of this thread.
+///
+/// Not `Clone`: a slot has one owner, which is what lets a region check
+/// that all its slots are back before it unmaps.
+pub(super) struct Slot {
+    // # Invariant
+    // `base - len .. base` is slot of a live `Region` of this thread, carved
+    // and guarded: the lowest page is the guard, the rest is mapped
+    // read/write. No other `Slot` for it exists, and its region outlives it.
+    base: NonZeroUsize,
+    len: usize,
+    /// Slots stay on their thread, with their region's pool.
+    _thread_bound: PhantomData<*const ()>,
+}
+
+impl Slot {
+    /// The usable bytes: the slot without its guard page.
+    #[inline]
+    pub(super) fn usable(&self) -> usize {
+        self.len - PAGE
+    }
+
+    /// The lowest address of the slot (its guard page).
+    #[inline]
+    fn limit(&self) -> usize {
+        self.base.get() - self.len
+    }
+
+    /// Lends the slot to a coroutine.
+    #[inline]
+    pub(super) fn into_stack(self) -> RegionStack {
+        RegionStack {
+            slot: ManuallyDrop::new(self),
+        }
+    }
+
+    /// Gives the pages of `slots` back to the kernel (`MADV_DONTNEED`): they
+    /// read as zeros and cost no memory until touched again. The guards and
+    /// the address ranges stay. Adjacent slots are released together, in
+    /// one system call per run.
+    pub(super) fn release_memory(slots: &mut [Slot]) {
+        slots.sort_unstable_by_key(|s| s.base);
+        let mut i = 0;
+        while i < slots.len() {
+            let low = slots[i].limit() + PAGE;
+            let mut high = slots[i].base.get();
+            i += 1;
+            while i < slots.len() && slots[i].limit() == high {
+                high = slots[i].base.get();
+                i += 1;
+            }
+            // SAFETY: `low .. high` covers whole slots owned by these `Slot`s
+            // (from above the lowest one's guard): no coroutine runs on them
+            // and nothing else refers to their memory. Guards inside the run
+            // survive MADV_DONTNEED.
+            unsafe { libc::madvise(low as *mut c_void, high - low, libc::MADV_DONTNEED) };
+        }
+    }
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Slot({:#x}, {} KiB)", self.base, self.usable() / 1024)
+    }
+}
+
+/// A stack lent to a coroutine: one slot of a region. Dropping it gives the
+/// slot back to its thread's pool.
+pub(crate) struct RegionStack {
+    // Dropped only by handing the slot back to the pool, in `Drop`.
+    slot: ManuallyDrop<Slot>,
+}
+
+impl Drop for RegionStack {
+    fn drop(&mut self) {
+        // SAFETY: the slot is taken out once, here, and `self` is never used
+        // again.
+        let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
+        super::pool::give_slot(slot);
+    }
+}
+
+// SAFETY: the stack is the read/write part of a slot of a live region: above
+// a guard page installed when the slot was carved, which `limit` includes.
+// Both ends are page-aligned, hence aligned to `STACK_ALIGNMENT`, and the
+// usable part is at least `MIN_STACK_SIZE` (the pool's minimum). The region
+// outlives the slot (invariant of `Slot`), hence the coroutine on it.
+unsafe impl Stack for RegionStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.slot.base
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        NonZeroUsize::new(self.slot.limit()).expect("a slot lies above address 0")
+    }
+}
+
+impl std::fmt::Debug for RegionStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RegionStack").field(&*self.slot).finish()
+    }
+}
+
+/// Panics unless the kernel's page size is [`PAGE`].
+fn check_page_size() {
+    static CHECKED: Once = Once::new();
+    CHECKED.call_once(|| {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        assert_eq!(
+            page, PAGE as libc::c_long,
+            "greenlet: stacks need {PAGE}-byte pages"
+        );
+    });
+}
+
+/// An alternate signal stack that this thread installed because it had
+/// none: the overflow handler runs on it. Dropping it (at thread exit)
+/// uninstalls and unmaps it.
+#[derive(Debug)]
+pub(super) struct AltStack {
+    // # Invariant
+    // `map .. map + ALT_STACK_LEN` is a mapping this value owns: a guard page,
+    // then the signal stack installed for this thread with `sigaltstack`.
+    map: usize,
+    _thread_bound: PhantomData<*const ()>,
+}
+
+/// The alternate signal stack: a guard page and 64 KiB.
+const ALT_STACK_LEN: usize = PAGE + 64 * 1024;
+
+impl AltStack {
+    /// Installs an alternate signal stack on this thread if it has none (the
+    /// threads std starts already have one), and returns it to be dropped
+    /// when the thread exits.
+    pub(super) fn ensure() -> Option<AltStack> {
+        // SAFETY: an all-zero `stack_t` is a valid value.
+        let mut current: libc::stack_t = unsafe { mem::zeroed() };
+        // SAFETY: queries this thread's alternate stack into `current`.
+        if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0
+            || current.ss_flags & libc::SS_DISABLE == 0
+        {
+            return None; // one is installed (or the query failed: leave it)
+        }
+        // SAFETY: a fresh private anonymous mapping; it aliases nothing.
+        let map = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                ALT_STACK_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: the lowest page of the mapping just made.
+        unsafe { libc::mprotect(map, PAGE, libc::PROT_NONE) };
+        let stack = libc::stack_t {
+            ss_sp: (map as usize + PAGE) as *mut c_void,
+            ss_flags: 0,
+            ss_size: ALT_STACK_LEN - PAGE,
+        };
+        // SAFETY: `stack` is the mapping just made, which lives until this
+        // value is dropped, and drop uninstalls it first.
+        if unsafe { libc::sigaltstack(&stack, ptr::null_mut()) } != 0 {
+            // SAFETY: the mapping just made, not installed.
+            unsafe { libc::munmap(map, ALT_STACK_LEN) };
+            return None;
+        }
+        Some(AltStack {
+            map: map as usize,
+            _thread_bound: PhantomData,
+        })
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let disable = libc::stack_t {
+            ss_sp: ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: uninstalls this thread's alternate stack (ours, since the
+        // value is bound to the thread that installed it); we are not running
+        // on it, so this cannot fail with EPERM.
+        if unsafe { libc::sigaltstack(&disable, ptr::null_mut()) } == 0 {
+            // SAFETY: the mapping this value owns, no longer installed.
+            unsafe { libc::munmap(self.map as *mut c_void, ALT_STACK_LEN) };
+        }
+    }
+}
+
+/// The handlers that were installed for SIGSEGV and SIGBUS before ours.
+static PREVIOUS_SEGV: OnceLock<libc::sigaction> = OnceLock::new();
+static PREVIOUS_BUS: OnceLock<libc::sigaction> = OnceLock::new();
+
+/// Installs the overflow handler for SIGSEGV and SIGBUS, once per process,
+/// on the alternate signal stack, remembering the previous handlers.
+fn install_overflow_handler() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        for (signal, previous) in [
+            (libc::SIGSEGV, &PREVIOUS_SEGV),
+            (libc::SIGBUS, &PREVIOUS_BUS),
+        ] {
+            // SAFETY: an all-zero `sigaction` is a valid value.
+            let mut old: libc::sigaction = unsafe { mem::zeroed() };
+            // SAFETY: queries the current action into `old`.
+            if unsafe { libc::sigaction(signal, ptr::null(), &mut old) } != 0 {
+                continue;
+            }
+            let _ = previous.set(old); // recorded before ours can run
+            // SAFETY: as above.
+            let mut action: libc::sigaction = unsafe { mem::zeroed() };
+            action.sa_sigaction = on_fault as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: `sa_mask` is a valid sigset_t to empty, and `action`
+            // names a handler that is async-signal-safe (see `on_fault`).
+            unsafe {
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, ptr::null_mut());
+            }
+        }
+        log::debug!("installed the stack-overflow handler");
+    });
+}
+
+/// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of our
+/// stacks prints which greenlet or generator overflowed, and aborts; any
+/// other signal goes to the previous handler, as if we were not there.
+///
+/// Async-signal-safe: it reads atomics and the thread-local pointer to the
+/// running greenlet, formats into a buffer on its own stack, and calls
+/// `write(2)` and `abort(3)`. It neither allocates nor locks.
+extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler. The
+    // address is meaningful for a fault raised by the kernel (si_code > 0),
+    // not for one sent with kill/raise.
+    let fault = unsafe {
+        match (*info).si_code > 0 {
+            true => Some((*info).si_addr() as usize),
+            false => None,
+        }
+    };
+    if let Some(hit) = fault.and_then(overflow::guard_hit) {
+        // SAFETY: the identity is read while the greenlet that faulted (if
+        // any) still runs, and used only to format the report before we
+        // abort: the process never returns to it.
+        let running = unsafe { crate::hub::running_greenlet_identity() };
+        let mut buffer = overflow::ReportBuffer::new();
+        let report = overflow::report(&mut buffer, hit, running);
+        // SAFETY: writes the bytes of `report` to stderr.
+        unsafe { libc::write(libc::STDERR_FILENO, report.as_ptr().cast(), report.len()) };
+        std::process::abort();
+    }
+    let previous = match signal {
+        libc::SIGBUS => PREVIOUS_BUS.get(),
+        _ => PREVIOUS_SEGV.get(),
+    };
+    // SAFETY: forwards the signal exactly as the kernel delivered it.
+    unsafe { chain(signal, info, context, previous) };
+}
+
+/// Hands a signal that is not ours to the handler installed before ours.
+///
+/// # Safety
+///
+/// Called only from `on_fault`, with the arguments the kernel passed to it.
+unsafe fn chain(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut c_void,
+    previous: Option<&libc::sigaction>,
+) {
+    let Some(previous) = previous else {
+        // SAFETY: restores the default action; the fault happens again when
+        // the handler returns, and kills the process as it would have.
+        unsafe { restore_default(signal, info) };
+        return;
+    };
+    let handler = previous.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // SAFETY: puts the previous action back, so that the fault (which
+        // recurs when we return) or the re-raised signal meets it.
+        unsafe {
+            libc::sigaction(signal, previous, ptr::null_mut());
+            if (*info).si_code <= 0 {
+                libc::raise(signal);
+            }
+        }
+    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: an SA_SIGINFO handler has this signature; we call it as
+        // the kernel would have.
+        unsafe {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut c_void) =
+                mem::transmute(handler);
+            f(signal, info, context);
+        }
+    } else {
+        // SAFETY: a plain handler has this signature.
+        unsafe {
+            let f: extern "C" fn(libc::c_int) = mem::transmute(handler);
+            f(signal);
+        }
+    }
+}
+
+/// Restores the default action of `signal`, re-raising it if it did not come
+/// from a fault.
+///
+/// # Safety
+///
+/// As [`chain`].
+unsafe fn restore_default(signal: libc::c_int, info: *mut libc::siginfo_t) {
+    // SAFETY: an all-zero sigaction with SIG_DFL (0) is the default action.
+    unsafe {
+        let action: libc::sigaction = mem::zeroed();
+        libc::sigaction(signal, &action, ptr::null_mut());
+        if (*info).si_code <= 0 {
+            libc::raise(signal);
+        }
+    }
+}
