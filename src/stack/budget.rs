@@ -98,7 +98,7 @@ pub(super) fn exhausted(count: usize, limit: usize, stride: usize, guard: GuardK
             "or use smaller stacks (Builder::stack_size) so that more fit in each region",
         ),
         GuardKind::Mprotect => (
-            "each stack costs 2 mappings: this kernel has no MADV_GUARD_INSTALL",
+            "each stack costs 2 mappings: its guard page is made with mprotect, for want of MADV_GUARD_INSTALL",
             "or run on Linux 6.13+ (MADV_GUARD_INSTALL), where stacks share mappings; smaller \
              stacks do not help here",
         ),
