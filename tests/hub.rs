@@ -707,9 +707,9 @@ fn run_until_idle_from_a_greenlet_panics() {
 
 #[test]
 fn a_hundred_thousand_greenlets_spawned_before_any_runs_all_complete() {
-    // None has a stack until it starts, and each finishes before the next
-    // starts, so one pooled stack serves them all. (100,000 alive at once is
-    // the million-greenlet issue: it needs guard pages without a mapping each.)
+    // Each reserves a stack when spawned, but none has one until it starts,
+    // and each finishes before the next starts, so one pooled stack serves
+    // them all. (tests/stacks.rs keeps 100,000 alive at once.)
     let sum = Rc::new(Cell::new(0u64));
     let gs: Vec<_> = (0..100_000u64)
         .map(|i| {

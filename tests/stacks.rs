@@ -169,6 +169,34 @@ fn an_overflow_past_an_mprotect_guard_is_reported_too() {
     );
 }
 
+/// Greenlets spawned together get stacks carved in one batch, whose guards
+/// are installed together: the last one's guard works too.
+#[test]
+fn an_overflow_on_a_stack_carved_in_a_batch_is_reported() {
+    assert_overflow_reported(
+        "an_overflow_on_a_stack_carved_in_a_batch_is_reported",
+        false,
+        || {
+            let gs: Vec<_> = (0..40)
+                .map(|i| {
+                    Builder::new()
+                        .name(format!("g{i}"))
+                        .stack_size(MIN_STACK_SIZE)
+                        .spawn(move || {
+                            if i == 39 {
+                                recurse(0);
+                            }
+                            greenlet::sleep(Duration::from_millis(100));
+                        })
+                        .unwrap()
+                })
+                .collect();
+            let _ = greenlet::joinall(gs);
+        },
+        "greenlet 'g39' (id 40) has overflowed its stack of 64 KiB",
+    );
+}
+
 #[test]
 fn an_unnamed_greenlet_overflow_is_reported_by_id() {
     assert_overflow_reported(

@@ -34,7 +34,7 @@ use std::io;
 use std::mem::{self, ManuallyDrop};
 
 use super::budget;
-use super::sys::{AltStack, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind};
+use super::sys::{AltStack, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions};
 
 /// The usable size of a stack when none is chosen: 256 KiB.
 ///
@@ -102,8 +102,10 @@ struct Class {
     regions: Vec<Region>,
     /// The first region that may have uncarved slots.
     carving: usize,
-    /// Slots carved so far.
-    carved: u64,
+    /// Slots carved from the class's regions: taken, or in a free list.
+    carved: usize,
+    /// Slots carved since the thread started (for tests).
+    carved_ever: u64,
 }
 
 impl Class {
@@ -118,6 +120,7 @@ impl Class {
             regions: Vec::new(),
             carving: 0,
             carved: 0,
+            carved_ever: 0,
         }
     }
 
@@ -211,14 +214,12 @@ impl Pool {
             let mut free = mem::take(&mut class.hot);
             free.append(&mut class.pending);
             free.append(&mut class.cold);
-            for region in mem::take(&mut class.regions) {
-                if let Err(region) = region.unmap(&mut free) {
-                    // Cannot happen (no slot is in use), but leaking is safe.
-                    mem::forget(region);
-                }
-            }
+            let (left, kept) = unmap_regions(mem::take(&mut class.regions), free);
+            // Nothing is left (no slot is in use), but leaking is safe.
+            mem::forget((left, kept));
             class.capacity = 0;
             class.carving = 0;
+            class.carved = 0;
         }
         self.classes.retain(|c| c.committed > 0);
         if self.classes.is_empty() {
@@ -327,29 +328,35 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
     }
 }
 
-/// Carves a new slot for a reservation of the class of `size`.
+/// Carves a new slot for a reservation of the class of `size`, and more
+/// for the other reservations that will soon be taken (up to a batch, kept
+/// in `cold`), so that their guards cost one system call.
 #[cold]
 #[inline(never)]
 fn carve(size: usize) -> io::Result<RegionStack> {
     let carved = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let class = pool.class(size);
+        // No slot is free, so every carved slot is taken, and the
+        // reservations not taken yet (this one included) need new slots.
+        let wanted = class.committed - class.carved;
         loop {
             // A reservation with no free slot implies an uncarved one.
             let region = class
                 .regions
                 .get_mut(class.carving)
                 .expect("greenlet: a reserved stack has a slot");
-            match region.carve() {
-                Some(Ok(slot)) => {
-                    class.carved += 1;
-                    return Ok(slot);
+            match region.carve(wanted, &mut class.cold) {
+                Ok(0) => class.carving += 1,
+                Ok(n) => {
+                    class.carved += n;
+                    class.carved_ever += n as u64;
+                    return Ok(class.cold.pop().expect("just carved"));
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     class.committed -= 1;
                     return Err(e);
                 }
-                None => class.carving += 1,
             }
         }
     });
@@ -436,7 +443,7 @@ impl Drop for Teardown {
 /// How many stacks this thread has carved since it started.
 #[cfg(test)]
 pub(crate) fn mapped_count() -> u64 {
-    POOL.with(|pool| pool.borrow().classes.iter().map(|c| c.carved).sum())
+    POOL.with(|pool| pool.borrow().classes.iter().map(|c| c.carved_ever).sum())
 }
 
 /// How many free stacks this thread's pool holds, over all sizes.

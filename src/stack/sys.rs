@@ -205,66 +205,46 @@ impl Region {
         self.slots
     }
 
-    /// Carves the next slot: installs its guard (for `madvise` guards) and
-    /// hands it out. `None` when every slot is carved.
+    /// Carves up to `n` (at least one) of the next slots, installing their
+    /// guards, and appends them to `out`. Returns how many it carved: 0 when
+    /// every slot is carved.
+    ///
+    /// With `madvise` guards, the guards of a batch are installed with one
+    /// `process_madvise` call where the kernel allows it.
     ///
     /// # Errors
     ///
-    /// The kernel's error if it refuses the guard (out of memory for page
-    /// tables); the slot stays uncarved.
-    pub(super) fn carve(&mut self) -> Option<io::Result<Slot>> {
-        if self.carved == self.slots {
-            return None;
+    /// The kernel's error if it refuses a guard (out of memory for page
+    /// tables) before any slot is carved; the slots stay uncarved.
+    pub(super) fn carve(&mut self, n: usize, out: &mut Vec<Slot>) -> io::Result<usize> {
+        let n = n.clamp(1, MAX_BATCH).min(self.slots - self.carved);
+        let first = self.start.get() + self.carved * self.stride;
+        let guarded = match self.guard {
+            GuardKind::Mprotect => n, // installed when the region was mapped
+            GuardKind::Madvise if n == 0 => 0,
+            GuardKind::Madvise => install_guards(first, self.stride, n)?,
+        };
+        for i in 0..guarded {
+            let limit = first + i * self.stride;
+            self.valgrind.push(ValgrindStackRegistration::new(
+                limit as *mut u8,
+                self.stride,
+            ));
+            out.push(Slot {
+                base: NonZeroUsize::new(limit + self.stride).expect("above the region's start"),
+                len: self.stride,
+                _thread_bound: PhantomData,
+            });
         }
-        let limit = self.start.get() + self.carved * self.stride;
-        if self.guard == GuardKind::Madvise {
-            // SAFETY: `limit` is the lowest page of an uncarved slot of this
-            // region's mapping, which nothing refers to (invariant).
-            let rc = unsafe { libc::madvise(limit as *mut c_void, PAGE, MADV_GUARD_INSTALL) };
-            if rc != 0 {
-                return Some(Err(io::Error::last_os_error()));
-            }
-        }
-        self.carved += 1;
-        self.valgrind.push(ValgrindStackRegistration::new(
-            limit as *mut u8,
-            self.stride,
-        ));
-        Some(Ok(Slot {
-            base: NonZeroUsize::new(limit + self.stride).expect("above the region's start"),
-            len: self.stride,
-            _thread_bound: PhantomData,
-        }))
-    }
-
-    /// Whether `slot` was carved from this region.
-    fn holds(&self, slot: &Slot) -> bool {
-        let end = self.start.get() + self.carved * self.stride;
-        slot.limit() >= self.start.get() && slot.base.get() <= end
-    }
-
-    /// Unmaps the region, taking back from `free` every slot it carved.
-    ///
-    /// # Errors
-    ///
-    /// Gives the region back, `free` untouched, when not all of its carved
-    /// slots are in `free` (some are still in use).
-    pub(super) fn unmap(mut self, free: &mut Vec<Slot>) -> Result<(), Region> {
-        let mine = free.iter().filter(|s| self.holds(s)).count();
-        if mine != self.carved {
-            return Err(self);
-        }
-        free.retain(|s| !self.holds(s));
-        // Every slot is back (Slots are unique), so nothing refers to the
-        // mapping any more.
-        self.unmap_all();
-        Ok(())
+        self.carved += guarded;
+        Ok(guarded)
     }
 
     /// Unmaps the whole mapping.
     ///
     /// Only called when no `Slot` of the region exists (all were taken back
-    /// by `unmap`, or none was carved), on a region that is then dropped.
+    /// by `unmap_regions`, or none was carved), on a region that is then
+    /// dropped.
     fn unmap_all(&mut self) {
         if let Some(index) = self.registered.take() {
             overflow::deregister(index);
@@ -274,6 +254,117 @@ impl Region {
         // is in use (see above); the region is dropped right after.
         unsafe { libc::munmap(self.start.get() as *mut c_void, self.stride * self.slots) };
     }
+}
+
+/// The most slots carved at once.
+const MAX_BATCH: usize = 256;
+
+/// `process_madvise`'s pid file descriptor for the calling thread itself
+/// (Linux 6.15+).
+const PIDFD_SELF_THREAD: libc::c_int = -10000;
+
+/// Cleared when `process_madvise` cannot install our guards.
+static BATCH_GUARDS: AtomicBool = AtomicBool::new(true);
+
+/// Installs guard pages at the bottom of the `n` (at most [`MAX_BATCH`])
+/// slots of `stride` bytes from `first`, all uncarved slots of a live
+/// region, and returns how many it installed (all, unless the kernel fails).
+///
+/// # Errors
+///
+/// The kernel's error, when not even the first guard could be installed.
+fn install_guards(first: usize, stride: usize, n: usize) -> io::Result<usize> {
+    let mut done = if n > 1 {
+        install_guards_at_once(first, stride, n)
+    } else {
+        0
+    };
+    while done < n {
+        let page = first + done * stride;
+        // SAFETY: the lowest page of an uncarved slot of a live region, which
+        // nothing refers to (invariant of `Region`).
+        if unsafe { libc::madvise(page as *mut c_void, PAGE, MADV_GUARD_INSTALL) } != 0 {
+            return match done {
+                0 => Err(io::Error::last_os_error()),
+                _ => Ok(done),
+            };
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// As [`install_guards`], in one `process_madvise` call, and returns how
+/// many guards it installed: 0 where the kernel cannot (before Linux 6.15,
+/// which lets a thread name itself with `PIDFD_SELF_THREAD`).
+fn install_guards_at_once(first: usize, stride: usize, n: usize) -> usize {
+    if !BATCH_GUARDS.load(Ordering::Relaxed) {
+        return 0;
+    }
+    let mut iov = [libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_BATCH];
+    for (i, v) in iov[..n].iter_mut().enumerate() {
+        v.iov_base = (first + i * stride) as *mut c_void;
+        v.iov_len = PAGE;
+    }
+    // SAFETY: each iovec names the lowest page of an uncarved slot of a live
+    // region, which nothing refers to (invariant of `Region`).
+    let advised = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF_THREAD,
+            iov.as_ptr(),
+            n,
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    if advised < 0 {
+        BATCH_GUARDS.store(false, Ordering::Relaxed); // one guard at a time
+        return 0;
+    }
+    advised as usize / PAGE
+}
+
+/// Unmaps every region of `regions` whose carved slots are all in `free`,
+/// and gives back the regions it could not unmap, with their slots. At
+/// thread exit that is none, unless a coroutine outlives the pool.
+pub(super) fn unmap_regions(mut regions: Vec<Region>, free: Vec<Slot>) -> (Vec<Region>, Vec<Slot>) {
+    regions.sort_unstable_by_key(|r| r.start);
+    let find = |slot: &Slot| {
+        let i = regions.partition_point(|r| r.start.get() <= slot.limit());
+        let region = &regions[i.checked_sub(1)?];
+        let end = region.start.get() + region.carved * region.stride;
+        (slot.base.get() <= end).then_some(i - 1)
+    };
+    let mut back = vec![0; regions.len()];
+    for slot in &free {
+        if let Some(i) = find(slot) {
+            back[i] += 1;
+        }
+    }
+    let complete: Vec<bool> = regions
+        .iter()
+        .zip(&back)
+        .map(|(r, &n)| n == r.carved)
+        .collect();
+    // Slots are unique: a region whose carved slots are all here has no
+    // other, so nothing refers to its memory once these are dropped.
+    let kept: Vec<Slot> = free
+        .into_iter()
+        .filter(|s| !find(s).is_some_and(|i| complete[i]))
+        .collect();
+    let mut left = Vec::new();
+    for (mut region, complete) in regions.into_iter().zip(complete) {
+        if complete {
+            region.unmap_all();
+        } else {
+            left.push(region);
+        }
+    }
+    (left, kept)
 }
 
 impl std::fmt::Debug for Region {
@@ -614,6 +705,62 @@ unsafe fn restore_default(signal: libc::c_int, info: *mut libc::siginfo_t) {
         libc::sigaction(signal, &action, ptr::null_mut());
         if (*info).si_code <= 0 {
             libc::raise(signal);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_region_is_unmapped_only_with_all_its_slots() {
+        let stride = 16 * PAGE;
+        let kind = guard_kind();
+        let mut a = Region::map(stride, 4, kind).unwrap();
+        let mut b = Region::map(stride, 4, kind).unwrap();
+        let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+        assert_eq!(a.carve(3, &mut from_a).unwrap(), 3);
+        assert_eq!(b.carve(10, &mut from_b).unwrap(), 4, "at most the region");
+        assert_eq!(b.carve(1, &mut from_b).unwrap(), 0, "all carved");
+        let in_use = from_b.pop().unwrap();
+        let mut free = from_a;
+        free.extend(from_b);
+        let (left, kept) = unmap_regions(vec![a, b], free);
+        assert_eq!(left.len(), 1, "the region with a slot in use stays");
+        assert_eq!(kept.len(), 3, "with its free slots");
+        let mut free = kept;
+        free.push(in_use);
+        let (left, kept) = unmap_regions(left, free);
+        assert!(left.is_empty() && kept.is_empty());
+    }
+
+    #[test]
+    fn carved_slots_are_writable_above_their_guard() {
+        let stride = 16 * PAGE;
+        for kind in [guard_kind(), GuardKind::Mprotect] {
+            let mut region = Region::map(stride, 8, kind).unwrap();
+            let mut slots = Vec::new();
+            region.carve(8, &mut slots).unwrap();
+            for slot in &slots {
+                let stack = slot.usable();
+                assert_eq!(stack, 15 * PAGE);
+                // SAFETY: the slot's usable part is mapped read/write and
+                // owned by `slot`, which no coroutine uses.
+                unsafe {
+                    let low = (slot.limit() + PAGE) as *mut u8;
+                    low.write_volatile(1);
+                    low.add(stack - 1).write_volatile(2);
+                }
+            }
+            Slot::release_memory(&mut slots);
+            for slot in &slots {
+                // SAFETY: as above; released memory reads as zeros.
+                let byte = unsafe { ((slot.limit() + PAGE) as *const u8).read_volatile() };
+                assert_eq!(byte, 0, "released pages read as zeros");
+            }
+            let (left, _) = unmap_regions(vec![region], slots);
+            assert!(left.is_empty());
         }
     }
 }
