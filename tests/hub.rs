@@ -140,7 +140,9 @@ fn shorter_sleeps_finish_first() {
 fn spawn_later_starts_after_its_delay_in_order() {
     let log = new_log();
     let (l1, l2) = (log.clone(), log.clone());
-    let late = greenlet::spawn_later(Duration::from_millis(20), move || {
+    // Far apart: the thread's first spawn maps its first region of stacks,
+    // which takes milliseconds under valgrind.
+    let late = greenlet::spawn_later(Duration::from_millis(100), move || {
         l1.borrow_mut().push("late".into())
     });
     let soon = greenlet::spawn_later(Duration::from_millis(5), move || {

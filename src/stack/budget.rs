@@ -65,19 +65,47 @@ pub(super) fn region_cost(slots: usize, guard: GuardKind) -> usize {
     }
 }
 
+/// The mapping count at the last reading of `/proc/self/maps`, plus what
+/// regions mapped since cost (0: never read).
+static ESTIMATE: AtomicUsize = AtomicUsize::new(0);
+/// The limit at the last reading (0: never read).
+static KNOWN_LIMIT: AtomicUsize = AtomicUsize::new(0);
+/// Regions mapped since the last reading.
+static SINCE_READING: AtomicUsize = AtomicUsize::new(0);
+/// The count is read again after this many regions, even far from the limit.
+const READ_EVERY: usize = 16;
+
 /// How many of the `wanted` stacks of `stride` bytes a new region may hold
 /// within the budget (at least one).
+///
+/// Reading `/proc/self/maps` costs tens of microseconds, so it is read again
+/// only near the limit (within twice the headroom), every [`READ_EVERY`]
+/// regions, or when a test has lowered the limit; otherwise the last count
+/// plus what this allocator mapped since is precise enough.
 ///
 /// # Errors
 ///
 /// [`io::ErrorKind::OutOfMemory`], with the message of [`exhausted`], when
 /// not even one fits.
 pub(super) fn plan(wanted: usize, stride: usize, guard: GuardKind) -> io::Result<usize> {
-    let limit = max_map_count();
-    // Unreadable /proc (a sandbox): let the kernel decide.
-    let Ok(count) = mapping_count() else {
-        return Ok(wanted);
-    };
+    let (mut count, mut limit) = (
+        ESTIMATE.load(Ordering::Relaxed),
+        KNOWN_LIMIT.load(Ordering::Relaxed),
+    );
+    let stale = count == 0
+        || LIMIT_OVERRIDE.load(Ordering::Relaxed) != 0
+        || SINCE_READING.load(Ordering::Relaxed) >= READ_EVERY
+        || count + region_cost(wanted, guard) + 2 * HEADROOM > limit;
+    if stale {
+        limit = max_map_count();
+        // Unreadable /proc (a sandbox): let the kernel decide.
+        let Ok(read) = mapping_count() else {
+            return Ok(wanted);
+        };
+        count = read;
+        KNOWN_LIMIT.store(limit, Ordering::Relaxed);
+        SINCE_READING.store(0, Ordering::Relaxed);
+    }
     let free = limit.saturating_sub(count + HEADROOM);
     let fits = match guard {
         GuardKind::Madvise if region_cost(wanted, guard) <= free => wanted,
@@ -87,6 +115,8 @@ pub(super) fn plan(wanted: usize, stride: usize, guard: GuardKind) -> io::Result
     if fits == 0 {
         return Err(exhausted(count, limit, stride, guard));
     }
+    ESTIMATE.store(count + region_cost(fits, guard), Ordering::Relaxed);
+    SINCE_READING.fetch_add(1, Ordering::Relaxed);
     Ok(fits)
 }
 

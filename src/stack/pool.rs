@@ -153,9 +153,11 @@ fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> usize {
 
 /// A thread's stacks, by size.
 struct Pool {
-    classes: Vec<Class>,
-    /// The class used last: the next use is almost always the same.
-    last: usize,
+    /// The class used last, inline: the next use is almost always the same,
+    /// and finding it then costs one comparison.
+    current: Class,
+    /// The other classes.
+    others: Vec<Class>,
     /// Set once the thread has a region: the exit guard is registered and
     /// the thread has an alternate signal stack.
     armed: bool,
@@ -170,8 +172,8 @@ thread_local! {
     // late at thread exit can still come back). `Teardown` empties it.
     static POOL: ManuallyDrop<RefCell<Pool>> = const {
         ManuallyDrop::new(RefCell::new(Pool {
-            classes: Vec::new(),
-            last: 0,
+            current: Class::new(DEFAULT_STACK_SIZE),
+            others: Vec::new(),
             armed: false,
             exiting: false,
             altstack: None,
@@ -184,30 +186,36 @@ impl Pool {
     /// The class of stacks of `size` usable bytes, made if new.
     #[inline(always)]
     fn class(&mut self, size: usize) -> &mut Class {
-        let index = match self.classes.get(self.last) {
-            Some(class) if class.size == size => self.last,
-            _ => self.find(size),
-        };
-        &mut self.classes[index]
+        if self.current.size != size {
+            self.switch_to(size);
+        }
+        &mut self.current
     }
 
+    /// Makes the class of `size` the current one.
+    #[cold]
     #[inline(never)]
-    fn find(&mut self, size: usize) -> usize {
-        let index = match self.classes.iter().position(|c| c.size == size) {
+    fn switch_to(&mut self, size: usize) {
+        let index = match self.others.iter().position(|c| c.size == size) {
             Some(index) => index,
             None => {
-                self.classes.push(Class::new(size));
-                self.classes.len() - 1
+                self.others.push(Class::new(size));
+                self.others.len() - 1
             }
         };
-        self.last = index;
-        index
+        mem::swap(&mut self.current, &mut self.others[index]);
+    }
+
+    /// Every class.
+    #[cfg(test)]
+    fn classes(&self) -> impl Iterator<Item = &Class> {
+        std::iter::once(&self.current).chain(&self.others)
     }
 
     /// At thread exit: unmaps the regions of every class none of whose
     /// stacks is reserved or in use.
     fn unmap_unused(&mut self) {
-        for class in &mut self.classes {
+        for class in std::iter::once(&mut self.current).chain(&mut self.others) {
             if class.committed > 0 {
                 continue;
             }
@@ -215,17 +223,15 @@ impl Pool {
             free.append(&mut class.pending);
             free.append(&mut class.cold);
             let (left, kept) = unmap_regions(mem::take(&mut class.regions), free);
-            // Nothing is left (no slot is in use), but leaking is safe.
-            mem::forget((left, kept));
-            class.capacity = 0;
-            class.carving = 0;
-            class.carved = 0;
+            // Nothing is left, as no slot is in use. (Dropping a region that
+            // is left would leak its mapping, and a slot its place: safe.)
+            drop((left, kept));
+            *class = Class::new(class.size);
         }
-        self.classes.retain(|c| c.committed > 0);
-        if self.classes.is_empty() {
-            self.classes = Vec::new(); // frees the buffer: the thread is ending
+        self.others.retain(|c| c.committed > 0);
+        if self.others.is_empty() {
+            self.others = Vec::new(); // frees the buffer: the thread is ending
         }
-        self.last = 0;
     }
 }
 
@@ -443,13 +449,13 @@ impl Drop for Teardown {
 /// How many stacks this thread has carved since it started.
 #[cfg(test)]
 pub(crate) fn mapped_count() -> u64 {
-    POOL.with(|pool| pool.borrow().classes.iter().map(|c| c.carved_ever).sum())
+    POOL.with(|pool| pool.borrow().classes().map(|c| c.carved_ever).sum())
 }
 
 /// How many free stacks this thread's pool holds, over all sizes.
 #[cfg(test)]
 pub(crate) fn pooled_count() -> usize {
-    POOL.with(|pool| pool.borrow().classes.iter().map(Class::free).sum())
+    POOL.with(|pool| pool.borrow().classes().map(Class::free).sum())
 }
 
 /// How many free stacks of `size` are resident (not released).
