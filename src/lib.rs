@@ -78,6 +78,10 @@ pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 #[doc(hidden)]
 pub mod __private {
     /// Mappings the stack allocator leaves free for the rest of the process.
+    ///
+    /// ```
+    /// assert!(greenlet::__private::MAPPING_HEADROOM > 0);
+    /// ```
     pub const MAPPING_HEADROOM: usize = crate::stack::hooks::HEADROOM;
 
     /// Makes the stack allocator believe that `vm.max_map_count` is `limit`

@@ -246,6 +246,31 @@ fn a_generator_overflow_inside_a_greenlet_names_the_greenlet() {
     );
 }
 
+/// A thread without an alternate signal stack (one started by C code, here
+/// a std thread that turned its own off) gets ours with its first stacks, so
+/// its overflows are reported too.
+#[test]
+fn a_thread_without_an_alternate_stack_gets_one() {
+    assert_overflow_reported(
+        "a_thread_without_an_alternate_stack_gets_one",
+        false,
+        || {
+            let t = std::thread::spawn(|| {
+                let off = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                // SAFETY: turns this thread's alternate signal stack off.
+                assert_eq!(unsafe { libc::sigaltstack(&off, std::ptr::null_mut()) }, 0);
+                overflow_named_greenlet();
+            });
+            let _ = t.join();
+        },
+        "greenlet 'deep' (id 1) has overflowed its stack of 64 KiB",
+    );
+}
+
 /// A fault that is not in one of our guard pages goes to the handler that
 /// was there before ours: here the default action, death by SIGSEGV.
 #[test]

@@ -456,7 +456,9 @@ impl Builder {
 
     /// Sets the usable stack size in bytes, rounded up to whole pages and to
     /// at least [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). The default is
-    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE).
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE). A greenlet that
+    /// overflows its stack makes the process print `greenlet 'name' (id 3)
+    /// has overflowed its stack of 256 KiB` and abort.
     ///
     /// # Examples
     ///
