@@ -3,8 +3,8 @@
 //!
 //! - `pool.rs`: the per-thread pool, its size classes and reservations.
 //! - `budget.rs`: the `vm.max_map_count` budget and its error.
-//! - `sys.rs`: the only `unsafe` code: regions, guards, the `Stack` impl and
-//!   the signal handler.
+//! - `sys/`: the only `unsafe` code: `region.rs` (regions, guards, the
+//!   `Stack` impl) and `signal.rs` (the signal handler, the alternate stack).
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
 
 mod budget;

@@ -1,7 +1,7 @@
 //! Recognising a stack overflow from inside the SIGSEGV handler, and the
 //! report it prints.
 //!
-//! The handler (in `sys.rs`) may run at any instruction of any thread, so
+//! The handler (in `sys/signal.rs`) may run at any instruction of any thread, so
 //! everything here is async-signal-safe: the regions are found in a
 //! fixed-size table of atomics, and the report is formatted into a buffer on
 //! the handler's stack, without allocating or locking.
