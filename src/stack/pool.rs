@@ -25,9 +25,11 @@
 //!
 //! The pool is a `thread_local!` with a `const` initialiser and no
 //! destructor (a separate guard empties it at thread exit), so reaching it
-//! is a plain thread-local load. Reserving, taking and giving back a pooled
-//! stack each borrow it once, find the class by a one-entry cache, and
-//! touch a counter and a `Vec` end: no search, no system call.
+//! is a plain thread-local load. The size class used last lives inline in
+//! it; another size is found by a search and swapped in, which only a
+//! program alternating sizes pays for. Reserving, taking and giving back a
+//! pooled stack each borrow the pool once, compare one size, and touch a
+//! counter and the end of a `Vec`: no search, no system call.
 
 use std::cell::RefCell;
 use std::io;
