@@ -64,5 +64,62 @@ fn create_run_drop(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, switch, create_run_drop);
+/// Fresh stacks, none pooled: `n` coroutines made on a new thread, each
+/// run up to its first suspension (so its stack's top page is touched) and
+/// kept alive together, as a spike of greenlets would be. Per coroutine.
+fn fresh_stacks(c: &mut Criterion) {
+    const BATCH: u64 = 10_000; // DefaultStack stops near 32,700 (two mappings each)
+    let per_coroutine = |iters: u64, make: fn(u64) -> Box<dyn std::any::Any>| {
+        let mut left = iters;
+        let mut total = std::time::Duration::ZERO;
+        while left > 0 {
+            let n = left.min(BATCH);
+            left -= n;
+            total += std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                let alive: Vec<_> = (0..n).map(make).collect();
+                let elapsed = start.elapsed();
+                drop(alive);
+                elapsed
+            })
+            .join()
+            .unwrap();
+        }
+        total
+    };
+    let mut group = c.benchmark_group("fresh_stack");
+    group.sample_size(20);
+    group.bench_function("generator_region_slot", |b| {
+        b.iter_custom(|iters| {
+            per_coroutine(iters, |i| {
+                let mut g: Generator<(), u64> = Generator::new(|co, ()| {
+                    loop {
+                        co.yield_(1);
+                    }
+                });
+                black_box(g.send(()));
+                black_box(i);
+                Box::new(g)
+            })
+        })
+    });
+    group.bench_function("corosensei_default_stack", |b| {
+        b.iter_custom(|iters| {
+            per_coroutine(iters, |i| {
+                let stack = DefaultStack::new(DEFAULT_STACK_SIZE).unwrap();
+                let mut co: Coroutine<(), u64, (), _> = Coroutine::with_stack(stack, |co, ()| {
+                    loop {
+                        co.suspend(1);
+                    }
+                });
+                black_box(co.resume(()));
+                black_box(i);
+                Box::new(co)
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, switch, create_run_drop, fresh_stacks);
 criterion_main!(benches);

@@ -205,7 +205,9 @@ impl<S, Y> fmt::Debug for Yielder<S, Y> {
 /// A stack's size is fixed when the generator is made: [`new`](Self::new)
 /// uses [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE), and
 /// [`with_stack_size`](Self::with_stack_size) chooses another. A body that
-/// overflows its stack hits a guard page and the process dies with `SIGSEGV`.
+/// overflows its stack hits a guard page: the process prints `a generator has
+/// overflowed its stack of 256 KiB` (naming the greenlet it ran in, if any)
+/// and aborts.
 pub struct Generator<S, Y, R = ()> {
     /// `None` once closed: the stack has gone back to the pool.
     coroutine: Option<Coroutine<S, Y, R, PooledStack>>,
@@ -221,9 +223,10 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     ///
     /// # Panics
     ///
-    /// Panics if no stack can be had: the pool is empty and the kernel refuses
-    /// a new mapping. [`with_stack_size`](Self::with_stack_size) returns that
-    /// error instead.
+    /// Panics if no stack can be had: the pool has none free and a new region
+    /// of stacks would bring the process too near `vm.max_map_count`, or the
+    /// kernel refuses it. [`with_stack_size`](Self::with_stack_size) returns
+    /// that error instead.
     ///
     /// # Examples
     ///
@@ -255,9 +258,12 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     ///
     /// # Errors
     ///
-    /// Returns the kernel's error when no pooled stack of that size is free
-    /// and a new mapping is refused (`ENOMEM`, for example once
-    /// `vm.max_map_count` is reached).
+    /// - [`io::ErrorKind::InvalidInput`] for a size above 1 GiB.
+    /// - [`io::ErrorKind::OutOfMemory`] when no pooled stack of that size is
+    ///   free and a new region of stacks would bring the process too near
+    ///   `vm.max_map_count`, or the kernel's error when it refuses the region
+    ///   (or the new stack's guard page). The message names the limit, the
+    ///   current count of mappings and the ways out.
     ///
     /// # Examples
     ///

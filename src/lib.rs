@@ -76,6 +76,39 @@ pub use hub::{
 pub use local::GreenletLocal;
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
+/// Test hooks for this crate's own integration tests. **Not part of the
+/// API**: hidden, unstable, and free to change in any release.
+#[doc(hidden)]
+pub mod __private {
+    /// Mappings the stack allocator leaves free for the rest of the process.
+    ///
+    /// ```
+    /// assert!(greenlet::__private::MAPPING_HEADROOM > 0);
+    /// ```
+    pub const MAPPING_HEADROOM: usize = crate::stack::hooks::HEADROOM;
+
+    /// Makes the stack allocator believe that `vm.max_map_count` is `limit`
+    /// (`None`: read the kernel's again), to test running out of mappings
+    /// without changing the machine.
+    ///
+    /// ```
+    /// greenlet::__private::set_max_map_count(None);
+    /// ```
+    pub fn set_max_map_count(limit: Option<usize>) {
+        crate::stack::hooks::set_max_map_count(limit);
+    }
+
+    /// Makes the regions mapped from now on use `mprotect` guard pages, as on
+    /// kernels without `MADV_GUARD_INSTALL` (`false`: probe the kernel).
+    ///
+    /// ```
+    /// greenlet::__private::force_mprotect_guards(false);
+    /// ```
+    pub fn force_mprotect_guards(force: bool) {
+        crate::stack::hooks::force_mprotect_guards(force);
+    }
+}
+
 /// The README's code blocks, run as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

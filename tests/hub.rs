@@ -140,7 +140,9 @@ fn shorter_sleeps_finish_first() {
 fn spawn_later_starts_after_its_delay_in_order() {
     let log = new_log();
     let (l1, l2) = (log.clone(), log.clone());
-    let late = greenlet::spawn_later(Duration::from_millis(20), move || {
+    // Far apart: the thread's first spawn maps its first region of stacks,
+    // which takes milliseconds under valgrind.
+    let late = greenlet::spawn_later(Duration::from_millis(100), move || {
         l1.borrow_mut().push("late".into())
     });
     let soon = greenlet::spawn_later(Duration::from_millis(5), move || {
@@ -707,9 +709,9 @@ fn run_until_idle_from_a_greenlet_panics() {
 
 #[test]
 fn a_hundred_thousand_greenlets_spawned_before_any_runs_all_complete() {
-    // None has a stack until it starts, and each finishes before the next
-    // starts, so one pooled stack serves them all. (100,000 alive at once is
-    // the million-greenlet issue: it needs guard pages without a mapping each.)
+    // Each reserves a stack when spawned, but none has one until it starts,
+    // and each finishes before the next starts, so one pooled stack serves
+    // them all. (tests/stacks.rs keeps 100,000 alive at once.)
     let sum = Rc::new(Cell::new(0u64));
     let gs: Vec<_> = (0..100_000u64)
         .map(|i| {

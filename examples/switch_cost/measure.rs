@@ -153,6 +153,29 @@ fn all_started<T>(greenlets: &mut Vec<Greenlet<T>>, started: usize) -> Result<()
     ))
 }
 
+/// Spawns `f` into `greenlets`; when it cannot be spawned (no stack can be
+/// reserved), kills those spawned so far and says how many there were.
+fn spawn_into<T: 'static>(
+    greenlets: &mut Vec<Greenlet<T>>,
+    tasks: usize,
+    f: impl FnOnce() -> T + 'static,
+) -> Result<(), String> {
+    match greenlet::Builder::new().spawn(f) {
+        Ok(g) => {
+            greenlets.push(g);
+            Ok(())
+        }
+        Err(e) => {
+            let spawned = greenlets.len();
+            greenlets.iter().for_each(Greenlet::kill);
+            greenlets.clear();
+            Err(format!(
+                "only {spawned} of {tasks} greenlets started: cannot spawn: {e}"
+            ))
+        }
+    }
+}
+
 /// Joins every greenlet, turning the first failure into its message.
 fn join_all<T>(greenlets: Vec<Greenlet<T>>) -> Result<Vec<T>, String> {
     greenlet::joinall(greenlets)
@@ -181,9 +204,10 @@ pub fn yield_ring(
     let mut greenlets = Vec::with_capacity(tasks);
     // The first greenlet keeps time. Strict FIFO means that between two of
     // its stamps every greenlet yields exactly `rounds` times.
-    greenlets.push({
-        let (started, task) = (started.clone(), tally.clone());
-        greenlet::spawn(move || {
+    let (first_started, first_task) = (started.clone(), tally.clone());
+    spawn_into(&mut greenlets, tasks, move || {
+        let (started, task) = (first_started, first_task);
+        {
             started.set(started.get() + 1);
             greenlet::yield_now(); // the main context checks that all started
             let mut stamps = Vec::with_capacity(reps + 1);
@@ -196,11 +220,11 @@ pub fn yield_ring(
                 stamps.push(Instant::now());
             }
             stamps
-        })
-    });
+        }
+    })?;
     for _ in 1..tasks {
         let (started, task) = (started.clone(), tally.clone());
-        greenlets.push(greenlet::spawn(move || {
+        spawn_into(&mut greenlets, tasks, move || {
             started.set(started.get() + 1);
             greenlet::yield_now();
             for _ in 0..rounds * reps as u64 {
@@ -208,7 +232,7 @@ pub fn yield_ring(
                 task.tick();
             }
             Vec::new()
-        }));
+        })?;
     }
     greenlet::yield_now(); // every greenlet starts, or fails to
     all_started(&mut greenlets, started.get())?;
@@ -333,29 +357,28 @@ pub fn greenlet_ring(
     let boxes: Vec<Queue<Token>> = (0..tasks).map(|_| Queue::open()).collect();
     let done: Queue<Token> = Queue::open();
     let started = Rc::new(Cell::new(0));
-    let mut greenlets: Vec<Greenlet<()>> = (0..tasks)
-        .map(|i| {
-            let (inbox, next) = (boxes[i].clone(), boxes[(i + 1) % tasks].clone());
-            let (done, started, task) = (done.clone(), started.clone(), tally.clone());
-            greenlet::spawn(move || {
-                started.set(started.get() + 1);
-                while let Some(token) = inbox.recv() {
-                    if token.counted {
-                        task.tick();
-                    }
-                    if token.left <= 1 {
-                        done.send(token);
-                    } else {
-                        next.send(Token {
-                            left: token.left - 1,
-                            ..token
-                        });
-                    }
+    let mut greenlets: Vec<Greenlet<()>> = Vec::with_capacity(tasks);
+    for i in 0..tasks {
+        let (inbox, next) = (boxes[i].clone(), boxes[(i + 1) % tasks].clone());
+        let (done, started, task) = (done.clone(), started.clone(), tally.clone());
+        spawn_into(&mut greenlets, tasks, move || {
+            started.set(started.get() + 1);
+            while let Some(token) = inbox.recv() {
+                if token.counted {
+                    task.tick();
                 }
-                next.shut(); // pass the stop on
-            })
-        })
-        .collect();
+                if token.left <= 1 {
+                    done.send(token);
+                } else {
+                    next.send(Token {
+                        left: token.left - 1,
+                        ..token
+                    });
+                }
+            }
+            next.shut(); // pass the stop on
+        })?;
+    }
     greenlet::yield_now(); // every greenlet starts and waits, or fails to
     all_started(&mut greenlets, started.get())?;
     let first = &boxes[0];

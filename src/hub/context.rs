@@ -403,6 +403,30 @@ pub(crate) fn clear_main_timeout(id: u64) {
     });
 }
 
+// --- issue 7 (stack overflow report): read by the SIGSEGV handler ---
+/// The running greenlet's id, name and yielder address (the yielder lies at
+/// the base of the greenlet's own stack), or `None` in the main context. For
+/// the stack-overflow handler, which must not allocate or lock.
+///
+/// # Safety
+///
+/// The name is borrowed from the running greenlet's header, not `'static`:
+/// it is valid only until that greenlet stops running. The caller (the
+/// signal handler, which aborts afterwards) must not keep it beyond that.
+pub(crate) unsafe fn running_greenlet_identity() -> crate::stack::RunningGreenlet<'static> {
+    let running = CURRENT.with(Cell::get);
+    // SAFETY: by the invariant of CURRENT, a non-null pointer is the running
+    // greenlet's header, alive while it runs; the caller keeps the name no
+    // longer than that.
+    let header: &'static Header = unsafe { running.as_ref()? };
+    Some((
+        header.id,
+        header.name.as_deref(),
+        header.yielder.get() as usize,
+    ))
+}
+// --- end issue 7 ---
+
 #[cfg(test)]
 mod tests {
     use super::*;

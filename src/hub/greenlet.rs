@@ -410,7 +410,9 @@ impl Builder {
 
     /// Sets the usable stack size in bytes, rounded up to whole pages and to
     /// at least [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). The default is
-    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE).
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE). A greenlet that
+    /// overflows its stack makes the process print `greenlet 'name' (id 3)
+    /// has overflowed its stack of 256 KiB` and abort.
     ///
     /// # Examples
     ///
@@ -429,14 +431,21 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Returns [`io::ErrorKind::InvalidInput`] for a stack size above 1 GiB.
+    /// - [`io::ErrorKind::InvalidInput`] for a stack size above 1 GiB.
+    /// - [`io::ErrorKind::OutOfMemory`] (or the kernel's error) when no
+    ///   stack can be reserved: more stacks would need a new memory mapping,
+    ///   and the process is near `vm.max_map_count` or the kernel refuses
+    ///   it. The message names the limit, the current count of mappings,
+    ///   and the ways out (raise the limit, or use smaller stacks). Nothing
+    ///   else is affected: greenlets already spawned run as before.
     ///
     /// # Implementation notes
     ///
     /// A greenlet gets its stack when it first runs, so spawning allocates
-    /// only the closure. If no stack can be had then (the kernel refuses the
-    /// mapping), the greenlet never runs, the failure is logged with
-    /// `log::error!`, and [`Greenlet::join`] returns
+    /// only the closure and reserves a stack (a counter, except when a new
+    /// region of stacks must be mapped). If the kernel then refuses the new
+    /// stack's guard page (out of memory), the greenlet never runs, the
+    /// failure is logged with `log::error!`, and [`Greenlet::join`] returns
     /// [`JoinError::Panicked`] with a message naming the cause.
     ///
     /// # Examples
@@ -457,6 +466,7 @@ impl Builder {
                 format!("greenlet: a stack of {stack_size} bytes is above the 1 GiB limit"),
             ));
         }
+        crate::stack::reserve(stack_size)?; // issue 7: taken when it starts
         let name: Option<Rc<str>> = self.name.map(Into::into);
         Ok(spawn_task(name, stack_size, self.start_at, f))
     }
@@ -489,8 +499,8 @@ where
 ///
 /// # Panics
 ///
-/// Never for lack of a stack: stacks are allocated when greenlets start
-/// (see [`Builder::spawn`]).
+/// Panics with the message of [`Builder::spawn`]'s error when no stack can
+/// be reserved (the process is near `vm.max_map_count`).
 ///
 /// # Examples
 ///
@@ -503,12 +513,18 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    spawn_task(None, crate::DEFAULT_STACK_SIZE, None, f)
+    let stack_size = crate::DEFAULT_STACK_SIZE;
+    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
+    spawn_task(None, stack_size, None, f)
 }
 
 /// Spawns a greenlet that starts after `delay`.
 ///
 /// Until then it has no stack. Killing it before then means it never runs.
+///
+/// # Panics
+///
+/// As [`spawn`].
 ///
 /// # Examples
 ///
@@ -523,12 +539,9 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    spawn_task(
-        None,
-        crate::DEFAULT_STACK_SIZE,
-        Some(Instant::now() + delay),
-        f,
-    )
+    let stack_size = crate::DEFAULT_STACK_SIZE;
+    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
+    spawn_task(None, stack_size, Some(Instant::now() + delay), f)
 }
 
 /// Joins every greenlet, in order, and returns their results in that order.

@@ -16,7 +16,7 @@ pub use greenlet::{Builder, Current, Greenlet, JoinError, current, joinall, spaw
 pub use timeout::{Elapsed, Timeout, with_timeout};
 
 pub(crate) use blocking::block_until;
-pub(crate) use context::{WaitReason, Waiter, with_locals};
+pub(crate) use context::{WaitReason, Waiter, running_greenlet_identity, with_locals};
 pub(crate) use greenlet::KillHandle;
 pub(crate) use io_source::IoSource;
 pub(crate) use reactor::Direction;

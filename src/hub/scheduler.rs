@@ -391,6 +391,7 @@ impl Hub {
         let header = self.tasks[key].header();
         if !header.started.get() {
             log::debug!("killed {} before it started", header.describe());
+            stack::release(header.stack_size()); // issue 7: its reserved stack
             return Some(self.remove(key));
         }
         header.request_unwind(Unwind::Kill);
@@ -584,7 +585,12 @@ impl Drop for Teardown {
                         let _running = unsafe { Running::enter(header) };
                         drop(coroutine); // corosensei unwinds a suspended coroutine
                     }
-                    None => task.discard_body(None),
+                    None => {
+                        if !header.started.get() {
+                            stack::release(header.stack_size()); // issue 7: its reserved stack
+                        }
+                        task.discard_body(None);
+                    }
                 }
                 drop(header.locals.take());
             }
@@ -694,9 +700,12 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
     if header.stack_size() == crate::DEFAULT_STACK_SIZE
         && let Some(worker) = hub.borrow_mut().idle_workers.pop()
     {
+        // The worker has a stack already: the one reserved at spawn is not
+        // needed.
+        stack::release(header.stack_size());
         return Some(worker);
     }
-    match stack::take(header.stack_size()) {
+    match stack::take_reserved(header.stack_size()) {
         Ok(stack) => Some(Box::new(Some(new_worker(stack)))),
         Err(e) => {
             fail_to_start(task.clone(), e);

@@ -1,0 +1,259 @@
+//! Recognising a stack overflow from inside the SIGSEGV handler, and the
+//! report it prints.
+//!
+//! The handler (in `sys/signal.rs`) may run at any instruction of any thread, so
+//! everything here is async-signal-safe: the regions are found in a
+//! fixed-size table of atomics, and the report is formatted into a buffer on
+//! the handler's stack, without allocating or locking.
+
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::sys::PAGE;
+
+/// How many regions (of all threads at once) the table can hold. A region
+/// that finds no room still works; its overflows are reported as a plain
+/// SIGSEGV by the previous handler.
+const MAX_REGIONS: usize = 4096;
+
+/// One region in the table: `start` is 0 when the entry is free, 1 while it
+/// is being filled, and the region's start once `len` and `stride` are valid.
+struct Entry {
+    start: AtomicUsize,
+    len: AtomicUsize,
+    stride: AtomicUsize,
+}
+
+const FREE: usize = 0;
+const FILLING: usize = 1;
+
+static REGIONS: [Entry; MAX_REGIONS] = [const {
+    Entry {
+        start: AtomicUsize::new(FREE),
+        len: AtomicUsize::new(0),
+        stride: AtomicUsize::new(0),
+    }
+}; MAX_REGIONS];
+
+/// How many entries have ever been used: the handler looks no further.
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+/// Records a region of slots of `stride` bytes, each with its guard page at
+/// the bottom. Returns its entry, or `None` when the table is full.
+pub(super) fn register(start: usize, len: usize, stride: usize) -> Option<usize> {
+    for (index, entry) in REGIONS.iter().enumerate() {
+        if entry
+            .start
+            .compare_exchange(FREE, FILLING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            entry.len.store(len, Ordering::Relaxed);
+            entry.stride.store(stride, Ordering::Relaxed);
+            entry.start.store(start, Ordering::Release);
+            USED.fetch_max(index + 1, Ordering::Release);
+            return Some(index);
+        }
+    }
+    log::debug!("the stack-overflow table is full: overflows of a new region go unnamed");
+    None
+}
+
+/// Forgets the region in entry `index` (before it is unmapped).
+pub(super) fn deregister(index: usize) {
+    REGIONS[index].start.store(FREE, Ordering::Release);
+}
+
+/// A fault in the guard page of one of our stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct GuardHit {
+    /// The lowest address of the stack's slot (its guard page).
+    pub(super) slot: usize,
+    /// The slot's length, guard included.
+    pub(super) stride: usize,
+}
+
+impl GuardHit {
+    /// Whether `address` lies in this stack (guard included).
+    fn contains(&self, address: usize) -> bool {
+        (self.slot..self.slot + self.stride).contains(&address)
+    }
+
+    /// The usable size of the stack, in KiB.
+    fn usable_kib(&self) -> usize {
+        (self.stride - PAGE) / 1024
+    }
+}
+
+/// The stack whose guard page holds `address`, if it is one of ours.
+pub(super) fn guard_hit(address: usize) -> Option<GuardHit> {
+    let used = USED.load(Ordering::Acquire);
+    REGIONS[..used].iter().find_map(|entry| {
+        let start = entry.start.load(Ordering::Acquire);
+        if start <= FILLING || address < start {
+            return None;
+        }
+        let len = entry.len.load(Ordering::Relaxed);
+        let stride = entry.stride.load(Ordering::Relaxed);
+        let offset = address - start;
+        if offset >= len || offset % stride >= PAGE {
+            return None;
+        }
+        Some(GuardHit {
+            slot: start + offset - offset % stride,
+            stride,
+        })
+    })
+}
+
+/// A fixed buffer for the report, on the handler's stack.
+pub(super) struct ReportBuffer {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl ReportBuffer {
+    pub(super) fn new() -> Self {
+        ReportBuffer {
+            bytes: [0; 512],
+            len: 0,
+        }
+    }
+}
+
+impl fmt::Write for ReportBuffer {
+    /// Appends what fits, and drops the rest (a very long name).
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.bytes.len() - self.len;
+        let n = s.len().min(room);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// The running greenlet as the handler sees it: its id, its name, and the
+/// address of its yielder, which lies at the base of its own stack.
+pub(crate) type RunningGreenlet<'a> = Option<(u64, Option<&'a str>, usize)>;
+
+/// Formats the report of an overflow of the stack of `hit`, knowing which
+/// greenlet was running, and returns its bytes.
+///
+/// - `greenlet 'name' (id 3) has overflowed its stack of 64 KiB` (or
+///   `greenlet 3 has…` for an unnamed one) when it is the greenlet's stack;
+/// - `a generator in greenlet 'name' (id 3) has overflowed…` when a
+///   generator ran inside it;
+/// - `a generator has overflowed…` outside any greenlet.
+pub(super) fn report<'b>(
+    buffer: &'b mut ReportBuffer,
+    hit: GuardHit,
+    running: RunningGreenlet<'_>,
+) -> &'b [u8] {
+    buffer.len = 0;
+    // Reserve room for the tail, so that a long name cannot cut it off.
+    const TAIL: &str = "\nfatal runtime error: stack overflow, aborting\n";
+    let body_room = buffer.bytes.len() - TAIL.len() - 64;
+    let _ = match running {
+        Some((id, name, yielder)) => {
+            if !hit.contains(yielder) {
+                let _ = buffer.write_str("a generator in ");
+            }
+            let _ = buffer.write_str("greenlet ");
+            match name {
+                Some(name) => {
+                    let _ = buffer.write_str("'");
+                    let _ = buffer.write_str(truncate(name, body_room.saturating_sub(buffer.len)));
+                    write!(buffer, "' (id {id})")
+                }
+                None => write!(buffer, "{id}"),
+            }
+        }
+        None => buffer.write_str("a generator"),
+    };
+    let _ = write!(
+        buffer,
+        " has overflowed its stack of {} KiB{TAIL}",
+        hit.usable_kib()
+    );
+    &buffer.bytes[..buffer.len]
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a
+/// character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(hit: GuardHit, running: RunningGreenlet<'_>) -> String {
+        let mut buffer = ReportBuffer::new();
+        String::from_utf8(report(&mut buffer, hit, running).to_vec()).unwrap()
+    }
+
+    const HIT: GuardHit = GuardHit {
+        slot: 0x10_0000,
+        stride: 64 * 1024 + PAGE,
+    };
+
+    #[test]
+    fn the_report_names_the_greenlet_that_overflowed() {
+        let on_its_stack = HIT.slot + HIT.stride - 64;
+        assert!(
+            text(HIT, Some((7, Some("deep"), on_its_stack)))
+                .starts_with("greenlet 'deep' (id 7) has overflowed its stack of 64 KiB\n")
+        );
+        assert!(
+            text(HIT, Some((7, None, on_its_stack)))
+                .starts_with("greenlet 7 has overflowed its stack of 64 KiB\n")
+        );
+    }
+
+    #[test]
+    fn the_report_tells_a_generator_from_its_greenlet() {
+        let elsewhere = HIT.slot + 10 * HIT.stride;
+        assert!(
+            text(HIT, Some((2, Some("g"), elsewhere))).starts_with(
+                "a generator in greenlet 'g' (id 2) has overflowed its stack of 64 KiB"
+            )
+        );
+        assert!(text(HIT, None).starts_with("a generator has overflowed its stack of 64 KiB"));
+    }
+
+    #[test]
+    fn a_long_name_is_cut_but_the_report_is_whole() {
+        let name = "é".repeat(1000);
+        let report = text(HIT, Some((1, Some(&name), HIT.slot + PAGE)));
+        assert!(report.ends_with("(id 1) has overflowed its stack of 64 KiB\nfatal runtime error: stack overflow, aborting\n"));
+    }
+
+    #[test]
+    fn only_guard_pages_of_registered_regions_are_ours() {
+        let stride = 16 * PAGE;
+        // Fake addresses: the table only records numbers.
+        let start = 0x7000_0000_0000;
+        let index = register(start, 4 * stride, stride).unwrap();
+        let hit = GuardHit {
+            slot: start + 2 * stride,
+            stride,
+        };
+        assert_eq!(guard_hit(start + 2 * stride + 8), Some(hit));
+        assert_eq!(
+            guard_hit(start + 2 * stride + PAGE),
+            None,
+            "above the guard"
+        );
+        assert_eq!(guard_hit(start + 4 * stride), None, "past the region");
+        assert_eq!(guard_hit(start - 1), None, "below the region");
+        deregister(index);
+        assert_eq!(guard_hit(start + 2 * stride + 8), None, "forgotten");
+    }
+}

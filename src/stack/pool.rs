@@ -1,0 +1,567 @@
+//! The per-thread pool of stacks: size classes, reservations, and the
+//! regions each class carves its stacks from.
+//!
+//! # Reservations
+//!
+//! A greenlet gets its stack only when it first runs, yet `Builder::spawn`
+//! must be the call that fails when no stack can be had. So spawning
+//! *reserves* a slot ([`reserve`]): it counts against the slots the class's
+//! regions hold, mapping a new region when none is left, which is where the
+//! mapping budget is checked. Starting takes a reserved slot
+//! ([`take_reserved`]), installing its guard the first time it is used; a
+//! greenlet killed before it starts gives its reservation back
+//! ([`release`]). A generator does both at once ([`take`]).
+//!
+//! # Free slots
+//!
+//! A slot given back goes to the class's `hot` list, reused first, while
+//! that holds fewer than [`POOL_HIGH_WATER`] slots. Beyond it, slots wait in
+//! `pending` and are released in batches of [`RELEASE_BATCH`] with
+//! `MADV_DONTNEED` (adjacent ones in one call), then kept in `cold`: their
+//! memory goes back to the kernel, their guards and address ranges stay, for
+//! the next spike. Regions are unmapped only when the thread exits.
+//!
+//! # Cost
+//!
+//! The pool is a `thread_local!` with a `const` initialiser and no
+//! destructor (a separate guard empties it at thread exit), so reaching it
+//! is a plain thread-local load. The size class used last lives inline in
+//! it; another size is found by a search and swapped in, which only a
+//! program alternating sizes pays for. Reserving, taking and giving back a
+//! pooled stack each borrow the pool once, compare one size, and touch a
+//! counter and the end of a `Vec`: no search, no system call.
+
+use std::cell::RefCell;
+use std::io;
+use std::mem::{self, ManuallyDrop};
+
+use super::budget;
+use super::sys::{AltStack, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions};
+
+/// The usable size of a stack when none is chosen: 256 KiB.
+///
+/// Only the pages a body touches become resident (usually one or two), so a
+/// generous size costs address space, not memory. It leaves room for a panic
+/// with a backtrace, which needs far more stack than most bodies do (see
+/// `design.md`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(greenlet::DEFAULT_STACK_SIZE, 256 * 1024);
+/// ```
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The smallest usable stack size; smaller requests are rounded up to it.
+///
+/// A body that panics needs this much to print its message and backtrace
+/// (measured in `tests/generator.rs`, `panic_on_smallest_stack`).
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::Builder::new().stack_size(1).spawn(|| "tiny")?; // gets 64 KiB
+/// assert_eq!(g.join().unwrap(), "tiny");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
+
+/// The largest stack that can be asked for: 1 GiB.
+pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Free stacks of one size kept resident for reuse, per thread, at most.
+pub(crate) const POOL_HIGH_WATER: usize = 1024;
+
+/// Free stacks beyond the high-water mark are released this many at a time.
+pub(crate) const RELEASE_BATCH: usize = 256;
+
+/// The first region of a class holds this many slots; each next one twice
+/// as many as the one before, up to [`REGION_MAX_BYTES`].
+const FIRST_REGION_SLOTS: usize = 16;
+
+/// The largest region, in address space (not memory: only touched pages are).
+#[cfg(target_pointer_width = "64")]
+const REGION_MAX_BYTES: usize = 4 << 30;
+#[cfg(not(target_pointer_width = "64"))]
+const REGION_MAX_BYTES: usize = 64 << 20;
+
+/// The largest region with `mprotect` guards, in slots: its guards are
+/// installed one system call each when it is mapped.
+const MPROTECT_REGION_MAX_SLOTS: usize = 1024;
+
+/// The stacks of one usable size.
+#[derive(Debug)]
+struct Class {
+    size: usize,
+    /// Slots reserved or taken. # Invariant: `committed <= capacity`, and the
+    /// carved slots not in a free list are the taken ones.
+    committed: usize,
+    /// Slots in all the class's regions, carved or not.
+    capacity: usize,
+    hot: Vec<Slot>,
+    pending: Vec<Slot>,
+    cold: Vec<Slot>,
+    regions: Vec<Region>,
+    /// The first region that may have uncarved slots.
+    carving: usize,
+    /// Slots carved from the class's regions: taken, or in a free list.
+    carved: usize,
+    /// Slots carved since the thread started (for tests).
+    carved_ever: u64,
+}
+
+impl Class {
+    const fn new(size: usize) -> Self {
+        Class {
+            size,
+            committed: 0,
+            capacity: 0,
+            hot: Vec::new(),
+            pending: Vec::new(),
+            cold: Vec::new(),
+            regions: Vec::new(),
+            carving: 0,
+            carved: 0,
+            carved_ever: 0,
+        }
+    }
+
+    fn stride(&self) -> usize {
+        self.size + PAGE
+    }
+
+    /// How many slots the next region should hold.
+    fn next_region_slots(&self, guard: GuardKind) -> usize {
+        region_slots(self.regions.len(), self.stride(), guard)
+    }
+
+    #[cfg(test)]
+    fn free(&self) -> usize {
+        self.hot.len() + self.pending.len() + self.cold.len()
+    }
+}
+
+/// How many slots the region that follows `existing` regions of slots of
+/// `stride` bytes should hold: twice as many as the one before, from
+/// [`FIRST_REGION_SLOTS`] up to [`REGION_MAX_BYTES`] (at least one).
+fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> usize {
+    let doublings = existing.min(24) as u32;
+    let cap = match guard {
+        GuardKind::Madvise => (REGION_MAX_BYTES / stride).max(1),
+        GuardKind::Mprotect => MPROTECT_REGION_MAX_SLOTS,
+    };
+    (FIRST_REGION_SLOTS << doublings).min(cap)
+}
+
+/// A thread's stacks, by size.
+struct Pool {
+    /// The class used last, inline: the next use is almost always the same,
+    /// and finding it then costs one comparison.
+    current: Class,
+    /// The other classes.
+    others: Vec<Class>,
+    /// Set once the thread has a region: the exit guard is registered and
+    /// the thread has an alternate signal stack.
+    armed: bool,
+    /// Set at thread exit: regions are unmapped as soon as they are unused.
+    exiting: bool,
+    altstack: Option<AltStack>,
+}
+
+thread_local! {
+    // `ManuallyDrop`: no TLS destructor, so each access is a plain
+    // thread-local load and the pool is never "destroyed" (a stack dropped
+    // late at thread exit can still come back). `Teardown` empties it.
+    static POOL: ManuallyDrop<RefCell<Pool>> = const {
+        ManuallyDrop::new(RefCell::new(Pool {
+            current: Class::new(DEFAULT_STACK_SIZE),
+            others: Vec::new(),
+            armed: false,
+            exiting: false,
+            altstack: None,
+        }))
+    };
+    static TEARDOWN: Teardown = const { Teardown };
+}
+
+impl Pool {
+    /// The class of stacks of `size` usable bytes, made if new.
+    #[inline(always)]
+    fn class(&mut self, size: usize) -> &mut Class {
+        if self.current.size != size {
+            self.switch_to(size);
+        }
+        &mut self.current
+    }
+
+    /// Makes the class of `size` the current one.
+    #[cold]
+    #[inline(never)]
+    fn switch_to(&mut self, size: usize) {
+        let index = match self.others.iter().position(|c| c.size == size) {
+            Some(index) => index,
+            None => {
+                self.others.push(Class::new(size));
+                self.others.len() - 1
+            }
+        };
+        mem::swap(&mut self.current, &mut self.others[index]);
+    }
+
+    /// Every class.
+    #[cfg(test)]
+    fn classes(&self) -> impl Iterator<Item = &Class> {
+        std::iter::once(&self.current).chain(&self.others)
+    }
+
+    /// At thread exit: unmaps the regions of every class none of whose
+    /// stacks is reserved or in use.
+    fn unmap_unused(&mut self) {
+        for class in std::iter::once(&mut self.current).chain(&mut self.others) {
+            if class.committed > 0 {
+                continue;
+            }
+            let mut free = mem::take(&mut class.hot);
+            free.append(&mut class.pending);
+            free.append(&mut class.cold);
+            let (left, kept) = unmap_regions(mem::take(&mut class.regions), free);
+            // Nothing is left, as no slot is in use. (Dropping a region that
+            // is left would leak its mapping, and a slot its place: safe.)
+            drop((left, kept));
+            *class = Class::new(class.size);
+        }
+        self.others.retain(|c| c.committed > 0);
+        if self.others.is_empty() {
+            self.others = Vec::new(); // frees the buffer: the thread is ending
+        }
+    }
+}
+
+/// Rounds a requested size up to what a stack of that request really holds.
+///
+/// # Panics
+///
+/// Panics on overflow; sizes above [`MAX_STACK_SIZE`] are refused before.
+#[inline]
+pub(crate) fn usable_size(requested: usize) -> usize {
+    requested.max(MIN_STACK_SIZE).next_multiple_of(PAGE)
+}
+
+/// Reserves a stack of at least `requested` usable bytes, for a greenlet
+/// that will [`take_reserved`] it when it starts (or [`release`] it).
+///
+/// # Errors
+///
+/// - [`io::ErrorKind::InvalidInput`] for a size above 1 GiB.
+/// - [`io::ErrorKind::OutOfMemory`] when a new region is needed and does not
+///   fit in the mapping budget, or another error when the kernel refuses
+///   it; either message names `vm.max_map_count`, the current count, and
+///   the ways out.
+#[inline]
+pub(crate) fn reserve(requested: usize) -> io::Result<()> {
+    if requested > MAX_STACK_SIZE {
+        return Err(too_large(requested));
+    }
+    let size = usable_size(requested);
+    let reserved = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(size);
+        let room = class.committed < class.capacity;
+        class.committed += usize::from(room);
+        room
+    });
+    if reserved { Ok(()) } else { grow(size) }
+}
+
+#[cold]
+fn too_large(requested: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("greenlet: a stack of {requested} bytes is above the 1 GiB limit"),
+    )
+}
+
+/// Maps a new region for the class of `size`, within the budget, and
+/// reserves one of its slots.
+#[cold]
+#[inline(never)]
+fn grow(size: usize) -> io::Result<()> {
+    let guard = guard_kind();
+    let wanted = POOL.with(|pool| pool.borrow_mut().class(size).next_region_slots(guard));
+    let stride = size + PAGE;
+    let slots = budget::plan(wanted, stride, guard)?;
+    let region = Region::map(stride, slots, guard)
+        .map_err(|e| budget::refused(e, stride.saturating_mul(slots)))?;
+    log::debug!("mapped {region:?} for stacks of {} KiB", size / 1024);
+    let arm = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(size);
+        class.capacity += region.slots();
+        class.regions.push(region);
+        class.committed += 1;
+        !mem::replace(&mut pool.armed, true)
+    });
+    if arm {
+        // The thread's first region: it needs an alternate signal stack for
+        // the overflow handler, and its regions unmapped when it exits.
+        let altstack = AltStack::ensure();
+        TEARDOWN.with(|_| {});
+        POOL.with(|pool| pool.borrow_mut().altstack = altstack);
+    }
+    Ok(())
+}
+
+/// Takes the stack that [`reserve`] reserved for `requested` bytes.
+///
+/// # Errors
+///
+/// The kernel's error if it refuses to install the guard page of a slot used
+/// for the first time (out of memory for page tables). The reservation is
+/// given back then.
+#[inline]
+pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
+    let size = usable_size(requested);
+    let slot = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(size);
+        class
+            .hot
+            .pop()
+            .or_else(|| class.pending.pop())
+            .or_else(|| class.cold.pop())
+    });
+    match slot {
+        Some(slot) => Ok(slot.into_stack()),
+        None => carve(size),
+    }
+}
+
+/// Carves a new slot for a reservation of the class of `size`, and more
+/// for the other reservations that will soon be taken (up to a batch, kept
+/// in `cold`), so that their guards cost one system call.
+#[cold]
+#[inline(never)]
+fn carve(size: usize) -> io::Result<RegionStack> {
+    let carved = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(size);
+        // No slot is free, so every carved slot is taken, and the
+        // reservations not taken yet (this one included) need new slots.
+        let wanted = class.committed - class.carved;
+        loop {
+            // A reservation with no free slot implies an uncarved one.
+            let region = class
+                .regions
+                .get_mut(class.carving)
+                .expect("greenlet: a reserved stack has a slot");
+            match region.carve(wanted, &mut class.cold) {
+                Ok(0) => class.carving += 1,
+                Ok(n) => {
+                    class.carved += n;
+                    class.carved_ever += n as u64;
+                    return Ok(class.cold.pop().expect("just carved"));
+                }
+                Err(e) => {
+                    class.committed -= 1;
+                    return Err(e);
+                }
+            }
+        }
+    });
+    carved.map(Slot::into_stack)
+}
+
+/// Takes a stack of at least `requested` usable bytes: [`reserve`], then
+/// [`take_reserved`].
+///
+/// # Errors
+///
+/// As those two.
+pub(crate) fn take(requested: usize) -> io::Result<RegionStack> {
+    reserve(requested)?;
+    take_reserved(requested)
+}
+
+/// Gives back a reservation of `requested` bytes that was never taken.
+pub(crate) fn release(requested: usize) {
+    let size = usable_size(requested);
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.class(size).committed -= 1;
+        if pool.exiting {
+            pool.unmap_unused();
+        }
+    });
+}
+
+/// Gives a stack whose coroutine has finished back to its pool. (Dropping
+/// it does the same.)
+#[inline]
+pub(crate) fn give(stack: RegionStack) {
+    drop(stack);
+}
+
+/// Takes back the slot of a dropped [`RegionStack`].
+#[inline]
+pub(super) fn give_slot(slot: Slot) {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(slot.usable());
+        class.committed -= 1;
+        if class.hot.len() < POOL_HIGH_WATER {
+            class.hot.push(slot);
+        } else {
+            spill(class, slot);
+        }
+        if pool.exiting {
+            pool.unmap_unused();
+        }
+    });
+}
+
+/// Queues a slot beyond the high-water mark for release, releasing the
+/// queue when it is full.
+#[cold]
+#[inline(never)]
+fn spill(class: &mut Class, slot: Slot) {
+    class.pending.push(slot);
+    if class.pending.len() >= RELEASE_BATCH {
+        Slot::release_memory(&mut class.pending);
+        class.cold.append(&mut class.pending);
+    }
+}
+
+/// Unmaps the thread's regions at its exit, as soon as none of their stacks
+/// is in use (at once, unless a coroutine outlives this guard), and frees
+/// its alternate signal stack.
+struct Teardown;
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let altstack = POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            pool.exiting = true;
+            pool.unmap_unused();
+            pool.altstack.take()
+        });
+        drop(altstack);
+    }
+}
+
+/// How many stacks this thread has carved since it started.
+#[cfg(test)]
+pub(crate) fn mapped_count() -> u64 {
+    POOL.with(|pool| pool.borrow().classes().map(|c| c.carved_ever).sum())
+}
+
+/// How many free stacks this thread's pool holds, over all sizes.
+#[cfg(test)]
+pub(crate) fn pooled_count() -> usize {
+    POOL.with(|pool| pool.borrow().classes().map(Class::free).sum())
+}
+
+/// How many free stacks of `size` are resident (not released).
+#[cfg(test)]
+fn resident_count(size: usize) -> usize {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let class = pool.class(size);
+        class.hot.len() + class.pending.len()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use corosensei::stack::Stack;
+
+    use super::*;
+
+    fn size_of(stack: &RegionStack) -> usize {
+        stack.base().get() - stack.limit().get() - PAGE
+    }
+
+    #[test]
+    fn sizes_round_up_to_pages_and_the_minimum() {
+        assert_eq!(usable_size(0), MIN_STACK_SIZE);
+        assert_eq!(usable_size(MIN_STACK_SIZE + 1), MIN_STACK_SIZE + PAGE);
+        assert_eq!(usable_size(DEFAULT_STACK_SIZE), DEFAULT_STACK_SIZE);
+    }
+
+    #[test]
+    fn a_given_stack_is_taken_again() {
+        let stack = take(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(size_of(&stack), DEFAULT_STACK_SIZE);
+        let base = stack.base();
+        let before = pooled_count();
+        give(stack);
+        assert_eq!(pooled_count(), before + 1);
+        let again = take(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(again.base(), base, "the pooled stack is reused");
+        give(again);
+    }
+
+    #[test]
+    fn sizes_do_not_mix() {
+        let small = take(MIN_STACK_SIZE).unwrap();
+        let small_base = small.base();
+        give(small);
+        let big = take(4 * MIN_STACK_SIZE).unwrap();
+        assert_ne!(big.base(), small_base);
+        assert_eq!(size_of(&big), 4 * MIN_STACK_SIZE);
+        give(big);
+    }
+
+    #[test]
+    fn stacks_beyond_the_high_water_mark_are_released_but_kept() {
+        let size = 3 * MIN_STACK_SIZE; // a size no other test uses
+        let n = POOL_HIGH_WATER + 2 * RELEASE_BATCH + 10;
+        let stacks: Vec<_> = (0..n).map(|_| take(size).unwrap()).collect();
+        let carved = mapped_count();
+        stacks.into_iter().for_each(give);
+        assert_eq!(
+            resident_count(size),
+            POOL_HIGH_WATER + 10,
+            "two batches released"
+        );
+        // Every slot is still there for the next spike.
+        let again: Vec<_> = (0..n).map(|_| take(size).unwrap()).collect();
+        assert_eq!(mapped_count(), carved, "no new slot was carved");
+        again.into_iter().for_each(give);
+    }
+
+    #[test]
+    fn a_released_reservation_is_reserved_again() {
+        let size = 5 * MIN_STACK_SIZE;
+        for _ in 0..3 * FIRST_REGION_SLOTS {
+            reserve(size).unwrap();
+            release(size);
+        }
+        let regions = POOL.with(|pool| pool.borrow_mut().class(size).regions.len());
+        assert_eq!(regions, 1, "reservations are counted, not leaked");
+    }
+
+    #[test]
+    fn a_reservation_above_the_limit_is_refused() {
+        let err = reserve(MAX_STACK_SIZE + 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn regions_double_up_to_their_cap() {
+        let stride = DEFAULT_STACK_SIZE + PAGE;
+        let sizes: Vec<_> = (0..4)
+            .map(|n| region_slots(n, stride, GuardKind::Madvise))
+            .collect();
+        assert_eq!(sizes, [16, 32, 64, 128]);
+        let cap = REGION_MAX_BYTES / stride;
+        assert_eq!(region_slots(30, stride, GuardKind::Madvise), cap);
+        assert_eq!(
+            region_slots(0, MAX_STACK_SIZE + PAGE, GuardKind::Madvise),
+            3
+        );
+        assert_eq!(
+            region_slots(30, stride, GuardKind::Mprotect),
+            MPROTECT_REGION_MAX_SLOTS
+        );
+    }
+}

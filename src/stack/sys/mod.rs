@@ -1,0 +1,13 @@
+//! The stack layer's only `unsafe` code, and nothing else: the memory
+//! regions that stacks are carved from, the stacks themselves (corosensei's
+//! `unsafe trait Stack`), and the signal plumbing of the overflow report.
+//!
+//! Everything else in `stack/` is safe code over the types re-exported here.
+
+mod region;
+mod signal;
+
+pub(crate) use region::RegionStack;
+pub(crate) use region::force_mprotect_guards;
+pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};
+pub(super) use signal::AltStack;

@@ -1,0 +1,465 @@
+//! Stacks at scale and at their limits: 100,000 greenlets alive at once,
+//! the named stack-overflow report, running out of memory mappings, and
+//! memory given back after a spike. Each test that depends on the state of
+//! the process (its mappings, its memory, a fatal signal) runs in a child
+//! copy of this binary.
+
+mod util;
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Output;
+use std::rc::Rc;
+use std::time::Duration;
+
+use greenlet::sync::Event;
+use greenlet::{Builder, Generator, MIN_STACK_SIZE};
+
+/// The environment variable that selects the `mprotect` guard fallback in a
+/// child.
+const MPROTECT_ENV: &str = "GREENLET_TEST_MPROTECT";
+
+/// In a child: applies the guard choice its parent asked for.
+fn child_setup() {
+    greenlet::__private::force_mprotect_guards(std::env::var_os(MPROTECT_ENV).is_some());
+}
+
+/// The env of a child, with the `mprotect` fallback forced or not.
+fn guards(mprotect: bool) -> Vec<(&'static str, &'static str)> {
+    if mprotect {
+        vec![(MPROTECT_ENV, "1")]
+    } else {
+        vec![]
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Keeps `n` greenlets alive at once, all started and blocked on one event,
+/// then wakes them all and checks that each completes.
+fn hold_alive(n: usize) -> usize {
+    let event = Rc::new(Event::new());
+    let gs: Vec<_> = (0..n)
+        .map(|i| {
+            let event = event.clone();
+            Builder::new()
+                .stack_size(MIN_STACK_SIZE)
+                .spawn(move || {
+                    event.wait();
+                    i
+                })
+                .unwrap()
+        })
+        .collect();
+    greenlet::sleep(Duration::from_millis(1)); // every one starts and waits
+    assert!(gs.iter().all(|g| !g.is_finished()));
+    let maps = util::mapping_count();
+    event.set();
+    let sum: usize = greenlet::joinall(gs).into_iter().map(Result::unwrap).sum();
+    assert_eq!(sum, n * (n - 1) / 2);
+    maps
+}
+
+fn hundred_thousand_alive(test: &str, mprotect: bool) {
+    const N: usize = 100_000;
+    if util::is_child() {
+        child_setup();
+        let before = util::mapping_count();
+        let during = hold_alive(N);
+        println!("mappings: {before} before, {during} with {N} greenlets alive");
+        // Far above the ~32,700 stacks that one mapping pair each allows.
+        assert!(during - before < 1_000, "stacks share mappings");
+        return;
+    }
+    let out = util::run_in_child(test, &guards(mprotect));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("greenlets alive"), "{stdout}");
+}
+
+#[test]
+fn a_hundred_thousand_greenlets_alive_at_once_all_complete() {
+    hundred_thousand_alive(
+        "a_hundred_thousand_greenlets_alive_at_once_all_complete",
+        false,
+    );
+}
+
+/// The `mprotect` fallback costs two mappings per stack, so it holds fewer:
+/// thousands, checked against that cost.
+#[test]
+fn mprotect_guards_cost_two_mappings_per_stack_and_work() {
+    const N: usize = 3_000;
+    if util::is_child() {
+        child_setup();
+        let before = util::mapping_count();
+        let during = hold_alive(N);
+        println!("mappings: {before} before, {during} with {N} greenlets alive");
+        assert!(during - before >= 2 * N, "each guard splits the mapping");
+        return;
+    }
+    let out = util::run_in_child(
+        "mprotect_guards_cost_two_mappings_per_stack_and_work",
+        &guards(true),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("greenlets alive"), "{stdout}");
+}
+
+/// Recurses without bound, 1 KiB of stack per call.
+fn recurse(depth: u64) -> u64 {
+    let pad = std::hint::black_box([depth; 128]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(pad[7])
+}
+
+/// Runs `overflow` in a child that must die by SIGABRT with `message` on
+/// stderr.
+fn assert_overflow_reported(test: &str, mprotect: bool, overflow: fn(), message: &str) {
+    if util::is_child() {
+        child_setup();
+        overflow();
+        println!("the child survived its overflow");
+        return;
+    }
+    let out = util::run_in_child(test, &guards(mprotect));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains(message), "{message:?} in:\n{stderr}");
+}
+
+fn overflow_named_greenlet() {
+    let g = Builder::new()
+        .name("deep")
+        .stack_size(MIN_STACK_SIZE)
+        .spawn(|| recurse(0))
+        .unwrap();
+    let _ = g.join();
+}
+
+#[test]
+fn a_greenlet_overflow_is_reported_by_name_and_aborts() {
+    assert_overflow_reported(
+        "a_greenlet_overflow_is_reported_by_name_and_aborts",
+        false,
+        overflow_named_greenlet,
+        "greenlet 'deep' (id 1) has overflowed its stack of 64 KiB",
+    );
+}
+
+#[test]
+fn an_overflow_past_an_mprotect_guard_is_reported_too() {
+    assert_overflow_reported(
+        "an_overflow_past_an_mprotect_guard_is_reported_too",
+        true,
+        overflow_named_greenlet,
+        "greenlet 'deep' (id 1) has overflowed its stack of 64 KiB",
+    );
+}
+
+/// Greenlets spawned together get stacks carved in one batch, whose guards
+/// are installed together: the last one's guard works too.
+#[test]
+fn an_overflow_on_a_stack_carved_in_a_batch_is_reported() {
+    assert_overflow_reported(
+        "an_overflow_on_a_stack_carved_in_a_batch_is_reported",
+        false,
+        || {
+            let gs: Vec<_> = (0..40)
+                .map(|i| {
+                    Builder::new()
+                        .name(format!("g{i}"))
+                        .stack_size(MIN_STACK_SIZE)
+                        .spawn(move || {
+                            if i == 39 {
+                                recurse(0);
+                            }
+                            greenlet::sleep(Duration::from_millis(100));
+                        })
+                        .unwrap()
+                })
+                .collect();
+            let _ = greenlet::joinall(gs);
+        },
+        "greenlet 'g39' (id 40) has overflowed its stack of 64 KiB",
+    );
+}
+
+#[test]
+fn an_unnamed_greenlet_overflow_is_reported_by_id() {
+    assert_overflow_reported(
+        "an_unnamed_greenlet_overflow_is_reported_by_id",
+        false,
+        || {
+            let quiet = greenlet::spawn(|| 1); // takes id 1
+            let g = greenlet::spawn(|| recurse(0));
+            assert_eq!(quiet.join().unwrap(), 1);
+            let _ = g.join();
+        },
+        "greenlet 2 has overflowed its stack of 256 KiB",
+    );
+}
+
+#[test]
+fn a_generator_overflow_is_reported() {
+    assert_overflow_reported(
+        "a_generator_overflow_is_reported",
+        false,
+        || {
+            let mut g: Generator<(), (), u64> =
+                Generator::with_stack_size(MIN_STACK_SIZE, |_, ()| recurse(0)).unwrap();
+            g.send(());
+        },
+        "a generator has overflowed its stack of 64 KiB",
+    );
+}
+
+#[test]
+fn a_generator_overflow_inside_a_greenlet_names_the_greenlet() {
+    assert_overflow_reported(
+        "a_generator_overflow_inside_a_greenlet_names_the_greenlet",
+        false,
+        || {
+            let g = Builder::new()
+                .name("host")
+                .spawn(|| {
+                    let mut g: Generator<(), (), u64> =
+                        Generator::with_stack_size(MIN_STACK_SIZE, |_, ()| recurse(0)).unwrap();
+                    g.send(());
+                })
+                .unwrap();
+            let _ = g.join();
+        },
+        "a generator in greenlet 'host' (id 1) has overflowed its stack of 64 KiB",
+    );
+}
+
+/// A thread without an alternate signal stack (one started by C code, here
+/// a std thread that turned its own off) gets ours with its first stacks, so
+/// its overflows are reported too.
+#[test]
+fn a_thread_without_an_alternate_stack_gets_one() {
+    assert_overflow_reported(
+        "a_thread_without_an_alternate_stack_gets_one",
+        false,
+        || {
+            let t = std::thread::spawn(|| {
+                let off = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                // SAFETY: turns this thread's alternate signal stack off.
+                assert_eq!(unsafe { libc::sigaltstack(&off, std::ptr::null_mut()) }, 0);
+                overflow_named_greenlet();
+            });
+            let _ = t.join();
+        },
+        "greenlet 'deep' (id 1) has overflowed its stack of 64 KiB",
+    );
+}
+
+/// A fault that is not in one of our guard pages goes to the handler that
+/// was there before ours: here the default action, death by SIGSEGV.
+#[test]
+fn a_fault_outside_our_guards_is_still_a_plain_sigsegv() {
+    if util::is_child() {
+        // Our handler is installed with the first region of stacks.
+        greenlet::spawn(|| ()).join().unwrap();
+        // SAFETY: maps one inaccessible page, then writes to it on purpose.
+        unsafe {
+            let page = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(page, libc::MAP_FAILED);
+            std::ptr::write_volatile(page.cast::<u8>(), 1);
+        }
+        println!("the child survived its fault");
+        return;
+    }
+    let out = util::run_in_child("a_fault_outside_our_guards_is_still_a_plain_sigsegv", &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("overflowed"), "{stderr}");
+}
+
+/// A thread's own stack overflow still reaches std's handler, behind ours.
+#[test]
+fn a_thread_stack_overflow_still_gets_the_std_report() {
+    if util::is_child() {
+        greenlet::spawn(|| ()).join().unwrap(); // installs our handler
+        let t = std::thread::Builder::new()
+            .name("deep-thread".into())
+            .stack_size(256 * 1024)
+            .spawn(|| recurse(0))
+            .unwrap();
+        let _ = t.join();
+        println!("the child survived its overflow");
+        return;
+    }
+    let out = util::run_in_child("a_thread_stack_overflow_still_gets_the_std_report", &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("thread 'deep-thread'") && stderr.contains("has overflowed its stack"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("greenlet"), "{stderr}");
+}
+
+/// With the mapping limit lowered, spawning fails cleanly with a message
+/// that explains it, and nothing else is lost: the greenlets already
+/// spawned complete, and spawning works again once stacks are free.
+fn out_of_mappings(test: &str, mprotect: bool) {
+    if util::is_child() {
+        child_setup();
+        // Room for three regions with `madvise` guards (16 + 32 + 64 stacks),
+        // or for about 40 stacks with `mprotect` guards.
+        let room = if mprotect { 80 } else { 3 };
+        let limit = util::mapping_count() + greenlet::__private::MAPPING_HEADROOM + room;
+        greenlet::__private::set_max_map_count(Some(limit));
+        let event = Rc::new(Event::new());
+        let mut gs = Vec::new();
+        let error = loop {
+            assert!(gs.len() < 100_000, "the lowered limit is never reached");
+            let event = event.clone();
+            match Builder::new()
+                .stack_size(MIN_STACK_SIZE)
+                .spawn(move || event.wait())
+            {
+                Ok(g) => gs.push(g),
+                Err(e) => break e,
+            }
+        };
+        let message = error.to_string();
+        assert_eq!(error.kind(), std::io::ErrorKind::OutOfMemory, "{message}");
+        for needle in [
+            "vm.max_map_count",
+            &format!("vm.max_map_count is {limit}"),
+            "memory mappings",
+            "sysctl -w vm.max_map_count=",
+        ] {
+            assert!(message.contains(needle), "{needle:?} in {message}");
+        }
+        // `spawn` panics with the same message; a generator fails alike.
+        let panic = std::panic::catch_unwind(|| greenlet::spawn(|| ())).unwrap_err();
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("vm.max_map_count"), "{text}");
+        assert!(Generator::<(), ()>::with_stack_size(MIN_STACK_SIZE, |_, ()| ()).is_err());
+        // Nothing is lost: every greenlet spawned before runs to the end.
+        let spawned = gs.len();
+        greenlet::sleep(Duration::from_millis(1));
+        event.set();
+        for g in gs {
+            g.join().unwrap();
+        }
+        // Their stacks are free again: spawning works, without a new region.
+        let again: Vec<_> = (0..spawned)
+            .map(|_| {
+                Builder::new()
+                    .stack_size(MIN_STACK_SIZE)
+                    .spawn(|| 1)
+                    .unwrap()
+            })
+            .collect();
+        let sum: usize = greenlet::joinall(again)
+            .into_iter()
+            .map(Result::unwrap)
+            .sum();
+        assert_eq!(sum, spawned);
+        println!("{spawned} greenlets before the limit; error: {message}");
+        return;
+    }
+    let out = util::run_in_child(test, &guards(mprotect));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("greenlets before the limit"), "{stdout}");
+}
+
+#[test]
+fn running_out_of_mappings_fails_spawn_with_a_clear_error() {
+    out_of_mappings(
+        "running_out_of_mappings_fails_spawn_with_a_clear_error",
+        false,
+    );
+}
+
+#[test]
+fn running_out_of_mappings_with_mprotect_guards_fails_alike() {
+    out_of_mappings(
+        "running_out_of_mappings_with_mprotect_guards_fails_alike",
+        true,
+    );
+}
+
+/// After a spike of greenlets that each used a lot of stack, the memory of
+/// the stacks beyond the pool's high-water mark goes back to the kernel.
+#[test]
+fn memory_of_a_spike_is_given_back() {
+    const N: usize = 4_000;
+    const TOUCH: usize = 64 * 1024; // of a 256 KiB stack
+    if util::is_child() {
+        let event = Rc::new(Event::new());
+        let before = util::status_kib("VmRSS");
+        let gs: Vec<_> = (0..N)
+            .map(|_| {
+                let event = event.clone();
+                Builder::new()
+                    .spawn(move || {
+                        let used = std::hint::black_box([1u8; TOUCH]);
+                        event.wait();
+                        used[TOUCH - 1]
+                    })
+                    .unwrap()
+            })
+            .collect();
+        greenlet::sleep(Duration::from_millis(1));
+        let spike = util::status_kib("VmRSS");
+        event.set();
+        for g in gs {
+            assert_eq!(g.join().unwrap(), 1);
+        }
+        let after = util::status_kib("VmRSS");
+        println!("VmRSS: {before} kB before, {spike} kB at the spike, {after} kB after");
+        let touched = (N * TOUCH / 1024) as u64;
+        assert!(spike - before > touched * 9 / 10, "the spike is resident");
+        // What stays is the pool's high-water mark of 1,024 stacks, plus at
+        // most one batch of 256 waiting for release, and a little heap.
+        let per_greenlet = (spike - before) / N as u64;
+        let kept = (1024 + 256) * per_greenlet + 16 * 1024;
+        assert!(
+            after - before <= kept,
+            "the spike's memory beyond the pool went back ({kept} kB may stay)"
+        );
+        return;
+    }
+    let out = util::run_in_child("memory_of_a_spike_is_given_back", &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("after"), "{stdout}");
+}
