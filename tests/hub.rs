@@ -857,3 +857,25 @@ fn a_worker_is_reused_cleanly_after_each_way_a_greenlet_ends() {
     }
     assert_eq!(drops.count(), 100, "every body's captures were dropped");
 }
+
+#[test]
+fn greenlets_killed_before_they_start_and_forgotten_leave_nothing_behind() {
+    // Each killed greenlet leaves a stale entry in the ready queue that, once
+    // its handle is dropped, holds the last reference to it: the loop must
+    // drop it (outside its borrow of the hub) without running it.
+    let drops = DropCounter::new();
+    let ran = Rc::new(Cell::new(0));
+    for _ in 0..100 {
+        let (token, ran) = (drops.token(), ran.clone());
+        let g = greenlet::spawn(move || {
+            let _token = token;
+            ran.set(ran.get() + 1);
+        });
+        g.kill();
+        drop(g);
+    }
+    let survivor = greenlet::spawn(|| "still works");
+    assert_eq!(survivor.join().unwrap(), "still works");
+    assert_eq!(ran.get(), 0, "a killed greenlet never runs");
+    assert_eq!(drops.count(), 100, "every body was dropped");
+}

@@ -86,6 +86,19 @@ enum TimerAction {
 pub(crate) enum Next {
     Main,
     Greenlet(Task),
+    /// A stale entry of the ready queue whose task nothing else refers to:
+    /// dropped by the caller outside the hub's borrow, because dropping it
+    /// may run user destructors (of the greenlet's unclaimed outcome).
+    Stale(Task),
+}
+
+/// An entry of the ready queue: the context to run (`None` for the main
+/// context) and the wait id it was made ready with. It is stale once that
+/// is no longer the context's wait id. Holding the task itself spares the
+/// loop a lookup in the task table and a reference count on every switch.
+struct Ready {
+    task: Option<Task>,
+    wait: u64,
 }
 
 /// A thread's hub.
@@ -93,7 +106,7 @@ pub(crate) struct Hub {
     /// Every greenlet that has not finished, for kills, timeouts, the
     /// deadlock report and thread exit.
     tasks: slab::Slab<Task>,
-    ready: VecDeque<Waiter>,
+    ready: VecDeque<Ready>,
     /// Entries of the ready queue that belong to the current turn.
     turn_left: usize,
     timers: TimerHeap<TimerAction>,
@@ -206,10 +219,13 @@ impl Hub {
         }
         let wait = self.fresh_wait();
         header.wait.set(wait);
-        let me = Waiter { key, wait };
         match start_at {
-            None => self.ready.push_back(me),
+            None => self.ready.push_back(Ready {
+                task: Some(task.clone()),
+                wait,
+            }),
             Some(at) => {
+                let me = Waiter { key, wait };
                 header.reason.set(WaitReason::on("spawn_later"));
                 self.timers.insert(at, TimerAction::Wake(me));
             }
@@ -229,17 +245,17 @@ impl Hub {
         }
     }
 
-    /// Puts the greenlet `header`, which has just yielded, at the back of the
+    /// Puts the greenlet `task`, which has just yielded, at the back of the
     /// ready queue.
     #[inline(always)]
-    fn requeue(&mut self, header: &Header) {
+    fn requeue(&mut self, task: Task) {
         // Only a fresh wait id: its wait reason is read by the deadlock
         // report alone, which never sees a ready context, and it is set
         // again when the greenlet next blocks.
         let wait = self.fresh_wait();
-        header.wait.set(wait);
-        self.ready.push_back(Waiter {
-            key: header.key.get(),
+        task.header().wait.set(wait);
+        self.ready.push_back(Ready {
+            task: Some(task),
             wait,
         });
     }
@@ -266,22 +282,34 @@ impl Hub {
     /// Puts a context that has just parked at the back of the ready queue.
     #[inline]
     pub(crate) fn push_ready(&mut self, waiter: Waiter) {
-        self.ready.push_back(waiter);
+        let task = (waiter.key != MAIN).then(|| self.tasks[waiter.key].clone());
+        self.ready.push_back(Ready {
+            task,
+            wait: waiter.wait,
+        });
     }
 
     /// Makes the waiting context ready, unless the wait is stale. Returns
     /// whether it was woken.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
         let fresh = self.next_wait + 1;
-        match self.wait_of(waiter.key) {
-            Some(wait) if wait.get() == waiter.wait && waiter.wait != 0 => wait.set(fresh),
-            _ => return false,
-        }
+        let task = if waiter.key == MAIN {
+            if self.main_wait.get() != waiter.wait || waiter.wait == 0 {
+                return false;
+            }
+            self.main_wait.set(fresh);
+            None
+        } else {
+            match self.tasks.get(waiter.key) {
+                Some(task) if task.header().wait.get() == waiter.wait && waiter.wait != 0 => {
+                    task.header().wait.set(fresh);
+                    Some(task.clone())
+                }
+                _ => return false,
+            }
+        };
         self.next_wait = fresh;
-        self.ready.push_back(Waiter {
-            key: waiter.key,
-            wait: fresh,
-        });
+        self.ready.push_back(Ready { task, wait: fresh });
         true
     }
 
@@ -405,6 +433,7 @@ impl Hub {
         let task = self.tasks.remove(key);
         let header = task.header();
         header.finished.set(true);
+        header.wait.set(0); // its entries in the ready queue are stale now
         if header.name.is_some() {
             self.watch.forget(header.id);
         }
@@ -508,26 +537,32 @@ impl Hub {
     fn pop_in_turn(&mut self) -> Option<Next> {
         while self.turn_left > 0 {
             self.turn_left -= 1;
-            let waiter = self.ready.pop_front()?;
-            if waiter.key == MAIN {
-                if self.main_wait.get() == waiter.wait {
-                    self.main_wait.set(0);
-                    self.watch.idle();
-                    if mem::take(&mut self.main_io_wait) {
-                        self.io_waiting -= 1;
+            let Ready { task, wait } = self.ready.pop_front()?;
+            match task {
+                None => {
+                    if self.main_wait.get() == wait {
+                        self.main_wait.set(0);
+                        self.watch.idle();
+                        if mem::take(&mut self.main_io_wait) {
+                            self.io_waiting -= 1;
+                        }
+                        return Some(Next::Main);
                     }
-                    return Some(Next::Main);
                 }
-            } else if let Some(task) = self.tasks.get(waiter.key) {
-                let header = task.header();
-                if header.wait.get() == waiter.wait {
-                    header.wait.set(0);
-                    self.watch.running(header.id, waiter.wait);
-                    if header.io_wait.get() {
-                        header.io_wait.set(false);
-                        self.io_waiting -= 1;
+                Some(task) => {
+                    let header = task.header();
+                    if header.wait.get() == wait {
+                        header.wait.set(0);
+                        self.watch.running(header.id, wait);
+                        if header.io_wait.get() {
+                            header.io_wait.set(false);
+                            self.io_waiting -= 1;
+                        }
+                        return Some(Next::Greenlet(task));
                     }
-                    return Some(Next::Greenlet(task.clone()));
+                    if task.is_unique() {
+                        return Some(Next::Stale(task));
+                    }
                 }
             }
         }
@@ -618,12 +653,11 @@ pub(crate) fn run_until_main_woken() {
         loop {
             let next = {
                 let mut hub = hub.borrow_mut();
-                if let Some(task) = &requeue {
-                    hub.requeue(task.header());
+                if let Some(task) = requeue.take() {
+                    hub.requeue(task);
                 }
                 next_to_run(&mut hub, true)
             };
-            drop(requeue.take()); // the task table still holds it
             match next {
                 Ok(Next::Main) => return,
                 Ok(Next::Greenlet(task)) => {
@@ -631,6 +665,7 @@ pub(crate) fn run_until_main_woken() {
                         requeue = Some(task);
                     }
                 }
+                Ok(Next::Stale(task)) => drop(task),
                 Err(report) => panic!("{report}"),
             }
         }
@@ -770,9 +805,10 @@ pub(crate) fn run_one_turn() -> usize {
                 // The main context is not blocked here; a stale wake-up of
                 // it has nothing to resume.
                 Some(Next::Main) => {}
+                Some(Next::Stale(task)) => drop(task),
                 Some(Next::Greenlet(task)) => {
                     if run_greenlet(hub, &task) {
-                        hub.borrow_mut().requeue(task.header());
+                        hub.borrow_mut().requeue(task);
                     }
                     ran += 1;
                 }

@@ -124,6 +124,15 @@ impl TaskRef {
     }
 }
 
+impl TaskRef {
+    /// True when this is the only reference to the greenlet's allocation:
+    /// dropping it would drop the greenlet's outcome and body.
+    #[inline]
+    pub(crate) fn is_unique(&self) -> bool {
+        self.header().refs.get() == 1
+    }
+}
+
 impl Clone for TaskRef {
     #[inline(always)]
     fn clone(&self) -> Self {
