@@ -7,9 +7,17 @@
 //! skipped (and its slab slot freed) when it reaches the top. Insertion is
 //! O(log n), cancellation O(1). Equal deadlines fire in insertion order
 //! because the sequence number breaks ties.
+//!
+//! Most timers of a program have one of a few durations (every `sleep(1 s)`
+//! of a million greenlets, every read timeout of a server), so their
+//! deadlines arrive in order. A timer whose deadline is no earlier than the
+//! last one so placed goes to the back of a sorted run (a `VecDeque`)
+//! instead of the heap: O(1) to insert and to pop, where a heap of a million
+//! entries costs about 600 instructions a pop. The earliest timer is the
+//! earlier of the two fronts.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 use slab::Slab;
@@ -40,6 +48,9 @@ struct Armed<A> {
 #[derive(Debug)]
 pub(crate) struct TimerHeap<A> {
     heap: BinaryHeap<Reverse<Entry>>,
+    /// Entries in `(deadline, seq)` order, each no earlier than the one
+    /// before it.
+    sorted: VecDeque<Entry>,
     /// One slot per heap entry; freed when the entry leaves the heap.
     slots: Slab<Armed<A>>,
     next_seq: u64,
@@ -50,6 +61,7 @@ impl<A> TimerHeap<A> {
     pub(crate) const fn new() -> Self {
         TimerHeap {
             heap: BinaryHeap::new(),
+            sorted: VecDeque::new(),
             slots: Slab::new(),
             next_seq: 0,
             live: 0,
@@ -64,11 +76,22 @@ impl<A> TimerHeap<A> {
             seq,
             action: Some(action),
         });
-        self.heap.push(Reverse(Entry {
+        let entry = Entry {
             deadline,
             seq,
             slot,
-        }));
+        };
+        // `seq` grows with every insert, so an entry no earlier than the
+        // back of the run keeps it in `(deadline, seq)` order.
+        if self
+            .sorted
+            .back()
+            .is_none_or(|last| last.deadline <= deadline)
+        {
+            self.sorted.push_back(entry);
+        } else {
+            self.heap.push(Reverse(entry));
+        }
         self.live += 1;
         TimerId { slot, seq }
     }
@@ -92,27 +115,46 @@ impl<A> TimerHeap<A> {
     /// The earliest deadline among armed timers.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.discard_cancelled_top();
-        self.heap.peek().map(|Reverse(e)| e.deadline)
+        self.top().map(|(entry, _)| entry.deadline)
     }
 
     /// Removes and returns the action of the earliest timer due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<A> {
         self.discard_cancelled_top();
-        let Reverse(top) = self.heap.peek()?;
+        let (top, in_run) = self.top()?;
         if top.deadline > now {
             return None;
         }
-        let Reverse(entry) = self.heap.pop().expect("peeked");
+        let entry = self.pop_top(in_run);
         self.live -= 1;
         self.slots.remove(entry.slot).action
     }
 
+    /// The earliest entry, and whether it heads the sorted run (else the
+    /// heap).
+    fn top(&self) -> Option<(&Entry, bool)> {
+        match (self.heap.peek(), self.sorted.front()) {
+            (Some(Reverse(heap)), Some(run)) if heap < run => Some((heap, false)),
+            (_, Some(run)) => Some((run, true)),
+            (Some(Reverse(heap)), None) => Some((heap, false)),
+            (None, None) => None,
+        }
+    }
+
+    fn pop_top(&mut self, in_run: bool) -> Entry {
+        if in_run {
+            self.sorted.pop_front().expect("a top")
+        } else {
+            self.heap.pop().expect("a top").0
+        }
+    }
+
     fn discard_cancelled_top(&mut self) {
-        while let Some(Reverse(top)) = self.heap.peek() {
+        while let Some((top, in_run)) = self.top() {
             if self.slots[top.slot].action.is_some() {
                 return;
             }
-            let Reverse(entry) = self.heap.pop().expect("peeked");
+            let entry = self.pop_top(in_run);
             self.slots.remove(entry.slot);
         }
     }
@@ -200,5 +242,44 @@ mod tests {
             fired += 1;
         }
         assert_eq!(fired, 100_000 - 100_000usize.div_ceil(7));
+    }
+
+    #[test]
+    fn runs_and_heap_interleave_in_deadline_then_insertion_order() {
+        // Deadlines mostly in order (runs), sometimes earlier (to the heap),
+        // with ties and cancellations: the firing order must be the
+        // reference's, `(deadline, insertion)` among the uncancelled.
+        let t0 = Instant::now();
+        let mut timers = TimerHeap::new();
+        let mut expected = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut last = 0;
+        for i in 0..20_000u64 {
+            let ms = match next() % 10 {
+                0..=5 => last + next() % 3,   // in order, ties included
+                6..=8 => next() % (last + 1), // earlier: to the heap
+                _ => last,
+            };
+            last = last.max(ms);
+            let id = timers.insert(t0 + Duration::from_millis(ms), i);
+            if next() % 7 == 0 {
+                timers.cancel(id);
+            } else {
+                expected.push((ms, i));
+            }
+        }
+        expected.sort_unstable();
+        assert_eq!(timers.len(), expected.len());
+        let end = t0 + Duration::from_millis(last);
+        let fired: Vec<u64> = std::iter::from_fn(|| timers.pop_due(end)).collect();
+        let expected: Vec<u64> = expected.into_iter().map(|(_, i)| i).collect();
+        assert_eq!(fired, expected);
+        assert_eq!(timers.next_deadline(), None);
     }
 }
