@@ -92,21 +92,10 @@ pub fn raw_corosensei(per_rep: u64, reps: usize, tally: &impl Tally) -> Vec<Samp
             }
         },
     );
-    (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            for i in 0..per_rep {
-                match coroutine.resume(black_box(i)) {
-                    CoroutineResult::Yield(v) => black_box(v),
-                    CoroutineResult::Return(()) => unreachable!("the body loops"),
-                };
-            }
-            Sample {
-                ops: per_rep,
-                elapsed: start.elapsed(),
-            }
-        })
-        .collect()
+    timed_steps(per_rep, reps, |i| match coroutine.resume(black_box(i)) {
+        CoroutineResult::Yield(v) => black_box(v),
+        CoroutineResult::Return(()) => unreachable!("the body loops"),
+    })
 }
 
 /// `Generator::send` into a body that `yield_`s straight back: one switch.
@@ -118,14 +107,20 @@ pub fn generator_send(per_rep: u64, reps: usize, tally: &impl Tally) -> Vec<Samp
             x = co.yield_(x.wrapping_add(1));
         }
     });
+    timed_steps(per_rep, reps, |i| match generator.send(black_box(i)) {
+        GeneratorState::Yielded(v) => black_box(v),
+        GeneratorState::Complete(()) => unreachable!("the body loops"),
+    })
+}
+
+/// Times `reps` repetitions of `per_rep` calls of `step` (one switch each),
+/// passing each call its index.
+fn timed_steps(per_rep: u64, reps: usize, mut step: impl FnMut(u64) -> u64) -> Vec<Sample> {
     (0..reps)
         .map(|_| {
             let start = Instant::now();
             for i in 0..per_rep {
-                match generator.send(black_box(i)) {
-                    GeneratorState::Yielded(v) => black_box(v),
-                    GeneratorState::Complete(()) => unreachable!("the body loops"),
-                };
+                step(i);
             }
             Sample {
                 ops: per_rep,
