@@ -269,20 +269,26 @@ impl Hub {
         Waiter { key: MAIN, wait }
     }
 
-    /// The cell holding the current wait id of the context at `key`.
+    /// The context at `key`, if it is alive: the cell holding its current
+    /// wait id, and its task (`None` for the main context), which is what a
+    /// ready-queue entry holds.
     #[inline]
-    fn wait_of(&self, key: usize) -> Option<&Cell<u64>> {
+    fn context(&self, key: usize) -> Option<(&Cell<u64>, Option<&Task>)> {
         if key == MAIN {
-            Some(&self.main_wait)
+            Some((&self.main_wait, None))
         } else {
-            self.tasks.get(key).map(|task| &task.header().wait)
+            let task = self.tasks.get(key)?;
+            Some((&task.header().wait, Some(task)))
         }
     }
 
     /// Puts a context that has just parked at the back of the ready queue.
     #[inline]
     pub(crate) fn push_ready(&mut self, waiter: Waiter) {
-        let task = (waiter.key != MAIN).then(|| self.tasks[waiter.key].clone());
+        let (_, task) = self
+            .context(waiter.key)
+            .expect("a context that just parked");
+        let task = task.cloned();
         self.ready.push_back(Ready {
             task,
             wait: waiter.wait,
@@ -293,20 +299,12 @@ impl Hub {
     /// whether it was woken.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
         let fresh = self.next_wait + 1;
-        let task = if waiter.key == MAIN {
-            if self.main_wait.get() != waiter.wait || waiter.wait == 0 {
-                return false;
+        let task = match self.context(waiter.key) {
+            Some((wait, task)) if wait.get() == waiter.wait && waiter.wait != 0 => {
+                wait.set(fresh);
+                task.cloned()
             }
-            self.main_wait.set(fresh);
-            None
-        } else {
-            match self.tasks.get(waiter.key) {
-                Some(task) if task.header().wait.get() == waiter.wait && waiter.wait != 0 => {
-                    task.header().wait.set(fresh);
-                    Some(task.clone())
-                }
-                _ => return false,
-            }
+            _ => return false,
         };
         self.next_wait = fresh;
         self.ready.push_back(Ready { task, wait: fresh });
@@ -316,7 +314,7 @@ impl Hub {
     /// Makes the context at `key` ready whatever it waits for, so that it
     /// sees its pending unwind. Does nothing to a context that is running.
     fn interrupt(&mut self, key: usize) {
-        if let Some(wait) = self.wait_of(key).map(Cell::get)
+        if let Some(wait) = self.context(key).map(|(wait, _)| wait.get())
             && wait != 0
         {
             self.wake(Waiter { key, wait });
