@@ -107,6 +107,17 @@ pub mod __private {
     pub fn force_mprotect_guards(force: bool) {
         crate::stack::hooks::force_mprotect_guards(force);
     }
+
+    /// Lets the stack helper thread prefault and release stacks in batches
+    /// (`true`, the default), or makes every thread do it itself, to test
+    /// both ways.
+    ///
+    /// ```
+    /// greenlet::__private::use_stack_helper(true);
+    /// ```
+    pub fn use_stack_helper(enabled: bool) {
+        crate::stack::hooks::use_stack_helper(enabled);
+    }
 }
 
 /// The README's code blocks, run as doctests so that they stay true.

@@ -4,7 +4,9 @@
 //! - `pool.rs`: the per-thread pool, its size classes and reservations.
 //! - `budget.rs`: the `vm.max_map_count` budget and its error.
 //! - `sys/`: the only `unsafe` code: `region.rs` (regions, guards, the
-//!   `Stack` impl) and `signal.rs` (the signal handler, the alternate stack).
+//!   `Stack` impl), `signal.rs` (the signal handler, the alternate stack)
+//!   and `helper.rs` (the thread that prefaults and releases stacks in
+//!   batches).
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
 
 mod budget;
@@ -25,5 +27,5 @@ pub(crate) type PooledStack = sys::RegionStack;
 /// Test hooks behind `greenlet::__private`.
 pub(crate) mod hooks {
     pub(crate) use super::budget::{HEADROOM, set_max_map_count};
-    pub(crate) use super::sys::force_mprotect_guards;
+    pub(crate) use super::sys::{force_mprotect_guards, use_stack_helper};
 }

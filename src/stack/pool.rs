@@ -32,11 +32,14 @@
 //! counter and the end of a `Vec`: no search, no system call.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, ManuallyDrop};
 
 use super::budget;
-use super::sys::{AltStack, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions};
+use super::sys::{
+    AltStack, Batch, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions,
+};
 
 /// The usable size of a stack when none is chosen: 256 KiB.
 ///
@@ -79,6 +82,11 @@ pub(crate) const RELEASE_BATCH: usize = 256;
 /// as many as the one before, up to [`REGION_MAX_BYTES`].
 const FIRST_REGION_SLOTS: usize = 16;
 
+/// Batches of slots a class may have lent to the stack helper at once
+/// (prefaulting or releasing). Enough to keep the helper busy while this
+/// thread carves and faults in a batch of its own.
+const LENT_BATCHES: usize = 8;
+
 /// The largest region, in address space (not memory: only touched pages are).
 #[cfg(target_pointer_width = "64")]
 const REGION_MAX_BYTES: usize = 4 << 30;
@@ -101,6 +109,9 @@ struct Class {
     hot: Vec<Slot>,
     pending: Vec<Slot>,
     cold: Vec<Slot>,
+    /// Free slots lent to the stack helper, oldest first: it finishes them
+    /// in this order.
+    lent: VecDeque<Batch>,
     regions: Vec<Region>,
     /// The first region that may have uncarved slots.
     carving: usize,
@@ -119,6 +130,7 @@ impl Class {
             hot: Vec::new(),
             pending: Vec::new(),
             cold: Vec::new(),
+            lent: VecDeque::new(),
             regions: Vec::new(),
             carving: 0,
             carved: 0,
@@ -137,7 +149,71 @@ impl Class {
 
     #[cfg(test)]
     fn free(&self) -> usize {
-        self.hot.len() + self.pending.len() + self.cold.len()
+        let lent: usize = self.lent.iter().map(Batch::len).sum();
+        self.hot.len() + self.pending.len() + self.cold.len() + lent
+    }
+
+    /// Takes back the batches the helper has finished, into `cold`.
+    fn take_back_done(&mut self) {
+        while self.lent.front().is_some_and(Batch::is_done) {
+            let batch = self.lent.pop_front().expect("just checked");
+            self.cold.append(&mut batch.into_slots());
+        }
+    }
+
+    /// Takes back every lent batch, waiting for the helper.
+    fn take_back_all(&mut self) {
+        for batch in mem::take(&mut self.lent) {
+            self.cold.append(&mut batch.into_slots());
+        }
+    }
+
+    /// Carves up to `n` (at least one, at most a batch) new slots into
+    /// `out`, from the first region that has any left. Returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error if it refuses the first guard.
+    ///
+    /// # Panics
+    ///
+    /// Panics if no region has a slot left: callers carve only for
+    /// reservations, which imply one.
+    fn carve_into(&mut self, n: usize, out: &mut Vec<Slot>) -> io::Result<usize> {
+        loop {
+            let region = self
+                .regions
+                .get_mut(self.carving)
+                .expect("greenlet: a reserved stack has a slot");
+            match region.carve(n, out)? {
+                0 => self.carving += 1,
+                carved => {
+                    self.carved += carved;
+                    self.carved_ever += carved as u64;
+                    return Ok(carved);
+                }
+            }
+        }
+    }
+
+    /// When more than two batches of reservations still need new slots (a
+    /// burst of spawns), carves some of them now and lends them to the
+    /// helper to fault in their top pages, so that this thread does not
+    /// take those faults when the greenlets start.
+    fn prefault_ahead(&mut self) {
+        while self.lent.len() < LENT_BATCHES && self.committed - self.carved >= 2 * RELEASE_BATCH {
+            let mut slots = Vec::with_capacity(RELEASE_BATCH);
+            if self.carve_into(RELEASE_BATCH, &mut slots).is_err() {
+                return; // the carving for the next start reports it
+            }
+            match Batch::prefault(slots) {
+                Ok(batch) => self.lent.push_back(batch),
+                Err(mut slots) => {
+                    self.cold.append(&mut slots);
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -221,6 +297,7 @@ impl Pool {
             if class.committed > 0 {
                 continue;
             }
+            class.take_back_all();
             let mut free = mem::take(&mut class.hot);
             free.append(&mut class.pending);
             free.append(&mut class.cold);
@@ -336,39 +413,41 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
     }
 }
 
-/// Carves a new slot for a reservation of the class of `size`, and more
-/// for the other reservations that will soon be taken (up to a batch, kept
-/// in `cold`), so that their guards cost one system call.
+/// Finds a slot for a reservation of the class of `size` when no free slot
+/// is at hand: one the helper has finished with, or a new one. New slots
+/// are carved for the other reservations that will soon be taken too (up to
+/// a batch, kept in `cold`), so that their guards cost one system call; in
+/// a burst, more are lent to the helper to prefault.
 #[cold]
 #[inline(never)]
 fn carve(size: usize) -> io::Result<RegionStack> {
-    let carved = POOL.with(|pool| {
+    let slot = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let class = pool.class(size);
-        // No slot is free, so every carved slot is taken, and the
-        // reservations not taken yet (this one included) need new slots.
-        let wanted = class.committed - class.carved;
-        loop {
-            // A reservation with no free slot implies an uncarved one.
-            let region = class
-                .regions
-                .get_mut(class.carving)
-                .expect("greenlet: a reserved stack has a slot");
-            match region.carve(wanted, &mut class.cold) {
-                Ok(0) => class.carving += 1,
-                Ok(n) => {
-                    class.carved += n;
-                    class.carved_ever += n as u64;
-                    return Ok(class.cold.pop().expect("just carved"));
-                }
-                Err(e) => {
+        class.take_back_done();
+        if class.cold.is_empty() {
+            if class.committed == class.carved {
+                // Every reservation has a slot already, and the free ones
+                // are lent: wait for the oldest batch.
+                let batch = class.lent.pop_front().expect("a reserved stack has a slot");
+                class.cold.append(&mut batch.into_slots());
+            } else {
+                class.prefault_ahead();
+                // No slot is free here, so the reservations not taken yet
+                // (this one included) beyond the lent slots need new ones.
+                let wanted = class.committed - class.carved;
+                let mut cold = mem::take(&mut class.cold);
+                let carved = class.carve_into(wanted, &mut cold);
+                class.cold = cold;
+                if let Err(e) = carved {
                     class.committed -= 1;
                     return Err(e);
                 }
             }
         }
+        Ok(class.cold.pop().expect("a slot was just found"))
     });
-    carved.map(Slot::into_stack)
+    slot.map(Slot::into_stack)
 }
 
 /// Takes a stack of at least `requested` usable bytes: [`reserve`], then
@@ -426,8 +505,12 @@ pub(super) fn give_slot(slot: Slot) {
 fn spill(class: &mut Class, slot: Slot) {
     class.pending.push(slot);
     if class.pending.len() >= RELEASE_BATCH {
-        Slot::release_memory(&mut class.pending);
-        class.cold.append(&mut class.pending);
+        // The helper releases it, or this thread at once if there is none.
+        match Batch::release(mem::take(&mut class.pending)) {
+            Ok(batch) => class.lent.push_back(batch),
+            Err(mut slots) => class.cold.append(&mut slots),
+        }
+        class.take_back_done();
     }
 }
 
@@ -527,6 +610,40 @@ mod tests {
         let again: Vec<_> = (0..n).map(|_| take(size).unwrap()).collect();
         assert_eq!(mapped_count(), carved, "no new slot was carved");
         again.into_iter().for_each(give);
+    }
+
+    #[test]
+    fn a_burst_of_reservations_is_prefaulted_by_the_helper() {
+        let size = 7 * MIN_STACK_SIZE; // a size no other test uses
+        let n = 4 * LENT_BATCHES * RELEASE_BATCH;
+        for _ in 0..n {
+            reserve(size).unwrap();
+        }
+        let first = take_reserved(size).unwrap();
+        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent.len());
+        assert!(lent > 0, "a burst lends batches to the helper");
+        let mut stacks = vec![first];
+        stacks.extend((1..n).map(|_| take_reserved(size).unwrap()));
+        let mut bases: Vec<_> = stacks.iter().map(|s| s.base().get()).collect();
+        bases.sort_unstable();
+        bases.dedup();
+        assert_eq!(bases.len(), n, "every stack has a slot of its own");
+        for stack in &stacks {
+            assert_eq!(size_of(stack), size);
+        }
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let class = pool.class(size);
+            assert_eq!((class.carved, class.committed), (n, n));
+        });
+        stacks.into_iter().for_each(give);
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let class = pool.class(size);
+            class.take_back_all();
+            assert_eq!(class.free(), n, "every slot came back to the pool");
+            assert_eq!(class.committed, 0);
+        });
     }
 
     #[test]

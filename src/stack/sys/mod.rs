@@ -1,12 +1,16 @@
 //! The stack layer's only `unsafe` code, and nothing else: the memory
 //! regions that stacks are carved from, the stacks themselves (corosensei's
-//! `unsafe trait Stack`), and the signal plumbing of the overflow report.
+//! `unsafe trait Stack`), the signal plumbing of the overflow report, and the
+//! helper thread that prefaults and releases stacks in batches.
 //!
 //! Everything else in `stack/` is safe code over the types re-exported here.
 
+mod helper;
 mod region;
 mod signal;
 
+pub(super) use helper::Batch;
+pub(crate) use helper::use_stack_helper;
 pub(crate) use region::RegionStack;
 pub(crate) use region::force_mprotect_guards;
 pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};

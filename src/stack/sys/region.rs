@@ -420,12 +420,17 @@ impl Slot {
         }
     }
 
-    /// Gives the pages of `slots` back to the kernel (`MADV_DONTNEED`): they
-    /// read as zeros and cost no memory until touched again. The guards and
-    /// the address ranges stay. Adjacent slots are released together, in
-    /// one system call per run.
-    pub(in crate::stack) fn release_memory(slots: &mut [Slot]) {
+    /// The highest address of the slot: where its stack starts.
+    #[inline]
+    pub(in crate::stack) fn top(&self) -> usize {
+        self.base.get()
+    }
+
+    /// The memory of `slots` above their guards, as `(start, len)` runs of
+    /// adjacent slots, in address order (`slots` is sorted by address).
+    pub(in crate::stack) fn memory_runs(slots: &mut [Slot]) -> Vec<(usize, usize)> {
         slots.sort_unstable_by_key(|s| s.base);
+        let mut runs = Vec::new();
         let mut i = 0;
         while i < slots.len() {
             let low = slots[i].limit() + PAGE;
@@ -435,11 +440,22 @@ impl Slot {
                 high = slots[i].base.get();
                 i += 1;
             }
-            // SAFETY: `low .. high` covers whole slots owned by these `Slot`s
-            // (from above the lowest one's guard): no coroutine runs on them
-            // and nothing else refers to their memory. Guards inside the run
-            // survive MADV_DONTNEED.
-            unsafe { libc::madvise(low as *mut c_void, high - low, libc::MADV_DONTNEED) };
+            runs.push((low, high - low));
+        }
+        runs
+    }
+
+    /// Gives the pages of `slots` back to the kernel (`MADV_DONTNEED`): they
+    /// read as zeros and cost no memory until touched again. The guards and
+    /// the address ranges stay. Adjacent slots are released together, in
+    /// one system call per run.
+    pub(in crate::stack) fn release_memory(slots: &mut [Slot]) {
+        for (low, len) in Slot::memory_runs(slots) {
+            // SAFETY: `low .. low + len` covers whole slots owned by these
+            // `Slot`s (from above the lowest one's guard): no coroutine runs
+            // on them and nothing else refers to their memory. Guards inside
+            // the run survive MADV_DONTNEED.
+            unsafe { libc::madvise(low as *mut c_void, len, libc::MADV_DONTNEED) };
         }
     }
 }

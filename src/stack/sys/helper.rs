@@ -1,0 +1,221 @@
+//! The stack helper: one background thread per process that makes the
+//! kernel's per-page work on stacks happen off the threads running
+//! greenlets.
+//!
+//! The first touch of a fresh stack page costs a page fault (about 2 µs on
+//! the machines we measure: a trap, a zeroed page, a memory-cgroup charge),
+//! and releasing pages costs their unmapping and a TLB flush. When a pool
+//! knows it will need hundreds of fresh stacks at once (a burst of spawns),
+//! or gives hundreds back, it hands them to the helper in a [`Batch`]: the
+//! helper prefaults the top page of each (`MADV_POPULATE_WRITE`) or releases
+//! their memory (`MADV_DONTNEED`), on the other core, while the owning
+//! thread goes on running greenlets.
+//!
+//! # Safety by ownership
+//!
+//! A [`Batch`] owns its [`Slot`]s: no coroutine can run on them and their
+//! region cannot be unmapped while the helper works on them (a region is
+//! unmapped only when all its slots are back). The owner gets them back
+//! with [`Batch::into_slots`], which waits for the helper, and dropping a
+//! batch waits too. The helper itself sees only addresses.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::region::{PAGE, Slot};
+
+/// `madvise` advice: fault the range in, writable (Linux 5.14+).
+const MADV_POPULATE_WRITE: libc::c_int = 23;
+
+/// Cleared by tests (through `__private`) to do every batch's work inline.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Cleared when the kernel refuses `MADV_POPULATE_WRITE`: prefaulting is
+/// then left to the page faults.
+static POPULATE: AtomicBool = AtomicBool::new(true);
+
+/// Lets batches go to the helper thread (`true`, the default) or does their
+/// work on the calling thread. For tests of both paths.
+pub(crate) fn use_stack_helper(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// What the helper does to the pages of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    /// Fault in the top page of each slot, where a new stack starts.
+    Prefault,
+    /// Give the memory of each slot (above its guard) back to the kernel.
+    Release,
+}
+
+/// A job for the helper thread: address ranges and what to do to them.
+struct Job {
+    ranges: Vec<(usize, usize)>,
+    work: Work,
+    done: Arc<AtomicBool>,
+}
+
+impl Job {
+    /// Does the job's system calls.
+    ///
+    /// # Safety
+    ///
+    /// Every range must lie inside slots owned by a [`Batch`] that is alive
+    /// (and so does not let its slots be used or its region unmapped) until
+    /// `done` is set.
+    unsafe fn run(&self) {
+        let advice = match self.work {
+            Work::Prefault if !POPULATE.load(Ordering::Relaxed) => return,
+            Work::Prefault => MADV_POPULATE_WRITE,
+            Work::Release => libc::MADV_DONTNEED,
+        };
+        for &(start, len) in &self.ranges {
+            // SAFETY: by this function's contract the range belongs to slots
+            // that nothing runs on and whose region stays mapped. Both
+            // advices keep the contents' meaning: POPULATE_WRITE faults in
+            // zero pages, DONTNEED drops pages no stack is using.
+            let rc = unsafe { libc::madvise(start as *mut c_void, len, advice) };
+            if rc != 0 && self.work == Work::Prefault {
+                // Too old a kernel, or no memory now: the pages will be
+                // faulted in when used, as without the helper.
+                POPULATE.store(false, Ordering::Relaxed);
+                log::debug!("stack prefaulting off: {}", std::io::Error::last_os_error());
+                return;
+            }
+        }
+    }
+}
+
+/// The helper thread's queue, started on first use; `None` if the thread
+/// could not be started.
+fn helper() -> Option<&'static Mutex<Sender<Job>>> {
+    static HELPER: OnceLock<Option<Mutex<Sender<Job>>>> = OnceLock::new();
+    HELPER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let spawned = std::thread::Builder::new()
+                .name("greenlet-stacks".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    for job in rx {
+                        // SAFETY: every job was sent by `Batch::send`, whose
+                        // batch owns the slots and waits for `done`.
+                        unsafe { job.run() };
+                        job.done.store(true, Ordering::Release);
+                    }
+                });
+            match spawned {
+                Ok(_) => Some(Mutex::new(tx)),
+                Err(e) => {
+                    log::debug!("no stack helper thread: {e}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Slots lent to the helper thread.
+pub(in crate::stack) struct Batch {
+    slots: Vec<Slot>,
+    done: Arc<AtomicBool>,
+}
+
+impl Batch {
+    /// Hands `slots`, freshly carved, to the helper to fault in the top page
+    /// of each. Gives them back at once where there is no helper (or
+    /// prefaulting is off): they are faulted in when used then.
+    pub(in crate::stack) fn prefault(slots: Vec<Slot>) -> Result<Batch, Vec<Slot>> {
+        if !POPULATE.load(Ordering::Relaxed) {
+            return Err(slots);
+        }
+        let ranges = slots.iter().map(|s| (s.top() - PAGE, PAGE)).collect();
+        Batch::send(slots, ranges, Work::Prefault).map_err(|(slots, _)| slots)
+    }
+
+    /// Hands `slots`, all free, to the helper to release their memory; where
+    /// there is no helper, releases it on this thread. Either way the slots
+    /// keep their guards and address ranges.
+    pub(in crate::stack) fn release(mut slots: Vec<Slot>) -> Result<Batch, Vec<Slot>> {
+        let ranges = Slot::memory_runs(&mut slots);
+        Batch::send(slots, ranges, Work::Release).map_err(|(mut slots, _)| {
+            Slot::release_memory(&mut slots);
+            slots
+        })
+    }
+
+    fn send(
+        slots: Vec<Slot>,
+        ranges: Vec<(usize, usize)>,
+        work: Work,
+    ) -> Result<Batch, (Vec<Slot>, Job)> {
+        let done = Arc::new(AtomicBool::new(false));
+        let job = Job {
+            ranges,
+            work,
+            done: done.clone(),
+        };
+        let helper = match helper() {
+            Some(helper) if ENABLED.load(Ordering::Relaxed) => helper,
+            _ => return Err((slots, job)),
+        };
+        let sent = helper.lock().unwrap_or_else(|e| e.into_inner()).send(job);
+        match sent {
+            Ok(()) => Ok(Batch { slots, done }),
+            Err(mpsc::SendError(job)) => Err((slots, job)),
+        }
+    }
+
+    /// Whether the helper has finished with the batch.
+    #[inline]
+    pub(in crate::stack) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// How many slots the batch holds.
+    #[cfg(test)]
+    pub(in crate::stack) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The batch's slots, once the helper has finished with them (waiting
+    /// for it if need be).
+    pub(in crate::stack) fn into_slots(mut self) -> Vec<Slot> {
+        self.wait();
+        std::mem::take(&mut self.slots)
+    }
+
+    /// Waits for the helper to finish with the batch: at most the time its
+    /// system calls take, as the helper does nothing else.
+    fn wait(&self) {
+        let mut spins = 0u32;
+        while !self.is_done() {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(20));
+            }
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // The slots must not go back to their region (which could then be
+        // unmapped) while the helper still works on them.
+        self.wait();
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("slots", &self.slots.len())
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
