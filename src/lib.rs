@@ -118,6 +118,16 @@ pub mod __private {
     pub fn use_stack_helper(enabled: bool) {
         crate::stack::hooks::use_stack_helper(enabled);
     }
+
+    /// Makes the next `n` guard-page installations (with `MADV_GUARD_INSTALL`)
+    /// fail with `ENOMEM`, as when the kernel has no memory for page tables.
+    ///
+    /// ```
+    /// greenlet::__private::refuse_guards(0);
+    /// ```
+    pub fn refuse_guards(n: usize) {
+        crate::stack::hooks::refuse_guards(n);
+    }
 }
 
 /// The README's code blocks, run as doctests so that they stay true.

@@ -500,3 +500,57 @@ fn memory_of_a_spike_is_given_back_without_the_stack_helper() {
         &[(NO_HELPER_ENV, "1")],
     );
 }
+
+/// When the kernel refuses the guard page of a greenlet's stack as it
+/// starts, the greenlet never runs: its body is dropped, `join` reports why,
+/// and the next greenlet starts normally.
+#[test]
+fn a_greenlet_whose_guard_is_refused_fails_to_start_cleanly() {
+    const TEST: &str = "a_greenlet_whose_guard_is_refused_fails_to_start_cleanly";
+    if util::is_child() {
+        let size = 3 * MIN_STACK_SIZE; // a new size class: nothing carved yet
+        let drops = util::DropCounter::new();
+        let guard = drops.token();
+        greenlet::__private::refuse_guards(1);
+        let g = Builder::new()
+            .name("unlucky")
+            .stack_size(size)
+            .spawn(move || {
+                let _guard = guard;
+                unreachable!("a greenlet without a stack never runs")
+            })
+            .expect("spawning only reserves the stack");
+        let err = g.join().unwrap_err();
+        assert!(err.is_panic(), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("cannot allocate a stack of 192 KiB for greenlet 'unlucky'"),
+            "{message}"
+        );
+        assert!(message.contains("memory"), "the kernel's reason: {message}");
+        assert_eq!(drops.count(), 1, "the body was dropped");
+        let next = Builder::new().stack_size(size).spawn(|| 7).unwrap();
+        assert_eq!(next.join().unwrap(), 7, "the next greenlet starts");
+        println!("refused: {message}");
+        return;
+    }
+    if !guard_install_supported() {
+        return; // mprotect guards are all made when a region is mapped
+    }
+    let out = util::run_in_child(TEST, &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("refused:"), "{stdout}");
+}
+
+/// Whether the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+), the guards a
+/// stack gets when it is first used; older kernels use `mprotect` guards,
+/// all made when a region is mapped.
+fn guard_install_supported() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    (major, minor) >= (6, 13)
+}

@@ -12,6 +12,6 @@ mod signal;
 pub(super) use helper::Batch;
 pub(crate) use helper::use_stack_helper;
 pub(crate) use region::RegionStack;
-pub(crate) use region::force_mprotect_guards;
 pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};
+pub(crate) use region::{force_mprotect_guards, refuse_guards};
 pub(super) use signal::AltStack;

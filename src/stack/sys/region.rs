@@ -23,7 +23,7 @@ use std::mem::ManuallyDrop;
 use std::num::NonZeroUsize;
 use std::ptr;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
@@ -265,6 +265,16 @@ const MAX_BATCH: usize = 256;
 /// (Linux 6.15+).
 const PIDFD_SELF_THREAD: libc::c_int = -10000;
 
+/// Set by tests (through `__private`): how many of the next guard
+/// installations fail as if the kernel had no memory for page tables.
+static REFUSE_GUARDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes the next `n` guard installations fail with `ENOMEM`, as the kernel
+/// does when it has no memory for page tables, to test that path.
+pub(crate) fn refuse_guards(n: usize) {
+    REFUSE_GUARDS.store(n, Ordering::Relaxed);
+}
+
 /// Cleared when `process_madvise` cannot install our guards.
 static BATCH_GUARDS: AtomicBool = AtomicBool::new(true);
 
@@ -276,6 +286,12 @@ static BATCH_GUARDS: AtomicBool = AtomicBool::new(true);
 ///
 /// The kernel's error, when not even the first guard could be installed.
 fn install_guards(first: usize, stride: usize, n: usize) -> io::Result<usize> {
+    if REFUSE_GUARDS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+    }
     let mut done = if n > 1 {
         install_guards_at_once(first, stride, n)
     } else {
