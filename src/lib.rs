@@ -52,6 +52,15 @@
 //! [CONSUMER] Consuming 2...
 //! ```
 //!
+//! # Threads of its own
+//!
+//! Greenlets never leave the thread that spawned them, and the library runs
+//! no code of yours on any other. It starts two background threads, each
+//! only when needed: the [`monitor`]'s watchdog, once a limit is set, and
+//! `greenlet-stacks`, at the first burst of hundreds of spawns, which
+//! prefaults the new stacks' first pages and releases spilled ones while
+//! your thread goes on (see [`MIN_STACK_SIZE`] for stack sizes).
+//!
 //! `design.md` in the repository explains the architecture: the modules, the
 //! stack strategy and how Python's generator semantics map onto this crate's.
 #![deny(missing_docs, missing_debug_implementations)]

@@ -201,7 +201,9 @@ impl Class {
     /// helper to fault in their top pages, so that this thread does not
     /// take those faults when the greenlets start.
     fn prefault_ahead(&mut self) {
-        while self.lent.len() < LENT_BATCHES && self.committed - self.carved >= 2 * RELEASE_BATCH {
+        while self.lent.len() < LENT_BATCHES
+            && self.committed.saturating_sub(self.carved) >= 2 * RELEASE_BATCH
+        {
             let mut slots = Vec::with_capacity(RELEASE_BATCH);
             if self.carve_into(RELEASE_BATCH, &mut slots).is_err() {
                 return; // the carving for the next start reports it
@@ -426,9 +428,10 @@ fn carve(size: usize) -> io::Result<RegionStack> {
         let class = pool.class(size);
         class.take_back_done();
         if class.cold.is_empty() {
-            if class.committed == class.carved {
-                // Every reservation has a slot already, and the free ones
-                // are lent: wait for the oldest batch.
+            if class.committed <= class.carved {
+                // Every reservation has a slot already (lent slots may even
+                // outnumber them), and the free ones are lent: wait for the
+                // oldest batch.
                 let batch = class.lent.pop_front().expect("a reserved stack has a slot");
                 class.cold.append(&mut batch.into_slots());
             } else {
@@ -644,6 +647,33 @@ mod tests {
             assert_eq!(class.free(), n, "every slot came back to the pool");
             assert_eq!(class.committed, 0);
         });
+    }
+
+    #[test]
+    fn a_stack_lent_for_release_is_waited_for_when_no_other_is_free() {
+        use std::sync::atomic::Ordering;
+        let size = 9 * MIN_STACK_SIZE; // a size no other test uses
+        let n = POOL_HIGH_WATER + 2 * RELEASE_BATCH + 10;
+        let stacks: Vec<_> = (0..n).map(|_| take(size).unwrap()).collect();
+        let carved = mapped_count();
+        super::super::sys::HELPER_PAUSED.store(true, Ordering::Release);
+        // Whatever happens below, the helper goes on within 100 ms.
+        let resume = std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            super::super::sys::HELPER_PAUSED.store(false, Ordering::Release);
+        });
+        stacks.into_iter().for_each(give);
+        let resident = POOL_HIGH_WATER + 10;
+        let mut again: Vec<_> = (0..resident).map(|_| take(size).unwrap()).collect();
+        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent.len());
+        // Both release batches are lent (unless the helper thread could not
+        // start, when they were released inline).
+        assert!(lent == 2 || lent == 0, "{lent} batches lent");
+        // No slot is free now but the lent ones: taking waits for them.
+        again.extend((resident..n).map(|_| take(size).unwrap()));
+        assert_eq!(mapped_count(), carved, "no new slot was carved");
+        again.into_iter().for_each(give);
+        resume.join().unwrap();
     }
 
     #[test]

@@ -36,6 +36,11 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// then left to the page faults.
 static POPULATE: AtomicBool = AtomicBool::new(true);
 
+/// Set by unit tests to hold the helper thread before its next job, so that
+/// batches stay lent.
+#[cfg(test)]
+pub(in crate::stack) static PAUSED: AtomicBool = AtomicBool::new(false);
+
 /// Lets batches go to the helper thread (`true`, the default) or does their
 /// work on the calling thread. For tests of both paths.
 pub(crate) fn use_stack_helper(enabled: bool) {
@@ -101,6 +106,10 @@ fn helper() -> Option<&'static Mutex<Sender<Job>>> {
                 .stack_size(64 * 1024)
                 .spawn(move || {
                     for job in rx {
+                        #[cfg(test)]
+                        while PAUSED.load(Ordering::Acquire) {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
                         // SAFETY: every job was sent by `Batch::send`, whose
                         // batch owns the slots and waits for `done`.
                         unsafe { job.run() };

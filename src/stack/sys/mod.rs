@@ -10,6 +10,8 @@ mod region;
 mod signal;
 
 pub(super) use helper::Batch;
+#[cfg(test)]
+pub(super) use helper::PAUSED as HELPER_PAUSED;
 pub(crate) use helper::use_stack_helper;
 pub(crate) use region::RegionStack;
 pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};
