@@ -233,15 +233,17 @@ pub fn sleep(duration: Duration) {
         return;
     }
     let deadline = Instant::now().checked_add(duration);
-    loop {
-        let timer = DeadlineTimer::new();
-        block(WaitReason::on("sleep"), |hub, me| {
-            timer.arm(hub, deadline, me)
-        });
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return;
-        }
-    }
+    let timer = DeadlineTimer::new();
+    block(WaitReason::on("sleep"), |hub, me| {
+        timer.arm(hub, deadline, me)
+    });
+    // Only the timer holds this wait's record (a kill or a timeout unwinds
+    // out of `block` instead), and it fires at the deadline rounded up to
+    // the millisecond: no need to read the clock again.
+    debug_assert!(
+        deadline.is_some_and(|d| Instant::now() >= d),
+        "greenlet: a sleep woke before its deadline"
+    );
 }
 
 /// Runs the hub until no greenlet is left: gevent's `wait()`.
