@@ -64,12 +64,10 @@ fn new_worker(stack: PooledStack) -> GreenletCoroutine {
 }
 
 /// Ends an idle worker: it returns, and its stack goes back to the pool.
-fn retire(worker: Option<GreenletCoroutine>) {
-    if let Some(mut worker) = worker {
-        match worker.resume(false) {
-            CoroutineResult::Return(()) => stack::give(worker.into_stack()),
-            CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
-        }
+fn retire(mut worker: GreenletCoroutine) {
+    match worker.resume(false) {
+        CoroutineResult::Return(()) => stack::give(worker.into_stack()),
+        CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
     }
 }
 
@@ -608,8 +606,8 @@ impl Drop for Teardown {
                 let header = task.header();
                 header.tearing_down.set(true);
                 header.finished.set(true);
-                let coroutine = header.coroutine.take().and_then(|b| *b);
-                match coroutine {
+                // SAFETY: thread exit, on the main context: no greenlet runs.
+                match unsafe { header.take_coroutine() } {
                     Some(coroutine) => {
                         log::debug!("unwinding {} at thread exit", header.describe());
                         // SAFETY: the coroutine resumed (to unwind) while the
@@ -691,43 +689,33 @@ fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
 #[inline(always)]
 fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     let header = task.header();
-    // Only a started greenlet has a coroutine: a finished one is no longer
-    // in the task table, so it is never run.
-    let mut boxed = match header.coroutine.take() {
-        Some(boxed) => boxed,
-        None => match start_greenlet(hub, task) {
-            Some(boxed) => boxed,
-            None => return false,
-        },
+    let request = loop {
+        // SAFETY: this is the loop, on the main context, and `task` keeps
+        // the header alive until the resume returns.
+        if let Some(request) = unsafe { header.resume() } {
+            break request;
+        }
+        // Only a started greenlet has a worker: a finished one is no longer
+        // in the task table, so it is never run.
+        if !start_greenlet(hub, task) {
+            return false;
+        }
     };
-    let coroutine = (*boxed)
-        .as_mut()
-        .expect("a started greenlet has a coroutine");
-    log::trace!("switch to {}", header.describe());
-    let result = {
-        // SAFETY: `coroutine` runs this header's greenlet, and `task` keeps
-        // the header alive until after the guard is dropped.
-        let _running = unsafe { Running::enter(header) };
-        coroutine.resume(true)
-    };
-    match result {
-        CoroutineResult::Yield(Request::Finished) => {
-            finish(hub, task.clone(), boxed);
+    match request {
+        Request::Requeue => true,
+        Request::Parked => false,
+        Request::Finished => {
+            finish(hub, task.clone());
             false
         }
-        CoroutineResult::Yield(request) => {
-            header.coroutine.set(Some(boxed));
-            request == Request::Requeue
-        }
-        CoroutineResult::Return(()) => unreachable!("a worker returns only when idle"),
     }
 }
 
-/// Finds the worker for a greenlet that has not started: an idle one, or a
-/// new one on a stack from the pool. `None` (the greenlet removed) when no
-/// stack can be had.
+/// Gives a greenlet that has not started its worker: an idle one, or a new
+/// one on a stack from the pool. Returns `false` (the greenlet removed) when
+/// no stack can be had.
 #[inline(never)]
-fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
+fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     let header = task.header();
     header.started.set(true);
     if header.stack_size() == crate::DEFAULT_STACK_SIZE
@@ -736,13 +724,19 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
         // The worker has a stack already: the one reserved at spawn is not
         // needed.
         stack::release(header.stack_size());
-        return Some(worker);
+        // SAFETY: this is the loop, on the main context.
+        unsafe { header.set_coroutine(worker) };
+        return true;
     }
     match stack::take_reserved(header.stack_size()) {
-        Ok(stack) => Some(Box::new(Some(new_worker(stack)))),
+        Ok(stack) => {
+            // SAFETY: this is the loop, on the main context.
+            unsafe { header.set_coroutine(Box::new(new_worker(stack))) };
+            true
+        }
         Err(e) => {
             fail_to_start(task.clone(), e);
-            None
+            false
         }
     }
 }
@@ -750,9 +744,11 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
 /// Removes a finished greenlet from the hub, and keeps its worker for the
 /// next greenlet to start or retires it.
 #[inline(never)]
-fn finish(hub: &RefCell<Hub>, task: Task, boxed: CoroutineBox) {
+fn finish(hub: &RefCell<Hub>, task: Task) {
     let header = task.header();
     log::debug!("{} finished", header.describe());
+    // SAFETY: this is the loop, on the main context.
+    let boxed = unsafe { header.take_coroutine() }.expect("a finished greenlet has its worker");
     let (unkept, finished) = {
         let mut hub = hub.borrow_mut();
         let unkept = if header.stack_size() == crate::DEFAULT_STACK_SIZE
