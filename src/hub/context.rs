@@ -17,11 +17,11 @@ use super::task::{self, Vtable};
 /// What a greenlet asks of the loop when it suspends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Request {
-    /// It has recorded its wait in the hub itself: nothing to do.
-    Parked,
     /// `yield_now`: put it at the back of the ready queue. The loop does the
     /// bookkeeping, so the hottest switch touches the hub once, not twice.
     Requeue,
+    /// It has recorded its wait in the hub itself: nothing to do.
+    Parked,
     /// The greenlet's body has ended: its coroutine (a *worker*) is free to
     /// run the body of the next greenlet that starts.
     Finished,
@@ -111,7 +111,7 @@ pub(crate) struct Header {
     stack_size: u32,
     pub(crate) started: Cell<bool>,
     pub(crate) finished: Cell<bool>,
-    /// Parked on I/O: counted in the hub's `io_waiting` until it runs again.
+    /// Parked on I/O: counted in the hub's `io_waiting` until it is woken.
     pub(crate) io_wait: Cell<bool>,
     /// Set before the coroutine is dropped at thread exit, so that the
     /// greenlet lets corosensei's unwinding pass instead of catching it.
