@@ -672,9 +672,7 @@ pub(crate) fn run_until_main_woken() {
             match next_to_run(&mut borrowed, requeue.take(), true) {
                 Ok(Next::Greenlet(task)) => {
                     drop(borrowed);
-                    if run_greenlet(hub, &task) {
-                        requeue = Some(task);
-                    }
+                    requeue = run_greenlet(hub, task);
                 }
                 Ok(Next::Main) => return,
                 Ok(Next::Stale(task)) => {
@@ -705,32 +703,34 @@ fn next_to_run(hub: &mut Hub, mut requeue: Option<Task>, may_wait: bool) -> Resu
 }
 
 /// Resumes the greenlet until it blocks or finishes, starting it first if it
-/// has not started. Returns `true` when it asks to be requeued (it called
-/// `yield_now`); the caller does that.
+/// has not started. Returns the task back when it asks to be requeued (it
+/// called `yield_now`); the caller does that.
 ///
 /// Inlined into the loops, so that the loop goes on after the switch back
 /// without returning through a call frame (a mispredicted return).
 #[inline(always)]
-fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
+fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
     let header = task.header();
-    let request = loop {
-        // SAFETY: this is the loop, on the main context, and `task` keeps
-        // the header alive until the resume returns.
-        if let Some(request) = unsafe { header.resume() } {
-            break request;
-        }
-        // Only a started greenlet has a worker: a finished one is no longer
-        // in the task table, so it is never run.
-        if !start_greenlet(hub, task) {
-            return false;
+    // SAFETY: this is the loop, on the main context, and `task` keeps the
+    // header alive until the resume returns.
+    let request = match unsafe { header.resume() } {
+        Some(request) => request,
+        None => {
+            // Only a started greenlet has a worker: a finished one is no
+            // longer in the task table, so it is never run.
+            if !start_greenlet(hub, &task) {
+                return None;
+            }
+            // SAFETY: as above.
+            unsafe { header.resume() }.expect("a started greenlet has a worker")
         }
     };
     match request {
-        Request::Requeue => true,
-        Request::Parked => false,
+        Request::Requeue => Some(task),
+        Request::Parked => None,
         Request::Finished => {
-            finish(hub, task.clone());
-            false
+            finish(hub, task);
+            None
         }
     }
 }
@@ -825,7 +825,7 @@ pub(crate) fn run_one_turn() -> usize {
                 Some(Next::Main) => {}
                 Some(Next::Stale(task)) => drop(task),
                 Some(Next::Greenlet(task)) => {
-                    if run_greenlet(hub, &task) {
+                    if let Some(task) = run_greenlet(hub, task) {
                         hub.borrow_mut().requeue(task);
                     }
                     ran += 1;
