@@ -30,8 +30,9 @@ use std::time::{Duration, Instant};
 
 /// The slot value of a hub that runs no greenlet.
 const IDLE: u64 = 0;
-/// Bits of the wait id kept in a slot; the greenlet id takes the rest.
-const WAIT_BITS: u32 = 24;
+/// Bits of a slot that hold the greenlet's id (its low bits); the wait id
+/// is shifted past them.
+const ID_BITS: u32 = 40;
 
 /// One hub's slot.
 #[derive(Debug)]
@@ -58,7 +59,11 @@ impl Watch {
     /// `wait`: the whole cost of the monitor on the switch path.
     #[inline(always)]
     pub(crate) fn running(&self, id: u64, wait: u64) {
-        let beat = id.wrapping_shl(WAIT_BITS) | (wait & ((1 << WAIT_BITS) - 1));
+        // The shift drops all but the low 24 bits of the wait id, which
+        // change on every switch, and the exclusive or keeps every change of
+        // them a change of the beat, whatever the id: one instruction fewer
+        // than masking.
+        let beat = wait.wrapping_shl(ID_BITS) ^ id;
         self.beat.store(beat, Ordering::Relaxed);
     }
 
@@ -221,7 +226,7 @@ fn watchdog() {
                     let held = now - s.since;
                     if beat != IDLE && !s.reported && held >= limit {
                         s.reported = true;
-                        report(watch, beat >> WAIT_BITS, held, limit);
+                        report(watch, beat & ((1 << ID_BITS) - 1), held, limit);
                     }
                 }
                 _ => {

@@ -8,7 +8,7 @@
 //! greenlet's yielder. Both pointers are dereferenced only while that very
 //! greenlet runs.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::rc::Rc;
 
@@ -17,11 +17,11 @@ use super::task::{self, Vtable};
 /// What a greenlet asks of the loop when it suspends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Request {
-    /// It has recorded its wait in the hub itself: nothing to do.
-    Parked,
     /// `yield_now`: put it at the back of the ready queue. The loop does the
     /// bookkeeping, so the hottest switch touches the hub once, not twice.
     Requeue,
+    /// It has recorded its wait in the hub itself: nothing to do.
+    Parked,
     /// The greenlet's body has ended: its coroutine (a *worker*) is free to
     /// run the body of the next greenlet that starts.
     Finished,
@@ -38,7 +38,7 @@ pub(crate) type GreenletCoroutine =
 pub(crate) type GreenletYielder = corosensei::Yielder<bool, Request>;
 
 /// A worker coroutine, boxed so that moving it is one word.
-pub(crate) type CoroutineBox = Box<Option<GreenletCoroutine>>;
+pub(crate) type CoroutineBox = Box<GreenletCoroutine>;
 
 /// Why a blocking call must unwind instead of returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,10 +95,14 @@ pub(crate) struct Header {
     // the yielder on the base of that coroutine's stack, which lives until
     // the coroutine finishes.
     yielder: Cell<*const GreenletYielder>,
-    /// The worker coroutine running the greenlet, from its start until it
-    /// finishes. The loop takes it out for each resume and puts it back
-    /// afterwards; nothing else touches it meanwhile.
-    pub(crate) coroutine: Cell<Option<CoroutineBox>>,
+    // # Invariant
+    // The worker coroutine running the greenlet, from its start until it
+    // finishes. Only the main context touches it (through the methods
+    // below), never while a greenlet runs: so a borrow of it lasts at most
+    // one resume of that coroutine and no two borrows overlap. It stays in
+    // place across the resume: taking it out and putting it back would cost
+    // a switch several instructions.
+    coroutine: UnsafeCell<Option<CoroutineBox>>,
     pub(crate) reason: Cell<WaitReason>,
     /// Contexts waiting for this greenlet to finish.
     pub(crate) joiners: Cell<Vec<Waiter>>,
@@ -107,7 +111,7 @@ pub(crate) struct Header {
     stack_size: u32,
     pub(crate) started: Cell<bool>,
     pub(crate) finished: Cell<bool>,
-    /// Parked on I/O: counted in the hub's `io_waiting` until it runs again.
+    /// Parked on I/O: counted in the hub's `io_waiting` until it is woken.
     pub(crate) io_wait: Cell<bool>,
     /// Set before the coroutine is dropped at thread exit, so that the
     /// greenlet lets corosensei's unwinding pass instead of catching it.
@@ -165,7 +169,7 @@ impl Header {
             key: Cell::new(usize::MAX),
             pending: Cell::new(NO_UNWIND),
             yielder: Cell::new(ptr::null()),
-            coroutine: Cell::new(None),
+            coroutine: UnsafeCell::new(None),
             reason: Cell::new(WaitReason::on("start")),
             joiners: Cell::new(Vec::new()),
             name,
@@ -181,6 +185,66 @@ impl Header {
     /// The stack size requested for the greenlet.
     pub(crate) fn stack_size(&self) -> usize {
         self.stack_size as usize
+    }
+
+    /// Gives the greenlet the worker that runs it, when it starts.
+    ///
+    /// # Safety
+    ///
+    /// Only the main context calls this, while no greenlet runs (see the
+    /// invariant of `coroutine`).
+    #[inline(always)]
+    pub(crate) unsafe fn set_coroutine(&self, worker: CoroutineBox) {
+        debug_assert!(!in_greenlet(), "only the main context starts greenlets");
+        // SAFETY: no greenlet runs (the caller's promise), so by the
+        // invariant of `coroutine` no borrow of it is live.
+        let slot = unsafe { &mut *self.coroutine.get() };
+        // A greenlet starts once: there is no worker to drop.
+        debug_assert!(slot.is_none(), "a greenlet starts once");
+        if let Some(old) = slot.replace(worker) {
+            drop_worker(old);
+        }
+    }
+
+    /// Takes the greenlet's worker out: when its body has finished, or to
+    /// unwind it at thread exit.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::set_coroutine`].
+    #[inline(always)]
+    pub(crate) unsafe fn take_coroutine(&self) -> Option<CoroutineBox> {
+        debug_assert!(!in_greenlet(), "only the main context takes a worker");
+        // SAFETY: as in `set_coroutine`.
+        unsafe { (*self.coroutine.get()).take() }
+    }
+
+    /// Resumes the greenlet's worker, in place, with the greenlet marked as
+    /// the running one, until it suspends; returns what it asks of the
+    /// loop. Returns `None` at once if the greenlet has no worker (it has
+    /// not started).
+    ///
+    /// # Safety
+    ///
+    /// Only the hub's loop calls this, on the main context (no greenlet
+    /// running), and the header must stay alive until it returns.
+    #[inline(always)]
+    pub(crate) unsafe fn resume(&self) -> Option<Request> {
+        // SAFETY: no greenlet runs (the caller's promise), so by the
+        // invariant of `coroutine` no other borrow of it is live, and none
+        // is made while this one lasts: the greenlet resumed below does not
+        // touch it, and the loop is not reentered until it suspends.
+        let worker = unsafe { (*self.coroutine.get()).as_deref_mut()? };
+        log::trace!("switch to {}", self.describe());
+        // SAFETY: `worker` runs this header's greenlet, and the caller keeps
+        // the header alive until after the guard is dropped.
+        let _running = unsafe { Running::enter(self) };
+        match worker.resume(true) {
+            corosensei::CoroutineResult::Yield(request) => Some(request),
+            corosensei::CoroutineResult::Return(()) => {
+                unreachable!("a worker returns only when idle")
+            }
+        }
     }
 
     /// Adds a context to those woken when the greenlet finishes.
@@ -217,6 +281,13 @@ impl Header {
             self.pending.set(NO_UNWIND);
         }
     }
+}
+
+/// Drops a worker out of line, keeping its drop glue off the callers' paths.
+#[cold]
+#[inline(never)]
+fn drop_worker(worker: CoroutineBox) {
+    drop(worker);
 }
 
 impl std::fmt::Debug for Header {

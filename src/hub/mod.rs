@@ -6,6 +6,7 @@ mod context;
 mod greenlet;
 mod io_source;
 mod reactor;
+mod ready;
 mod scheduler;
 mod task;
 mod timeout;

@@ -26,7 +26,6 @@
 //! records are dropped lazily, never searched for.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::mem::{self, ManuallyDrop};
 use std::time::Instant;
@@ -37,6 +36,7 @@ use super::context::{
     self, CoroutineBox, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
 };
 use super::reactor::{Direction, Reactor};
+use super::ready::{Ready, ReadyQueue};
 use super::task::{self, TaskRef};
 use super::timer::{TimerHeap, TimerId};
 use crate::monitor::{self, Watch};
@@ -64,12 +64,10 @@ fn new_worker(stack: PooledStack) -> GreenletCoroutine {
 }
 
 /// Ends an idle worker: it returns, and its stack goes back to the pool.
-fn retire(worker: Option<GreenletCoroutine>) {
-    if let Some(mut worker) = worker {
-        match worker.resume(false) {
-            CoroutineResult::Return(()) => stack::give(worker.into_stack()),
-            CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
-        }
+fn retire(mut worker: GreenletCoroutine) {
+    match worker.resume(false) {
+        CoroutineResult::Return(()) => stack::give(worker.into_stack()),
+        CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
     }
 }
 
@@ -92,13 +90,14 @@ pub(crate) enum Next {
     Stale(Task),
 }
 
-/// An entry of the ready queue: the context to run (`None` for the main
-/// context) and the wait id it was made ready with. It is stale once that
-/// is no longer the context's wait id. Holding the task itself spares the
-/// loop a lookup in the task table and a reference count on every switch.
-struct Ready {
-    task: Option<Task>,
-    wait: u64,
+/// A live context, as [`Hub::context`] finds it.
+struct Context<'a> {
+    /// Its current wait id.
+    wait: &'a Cell<u64>,
+    /// Whether it is parked on I/O (counted in `Hub::io_waiting`).
+    io_wait: &'a Cell<bool>,
+    /// Its task (`None` for the main context): what a ready entry holds.
+    task: Option<&'a Task>,
 }
 
 /// A thread's hub.
@@ -106,9 +105,7 @@ pub(crate) struct Hub {
     /// Every greenlet that has not finished, for kills, timeouts, the
     /// deadlock report and thread exit.
     tasks: slab::Slab<Task>,
-    ready: VecDeque<Ready>,
-    /// Entries of the ready queue that belong to the current turn.
-    turn_left: usize,
+    ready: ReadyQueue,
     timers: TimerHeap<TimerAction>,
     reactor: Reactor,
     next_wait: u64,
@@ -121,11 +118,11 @@ pub(crate) struct Hub {
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
     teardown_armed: bool,
-    /// Contexts parked on I/O (each counted until it runs again): while
+    /// Contexts parked on I/O (each counted until it is woken): while
     /// there are any, every turn polls, and the loop may wait for I/O.
     io_waiting: usize,
     /// Whether the main context is among them.
-    main_io_wait: bool,
+    main_io_wait: Cell<bool>,
     /// Scratch list of the waiters a poll wakes.
     woken: Vec<Waiter>,
     /// Workers (of the default stack size) whose greenlet has finished, for
@@ -163,8 +160,7 @@ impl Hub {
     const fn new() -> Self {
         Hub {
             tasks: slab::Slab::new(),
-            ready: VecDeque::new(),
-            turn_left: 0,
+            ready: ReadyQueue::new(),
             timers: TimerHeap::new(),
             reactor: Reactor::new(),
             next_wait: 0,
@@ -175,7 +171,7 @@ impl Hub {
             idle_waiters: Vec::new(),
             teardown_armed: false,
             io_waiting: 0,
-            main_io_wait: false,
+            main_io_wait: Cell::new(false),
             woken: Vec::new(),
             idle_workers: Vec::new(),
             watch: &monitor::UNWATCHED,
@@ -220,10 +216,7 @@ impl Hub {
         let wait = self.fresh_wait();
         header.wait.set(wait);
         match start_at {
-            None => self.ready.push_back(Ready {
-                task: Some(task.clone()),
-                wait,
-            }),
+            None => self.ready.push(Some(task.clone()), wait),
             Some(at) => {
                 let me = Waiter { key, wait };
                 header.reason.set(WaitReason::on("spawn_later"));
@@ -249,15 +242,27 @@ impl Hub {
     /// ready queue.
     #[inline(always)]
     fn requeue(&mut self, task: Task) {
+        let wait = self.requeue_wait(&task);
+        self.ready.push(Some(task), wait);
+    }
+
+    /// As [`Self::requeue`], right after an entry was popped: the slot it
+    /// freed makes room, so the queue need not check for it.
+    #[inline(always)]
+    fn requeue_after_pop(&mut self, task: Task) {
+        let wait = self.requeue_wait(&task);
+        self.ready.push_after_pop(Some(task), wait);
+    }
+
+    /// Gives a greenlet that yields a fresh wait id, for its ready entry.
+    #[inline(always)]
+    fn requeue_wait(&mut self, task: &Task) -> u64 {
         // Only a fresh wait id: its wait reason is read by the deadlock
         // report alone, which never sees a ready context, and it is set
         // again when the greenlet next blocks.
         let wait = self.fresh_wait();
         task.header().wait.set(wait);
-        self.ready.push_back(Ready {
-            task: Some(task),
-            wait,
-        });
+        wait
     }
 
     /// Records that the main context blocks for `reason`.
@@ -269,52 +274,63 @@ impl Hub {
         Waiter { key: MAIN, wait }
     }
 
-    /// The context at `key`, if it is alive: the cell holding its current
-    /// wait id, and its task (`None` for the main context), which is what a
-    /// ready-queue entry holds.
+    /// The context at `key`, if it is alive.
     #[inline]
-    fn context(&self, key: usize) -> Option<(&Cell<u64>, Option<&Task>)> {
+    fn context(&self, key: usize) -> Option<Context<'_>> {
         if key == MAIN {
-            Some((&self.main_wait, None))
+            Some(Context {
+                wait: &self.main_wait,
+                io_wait: &self.main_io_wait,
+                task: None,
+            })
         } else {
             let task = self.tasks.get(key)?;
-            Some((&task.header().wait, Some(task)))
+            let header = task.header();
+            Some(Context {
+                wait: &header.wait,
+                io_wait: &header.io_wait,
+                task: Some(task),
+            })
         }
     }
 
     /// Puts a context that has just parked at the back of the ready queue.
     #[inline]
     pub(crate) fn push_ready(&mut self, waiter: Waiter) {
-        let (_, task) = self
+        let task = self
             .context(waiter.key)
-            .expect("a context that just parked");
-        let task = task.cloned();
-        self.ready.push_back(Ready {
-            task,
-            wait: waiter.wait,
-        });
+            .expect("a context that just parked")
+            .task
+            .cloned();
+        self.ready.push(task, waiter.wait);
     }
 
     /// Makes the waiting context ready, unless the wait is stale. Returns
     /// whether it was woken.
+    ///
+    /// A context parked on I/O stops being counted as such here, not when
+    /// it runs: that keeps the check off the switch path.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
         let fresh = self.next_wait + 1;
-        let task = match self.context(waiter.key) {
-            Some((wait, task)) if wait.get() == waiter.wait && waiter.wait != 0 => {
-                wait.set(fresh);
-                task.cloned()
+        let (task, was_io) = match self.context(waiter.key) {
+            Some(context) if context.wait.get() == waiter.wait && waiter.wait != 0 => {
+                context.wait.set(fresh);
+                (context.task.cloned(), context.io_wait.replace(false))
             }
             _ => return false,
         };
+        if was_io {
+            self.io_waiting -= 1;
+        }
         self.next_wait = fresh;
-        self.ready.push_back(Ready { task, wait: fresh });
+        self.ready.push(task, fresh);
         true
     }
 
     /// Makes the context at `key` ready whatever it waits for, so that it
     /// sees its pending unwind. Does nothing to a context that is running.
     fn interrupt(&mut self, key: usize) {
-        if let Some(wait) = self.context(key).map(|(wait, _)| wait.get())
+        if let Some(wait) = self.context(key).map(|context| context.wait.get())
             && wait != 0
         {
             self.wake(Waiter { key, wait });
@@ -364,12 +380,10 @@ impl Hub {
             wait == Some(w.wait)
         };
         self.reactor.add_waiter(token, direction, waiter, is_live);
-        let flag = if waiter.key == MAIN {
-            !mem::replace(&mut self.main_io_wait, true)
-        } else {
-            !self.tasks[waiter.key].header().io_wait.replace(true)
-        };
-        if flag {
+        let context = self
+            .context(waiter.key)
+            .expect("a context that just parked");
+        if !context.io_wait.replace(true) {
             self.io_waiting += 1;
         }
     }
@@ -477,12 +491,19 @@ impl Hub {
     ///
     /// Returns `Err(())` when `may_wait` is set and nothing can ever become
     /// ready: no timer is armed and no I/O is awaited.
+    ///
+    /// The greenlet in `requeue`, if any, is requeued first (it belongs to
+    /// the new turn). In the common case it is only counted in the turn,
+    /// and pushed by [`Self::pop_in_turn`] once a pop has made room for it.
     #[inline]
-    fn begin_turn(&mut self, may_wait: bool) -> Result<(), ()> {
+    fn begin_turn(&mut self, may_wait: bool, requeue: &mut Option<Task>) -> Result<(), ()> {
         // The common case: nothing to fire, no I/O awaited, something ready.
         if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
-            self.turn_left = self.ready.len();
+            self.ready.begin_turn(usize::from(requeue.is_some()));
             return Ok(());
+        }
+        if let Some(task) = requeue.take() {
+            self.requeue(task);
         }
         self.begin_turn_slow(may_wait)
     }
@@ -525,25 +546,25 @@ impl Hub {
                 break;
             }
         }
-        self.turn_left = self.ready.len();
+        self.ready.begin_turn(0);
         Ok(())
     }
 
     /// The next context of the current turn to run, or `None` when the turn
-    /// is over. Stale entries are skipped.
-    #[inline]
-    fn pop_in_turn(&mut self) -> Option<Next> {
-        while self.turn_left > 0 {
-            self.turn_left -= 1;
-            let Ready { task, wait } = self.ready.pop_front()?;
+    /// is over. Stale entries are skipped. The greenlet in `requeue`, if
+    /// any, is requeued as soon as an entry has been popped (it belongs to
+    /// the next turn, so the order is the same as if it had been first).
+    #[inline(always)]
+    fn pop_in_turn(&mut self, requeue: &mut Option<Task>) -> Option<Next> {
+        while let Some(Ready { task, wait }) = self.ready.pop_in_turn() {
+            if let Some(yielded) = requeue.take() {
+                self.requeue_after_pop(yielded);
+            }
             match task {
                 None => {
                     if self.main_wait.get() == wait {
                         self.main_wait.set(0);
                         self.watch.idle();
-                        if mem::take(&mut self.main_io_wait) {
-                            self.io_waiting -= 1;
-                        }
                         return Some(Next::Main);
                     }
                 }
@@ -552,10 +573,6 @@ impl Hub {
                     if header.wait.get() == wait {
                         header.wait.set(0);
                         self.watch.running(header.id, wait);
-                        if header.io_wait.get() {
-                            header.io_wait.set(false);
-                            self.io_waiting -= 1;
-                        }
                         return Some(Next::Greenlet(task));
                     }
                     if task.is_unique() {
@@ -608,8 +625,8 @@ impl Drop for Teardown {
                 let header = task.header();
                 header.tearing_down.set(true);
                 header.finished.set(true);
-                let coroutine = header.coroutine.take().and_then(|b| *b);
-                match coroutine {
+                // SAFETY: thread exit, on the main context: no greenlet runs.
+                match unsafe { header.take_coroutine() } {
                     Some(coroutine) => {
                         log::debug!("unwinding {} at thread exit", header.describe());
                         // SAFETY: the coroutine resumed (to unwind) while the
@@ -649,85 +666,80 @@ pub(crate) fn run_until_main_woken() {
         // the hub as picking the next one, so a yield borrows it once.
         let mut requeue: Option<Task> = None;
         loop {
-            let next = {
-                let mut hub = hub.borrow_mut();
-                if let Some(task) = requeue.take() {
-                    hub.requeue(task);
-                }
-                next_to_run(&mut hub, true)
-            };
-            match next {
-                Ok(Next::Main) => return,
+            // The borrow ends in each arm, so that the arm is reached
+            // straight from where the next context was found.
+            let mut borrowed = hub.borrow_mut();
+            match next_to_run(&mut borrowed, requeue.take(), true) {
                 Ok(Next::Greenlet(task)) => {
-                    if run_greenlet(hub, &task) {
-                        requeue = Some(task);
-                    }
+                    drop(borrowed);
+                    requeue = run_greenlet(hub, task);
                 }
-                Ok(Next::Stale(task)) => drop(task),
-                Err(report) => panic!("{report}"),
+                Ok(Next::Main) => return,
+                Ok(Next::Stale(task)) => {
+                    drop(borrowed);
+                    drop(task);
+                }
+                Err(report) => {
+                    drop(borrowed);
+                    panic!("{report}");
+                }
             }
         }
     })
 }
 
+/// Requeues the greenlet in `requeue`, if any, and picks the next context
+/// to run.
 #[inline(always)]
-fn next_to_run(hub: &mut Hub, may_wait: bool) -> Result<Next, String> {
+fn next_to_run(hub: &mut Hub, mut requeue: Option<Task>, may_wait: bool) -> Result<Next, String> {
     loop {
-        if let Some(next) = hub.pop_in_turn() {
+        if let Some(next) = hub.pop_in_turn(&mut requeue) {
             return Ok(next);
         }
-        if hub.begin_turn(may_wait).is_err() {
+        if hub.begin_turn(may_wait, &mut requeue).is_err() {
             return Err(hub.deadlock_report());
         }
     }
 }
 
 /// Resumes the greenlet until it blocks or finishes, starting it first if it
-/// has not started. Returns `true` when it asks to be requeued (it called
-/// `yield_now`); the caller does that.
+/// has not started. Returns the task back when it asks to be requeued (it
+/// called `yield_now`); the caller does that.
 ///
 /// Inlined into the loops, so that the loop goes on after the switch back
 /// without returning through a call frame (a mispredicted return).
 #[inline(always)]
-fn run_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
+fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
     let header = task.header();
-    // Only a started greenlet has a coroutine: a finished one is no longer
-    // in the task table, so it is never run.
-    let mut boxed = match header.coroutine.take() {
-        Some(boxed) => boxed,
-        None => match start_greenlet(hub, task) {
-            Some(boxed) => boxed,
-            None => return false,
-        },
-    };
-    let coroutine = (*boxed)
-        .as_mut()
-        .expect("a started greenlet has a coroutine");
-    log::trace!("switch to {}", header.describe());
-    let result = {
-        // SAFETY: `coroutine` runs this header's greenlet, and `task` keeps
-        // the header alive until after the guard is dropped.
-        let _running = unsafe { Running::enter(header) };
-        coroutine.resume(true)
-    };
-    match result {
-        CoroutineResult::Yield(Request::Finished) => {
-            finish(hub, task.clone(), boxed);
-            false
+    // SAFETY: this is the loop, on the main context, and `task` keeps the
+    // header alive until the resume returns.
+    let request = match unsafe { header.resume() } {
+        Some(request) => request,
+        None => {
+            // Only a started greenlet has a worker: a finished one is no
+            // longer in the task table, so it is never run.
+            if !start_greenlet(hub, &task) {
+                return None;
+            }
+            // SAFETY: as above.
+            unsafe { header.resume() }.expect("a started greenlet has a worker")
         }
-        CoroutineResult::Yield(request) => {
-            header.coroutine.set(Some(boxed));
-            request == Request::Requeue
+    };
+    match request {
+        Request::Requeue => Some(task),
+        Request::Parked => None,
+        Request::Finished => {
+            finish(hub, task);
+            None
         }
-        CoroutineResult::Return(()) => unreachable!("a worker returns only when idle"),
     }
 }
 
-/// Finds the worker for a greenlet that has not started: an idle one, or a
-/// new one on a stack from the pool. `None` (the greenlet removed) when no
-/// stack can be had.
+/// Gives a greenlet that has not started its worker: an idle one, or a new
+/// one on a stack from the pool. Returns `false` (the greenlet removed) when
+/// no stack can be had.
 #[inline(never)]
-fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
+fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     let header = task.header();
     header.started.set(true);
     if header.stack_size() == crate::DEFAULT_STACK_SIZE
@@ -736,13 +748,19 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
         // The worker has a stack already: the one reserved at spawn is not
         // needed.
         stack::release(header.stack_size());
-        return Some(worker);
+        // SAFETY: this is the loop, on the main context.
+        unsafe { header.set_coroutine(worker) };
+        return true;
     }
     match stack::take_reserved(header.stack_size()) {
-        Ok(stack) => Some(Box::new(Some(new_worker(stack)))),
+        Ok(stack) => {
+            // SAFETY: this is the loop, on the main context.
+            unsafe { header.set_coroutine(Box::new(new_worker(stack))) };
+            true
+        }
         Err(e) => {
             fail_to_start(task.clone(), e);
-            None
+            false
         }
     }
 }
@@ -750,9 +768,11 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> Option<CoroutineBox> {
 /// Removes a finished greenlet from the hub, and keeps its worker for the
 /// next greenlet to start or retires it.
 #[inline(never)]
-fn finish(hub: &RefCell<Hub>, task: Task, boxed: CoroutineBox) {
+fn finish(hub: &RefCell<Hub>, task: Task) {
     let header = task.header();
     log::debug!("{} finished", header.describe());
+    // SAFETY: this is the loop, on the main context.
+    let boxed = unsafe { header.take_coroutine() }.expect("a finished greenlet has its worker");
     let (unkept, finished) = {
         let mut hub = hub.borrow_mut();
         let unkept = if header.stack_size() == crate::DEFAULT_STACK_SIZE
@@ -791,10 +811,10 @@ fn fail_to_start(task: Task, error: std::io::Error) {
 /// waiting, then runs what is ready. Returns how many greenlets ran.
 pub(crate) fn run_one_turn() -> usize {
     HUB.with(|hub| {
-        let _ = hub.borrow_mut().begin_turn(false);
+        let _ = hub.borrow_mut().begin_turn(false, &mut None);
         let mut ran = 0;
         loop {
-            let next = hub.borrow_mut().pop_in_turn();
+            let next = hub.borrow_mut().pop_in_turn(&mut None);
             match next {
                 None => {
                     hub.borrow().watch.idle();
@@ -805,7 +825,7 @@ pub(crate) fn run_one_turn() -> usize {
                 Some(Next::Main) => {}
                 Some(Next::Stale(task)) => drop(task),
                 Some(Next::Greenlet(task)) => {
-                    if run_greenlet(hub, &task) {
+                    if let Some(task) = run_greenlet(hub, task) {
                         hub.borrow_mut().requeue(task);
                     }
                     ran += 1;

@@ -1,0 +1,208 @@
+//! The ready queue: a FIFO of the contexts to run, split into turns.
+//!
+//! Every switch pushes one entry and pops one, so the queue is a ring of a
+//! power-of-two number of slots, indexed by free-running counters masked to
+//! the ring: a push or a pop is a few instructions, and the end of the
+//! current turn is one more counter, compared with the head in place of a
+//! count of the entries left in the turn.
+
+use std::mem;
+
+use super::task::TaskRef;
+
+/// An entry of the ready queue: the context to run (`None` for the main
+/// context) and the wait id it was made ready with. It is stale once that
+/// is no longer the context's wait id. Holding the task itself spares the
+/// loop a lookup in the task table and a reference count on every switch.
+#[derive(Default)]
+pub(crate) struct Ready {
+    pub(crate) task: Option<TaskRef>,
+    pub(crate) wait: u64,
+}
+
+/// The smallest ring: room for a few contexts before the first growth.
+const MIN_SLOTS: usize = 16;
+
+/// A FIFO of [`Ready`] entries, of which those queued before the current
+/// turn began are the turn's.
+pub(crate) struct ReadyQueue {
+    /// The ring: empty or a power-of-two number of slots; those from `head`
+    /// to `tail` (masked) hold the queue, the others no task.
+    slots: Vec<Ready>,
+    /// Free-running counts of the entries ever popped and pushed: the
+    /// entry at position `i` is in slot `i & (slots.len() - 1)`.
+    head: usize,
+    tail: usize,
+    /// Where the current turn ends: the tail when it began.
+    turn_end: usize,
+}
+
+impl ReadyQueue {
+    pub(crate) const fn new() -> Self {
+        ReadyQueue {
+            slots: Vec::new(),
+            head: 0,
+            tail: 0,
+            turn_end: 0,
+        }
+    }
+
+    /// How many entries are queued, in this turn and the next.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.tail.wrapping_sub(self.head)
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+
+    /// The mask from a position to its slot.
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// Queues an entry at the back, for the next turn.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, task: Option<TaskRef>, wait: u64) {
+        if self.len() == self.slots.len() {
+            self.grow();
+        }
+        self.put(task, wait);
+    }
+
+    /// As [`Self::push`], right after a pop: the slot the pop freed makes
+    /// room, so there is no need to check for it.
+    #[inline(always)]
+    pub(crate) fn push_after_pop(&mut self, task: Option<TaskRef>, wait: u64) {
+        debug_assert!(self.len() < self.slots.len(), "a pop made room");
+        self.put(task, wait);
+    }
+
+    /// Writes an entry at the tail, where there is room.
+    #[inline(always)]
+    fn put(&mut self, task: Option<TaskRef>, wait: u64) {
+        let mask = self.mask();
+        let free = mem::replace(&mut self.slots[self.tail & mask], Ready { task, wait });
+        // A slot past the tail holds no task: forgetting what it held skips
+        // a test for a task to drop (at worst it would leak one).
+        debug_assert!(free.task.is_none(), "a free slot holds no task");
+        mem::forget(free);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Pops the front entry if it belongs to the current turn.
+    #[inline(always)]
+    pub(crate) fn pop_in_turn(&mut self) -> Option<Ready> {
+        if self.head == self.turn_end {
+            return None;
+        }
+        let mask = self.mask();
+        let slot = &mut self.slots[self.head & mask];
+        self.head = self.head.wrapping_add(1);
+        Some(Ready {
+            task: slot.task.take(),
+            wait: slot.wait,
+        })
+    }
+
+    /// Begins a turn: every entry queued now belongs to it (including any
+    /// left over from the previous turn, which come first), and so do the
+    /// next `then_pushed` entries, which the caller pushes after popping
+    /// (so that they find room without a check).
+    #[inline]
+    pub(crate) fn begin_turn(&mut self, then_pushed: usize) {
+        self.turn_end = self.tail.wrapping_add(then_pushed);
+    }
+
+    /// Doubles the full ring (or makes the first one). The slots are
+    /// reallocated in place where the allocator can; the entries that had
+    /// wrapped around to the start of the ring move past its old end.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let old = self.slots.len();
+        let size = (old * 2).max(MIN_SLOTS);
+        let head = self.head & self.mask();
+        self.slots.resize_with(size, Ready::default);
+        if old > 0 {
+            // The ring was full: its entries ran from `head` to the old end,
+            // then on from slot 0 to `head`.
+            let (low, high) = self.slots.split_at_mut(old);
+            low[..head].swap_with_slice(&mut high[..head]);
+        }
+        let in_turn = self.turn_end.wrapping_sub(self.head);
+        self.head = head;
+        self.tail = head + old;
+        self.turn_end = head + in_turn;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waits of the entries popped until the turn ends.
+    fn drain_turn(queue: &mut ReadyQueue) -> Vec<u64> {
+        std::iter::from_fn(|| queue.pop_in_turn().map(|r| r.wait)).collect()
+    }
+
+    #[test]
+    fn fifo_within_and_across_turns_and_growth() {
+        let mut queue = ReadyQueue::new();
+        assert!(queue.is_empty());
+        assert_eq!(drain_turn(&mut queue), Vec::<u64>::new());
+        for wait in 0..10 {
+            queue.push(None, wait);
+        }
+        queue.begin_turn(0);
+        // Pushed during the turn: for the next one.
+        assert_eq!(queue.pop_in_turn().unwrap().wait, 0);
+        queue.push(None, 100);
+        assert_eq!(drain_turn(&mut queue), (1..10).collect::<Vec<_>>());
+        assert_eq!(queue.len(), 1);
+        // Wrap around and grow with a turn under way.
+        for wait in 101..140 {
+            queue.push(None, wait);
+        }
+        queue.begin_turn(0);
+        assert_eq!(queue.pop_in_turn().unwrap().wait, 100);
+        for wait in 140..200 {
+            queue.push(None, wait);
+        }
+        assert_eq!(drain_turn(&mut queue), (101..140).collect::<Vec<_>>());
+        queue.begin_turn(0);
+        assert_eq!(drain_turn(&mut queue), (140..200).collect::<Vec<_>>());
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn an_entry_pushed_after_the_first_pop_can_join_the_turn() {
+        let mut queue = ReadyQueue::new();
+        for wait in 0..16 {
+            queue.push(None, wait);
+        }
+        // Full ring: the entry counted in the turn goes into the slot the
+        // first pop frees.
+        queue.begin_turn(1);
+        assert_eq!(queue.pop_in_turn().unwrap().wait, 0);
+        queue.push_after_pop(None, 16);
+        assert_eq!(drain_turn(&mut queue), (1..17).collect::<Vec<_>>());
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_turn_begun_early_keeps_the_leftovers_first() {
+        let mut queue = ReadyQueue::new();
+        for wait in 0..4 {
+            queue.push(None, wait);
+        }
+        queue.begin_turn(0);
+        assert_eq!(queue.pop_in_turn().unwrap().wait, 0);
+        queue.push(None, 4);
+        queue.begin_turn(0);
+        assert_eq!(drain_turn(&mut queue), vec![1, 2, 3, 4]);
+    }
+}
