@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::context::{self, Request, Unwind, WaitReason, Waiter};
 use super::greenlet::GreenletExit;
 use super::reactor::Direction;
-use super::scheduler::{self, Hub, MAIN, with_hub};
+use super::scheduler::{Hub, MAIN, with_hub};
 use super::timeout::Elapsed;
 use super::timer::TimerId;
 
@@ -96,7 +96,7 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
             let me = hub.park_main(reason);
             register(hub, me);
         });
-        scheduler::run_until_main_woken();
+        super::run::run_until_main_woken();
     }
     raise_pending();
 }
@@ -315,5 +315,5 @@ pub fn run_until_idle() -> usize {
         !context::in_greenlet(),
         "greenlet: run_until_idle() is for the main context, not for a greenlet"
     );
-    scheduler::run_one_turn()
+    super::run::run_one_turn()
 }

@@ -7,10 +7,12 @@ mod greenlet;
 mod io_source;
 mod reactor;
 mod ready;
+mod run;
 mod scheduler;
 mod task;
 mod timeout;
 mod timer;
+mod turn;
 
 pub use blocking::{run, run_until_idle, sleep, yield_now};
 pub use greenlet::{Builder, Current, Greenlet, JoinError, current, joinall, spawn, spawn_later};

@@ -8,14 +8,10 @@
 //! The main context takes part in the ready queue like a greenlet, under the
 //! key [`MAIN`], so it is woken in FIFO order too.
 //!
-//! # Turns
-//!
-//! A turn runs the contexts that were ready when it began, in FIFO order (one
-//! that yields goes to the back, for the next turn), then fires due timers,
-//! then polls I/O: without waiting if anything is ready, otherwise until the
-//! earliest timer. When nothing is ready, no timer is armed and no I/O is
-//! awaited, nothing can ever wake the main context: that is a deadlock, and
-//! it panics with a report instead of hanging.
+//! A turn (see `turn.rs`) runs the contexts that were ready when it began,
+//! then fires due timers and polls I/O. Picking the next context is here,
+//! the rest of a turn in `turn.rs`; the loop that runs contexts, the
+//! workers and the thread's teardown are in `run.rs`.
 //!
 //! # Wake-ups
 //!
@@ -26,54 +22,26 @@
 //! records are dropped lazily, never searched for.
 
 use std::cell::{Cell, RefCell};
-use std::fmt::Write as _;
 use std::mem::{self, ManuallyDrop};
 use std::time::Instant;
 
-use corosensei::{Coroutine, CoroutineResult};
-
-use super::context::{
-    self, CoroutineBox, GreenletCoroutine, Header, Request, Running, Unwind, WaitReason, Waiter,
-};
+use super::context::{CoroutineBox, Header, Unwind, WaitReason, Waiter};
 use super::reactor::{Direction, Reactor};
 use super::ready::{Ready, ReadyQueue};
-use super::task::{self, TaskRef};
+use super::run::Teardown;
+use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
 use crate::monitor::{self, Watch};
-use crate::stack::{self, PooledStack};
+use crate::stack;
 
 /// The key of the main context in wait records.
 pub(crate) const MAIN: usize = usize::MAX;
 
 pub(crate) type Task = TaskRef;
 
-/// Makes a worker coroutine on `stack`. Each time it is resumed to start a
-/// greenlet (the running one), it runs that greenlet's body and then
-/// suspends with [`Request::Finished`]; resumed with `false` instead, it
-/// returns.
-fn new_worker(stack: PooledStack) -> GreenletCoroutine {
-    Coroutine::with_stack(stack, |yielder, mut go_on: bool| {
-        while go_on {
-            // SAFETY: `yielder` is the one corosensei handed to this very
-            // coroutine's body, which is about to run the current greenlet.
-            unsafe { context::started(yielder) };
-            context::run_current();
-            go_on = yielder.suspend(Request::Finished);
-        }
-    })
-}
-
-/// Ends an idle worker: it returns, and its stack goes back to the pool.
-fn retire(mut worker: GreenletCoroutine) {
-    match worker.resume(false) {
-        CoroutineResult::Return(()) => stack::give(worker.into_stack()),
-        CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
-    }
-}
-
 /// What a timer does when it fires.
 #[derive(Debug)]
-enum TimerAction {
+pub(super) enum TimerAction {
     /// Wakes a sleeper, or starts a greenlet spawned for later.
     Wake(Waiter),
     /// Expires a timeout of the context at `key` (with greenlet id `id`).
@@ -104,44 +72,44 @@ struct Context<'a> {
 pub(crate) struct Hub {
     /// Every greenlet that has not finished, for kills, timeouts, the
     /// deadlock report and thread exit.
-    tasks: slab::Slab<Task>,
-    ready: ReadyQueue,
-    timers: TimerHeap<TimerAction>,
-    reactor: Reactor,
+    pub(super) tasks: slab::Slab<Task>,
+    pub(super) ready: ReadyQueue,
+    pub(super) timers: TimerHeap<TimerAction>,
+    pub(super) reactor: Reactor,
     next_wait: u64,
     next_greenlet_id: u64,
     next_timeout_id: u64,
     /// The main context's current wait id; 0 while it runs.
-    main_wait: Cell<u64>,
-    main_reason: WaitReason,
+    pub(super) main_wait: Cell<u64>,
+    pub(super) main_reason: WaitReason,
     /// Contexts waiting in `run()` for every greenlet to finish.
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
     teardown_armed: bool,
     /// Contexts parked on I/O (each counted until it is woken): while
     /// there are any, every turn polls, and the loop may wait for I/O.
-    io_waiting: usize,
+    pub(super) io_waiting: usize,
     /// Whether the main context is among them.
     main_io_wait: Cell<bool>,
     /// Scratch list of the waiters a poll wakes.
-    woken: Vec<Waiter>,
+    pub(super) woken: Vec<Waiter>,
     /// Workers (of the default stack size) whose greenlet has finished, for
     /// the next greenlets to start: starting one costs a switch instead of
     /// a new coroutine.
-    idle_workers: Vec<CoroutineBox>,
+    pub(super) idle_workers: Vec<CoroutineBox>,
     /// This hub's slot in the blocking monitor: written on every switch.
-    watch: &'static Watch,
+    pub(super) watch: &'static Watch,
 }
 
 /// How many idle workers the hub keeps at most; more go back to the stack
 /// pool.
-const IDLE_WORKERS: usize = 64;
+pub(super) const IDLE_WORKERS: usize = 64;
 
 thread_local! {
     // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
     // access is a plain thread-local load, and so that it is never in a
     // "destroyed" state: `Teardown` empties it at thread exit instead.
-    static HUB: ManuallyDrop<RefCell<Hub>> = const { ManuallyDrop::new(RefCell::new(Hub::new())) };
+    pub(super) static HUB: ManuallyDrop<RefCell<Hub>> = const { ManuallyDrop::new(RefCell::new(Hub::new())) };
     static TEARDOWN: Teardown = const { Teardown };
 }
 
@@ -157,7 +125,7 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
 }
 
 impl Hub {
-    const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         Hub {
             tasks: slab::Slab::new(),
             ready: ReadyQueue::new(),
@@ -241,7 +209,7 @@ impl Hub {
     /// Puts the greenlet `task`, which has just yielded, at the back of the
     /// ready queue.
     #[inline(always)]
-    fn requeue(&mut self, task: Task) {
+    pub(super) fn requeue(&mut self, task: Task) {
         let wait = self.requeue_wait(&task);
         self.ready.push(Some(task), wait);
     }
@@ -249,14 +217,14 @@ impl Hub {
     /// As [`Self::requeue`], right after an entry was popped: the slot it
     /// freed makes room, so the queue need not check for it.
     #[inline(always)]
-    fn requeue_after_pop(&mut self, task: Task) {
+    pub(super) fn requeue_after_pop(&mut self, task: Task) {
         let wait = self.requeue_wait(&task);
         self.ready.push_after_pop(Some(task), wait);
     }
 
     /// Gives a greenlet that yields a fresh wait id, for its ready entry.
     #[inline(always)]
-    fn requeue_wait(&mut self, task: &Task) -> u64 {
+    pub(super) fn requeue_wait(&mut self, task: &Task) -> u64 {
         // Only a fresh wait id: its wait reason is read by the deadlock
         // report alone, which never sees a ready context, and it is set
         // again when the greenlet next blocks.
@@ -329,7 +297,7 @@ impl Hub {
 
     /// Makes the context at `key` ready whatever it waits for, so that it
     /// sees its pending unwind. Does nothing to a context that is running.
-    fn interrupt(&mut self, key: usize) {
+    pub(super) fn interrupt(&mut self, key: usize) {
         if let Some(wait) = self.context(key).map(|context| context.wait.get())
             && wait != 0
         {
@@ -441,7 +409,7 @@ impl Hub {
 
     /// Removes a finished greenlet and wakes those who wait for it. The
     /// caller drops the returned task outside the hub's borrow.
-    fn remove(&mut self, key: usize) -> Task {
+    pub(super) fn remove(&mut self, key: usize) -> Task {
         let task = self.tasks.remove(key);
         let header = task.header();
         header.finished.set(true);
@@ -460,30 +428,6 @@ impl Hub {
         task
     }
 
-    fn fire_due_timers(&mut self) {
-        if self.timers.len() == 0 {
-            return;
-        }
-        let now = Instant::now();
-        while let Some(action) = self.timers.pop_due(now) {
-            match action {
-                TimerAction::Wake(waiter) => {
-                    self.wake(waiter);
-                }
-                TimerAction::Timeout { key, id, timeout } => {
-                    if key == MAIN {
-                        context::request_main_unwind(Unwind::Timeout(timeout));
-                    } else if let Some(header) = self.header(key, id) {
-                        header.request_unwind(Unwind::Timeout(timeout));
-                    } else {
-                        continue;
-                    }
-                    self.interrupt(key);
-                }
-            }
-        }
-    }
-
     /// Ends a turn and begins the next: fires due timers, polls I/O, and
     /// counts what is ready. With `may_wait`, waits until something is ready.
     ///
@@ -495,8 +439,12 @@ impl Hub {
     /// The greenlet in `requeue`, if any, is requeued first (it belongs to
     /// the new turn). In the common case it is only counted in the turn,
     /// and pushed by [`Self::pop_in_turn`] once a pop has made room for it.
-    #[inline]
-    fn begin_turn(&mut self, may_wait: bool, requeue: &mut Option<Task>) -> Result<(), ()> {
+    #[inline(always)]
+    pub(super) fn begin_turn(
+        &mut self,
+        may_wait: bool,
+        requeue: &mut Option<Task>,
+    ) -> Result<(), ()> {
         // The common case: nothing to fire, no I/O awaited, something ready.
         if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
             self.ready.begin_turn(usize::from(requeue.is_some()));
@@ -508,54 +456,12 @@ impl Hub {
         self.begin_turn_slow(may_wait)
     }
 
-    #[inline(never)]
-    fn begin_turn_slow(&mut self, may_wait: bool) -> Result<(), ()> {
-        loop {
-            self.fire_due_timers();
-            let idle = self.ready.is_empty() && may_wait;
-            if !idle && self.io_waiting == 0 {
-                break;
-            }
-            // Poll: without waiting if anything is ready (or the caller may
-            // not wait), otherwise until the earliest timer.
-            let timeout = if idle {
-                match self.timers.next_deadline() {
-                    Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-                    None if self.io_waiting > 0 => None,
-                    None => return Err(()),
-                }
-            } else {
-                Some(std::time::Duration::ZERO)
-            };
-            if idle {
-                self.watch.idle();
-            }
-            let mut woken = mem::take(&mut self.woken);
-            self.reactor.poll_into(timeout, &mut woken);
-            for waiter in woken.drain(..) {
-                self.wake(waiter);
-            }
-            self.woken = woken;
-            if !idle {
-                break;
-            }
-            // Woken from a wait: fire what came due meanwhile, but do not
-            // poll again at once (that would be a wasted system call).
-            self.fire_due_timers();
-            if !self.ready.is_empty() {
-                break;
-            }
-        }
-        self.ready.begin_turn(0);
-        Ok(())
-    }
-
     /// The next context of the current turn to run, or `None` when the turn
     /// is over. Stale entries are skipped. The greenlet in `requeue`, if
     /// any, is requeued as soon as an entry has been popped (it belongs to
     /// the next turn, so the order is the same as if it had been first).
     #[inline(always)]
-    fn pop_in_turn(&mut self, requeue: &mut Option<Task>) -> Option<Next> {
+    pub(super) fn pop_in_turn(&mut self, requeue: &mut Option<Task>) -> Option<Next> {
         while let Some(Ready { task, wait }) = self.ready.pop_in_turn() {
             if let Some(yielded) = requeue.take() {
                 self.requeue_after_pop(yielded);
@@ -583,254 +489,4 @@ impl Hub {
         }
         None
     }
-
-    /// The deadlock report: what every blocked context waits on.
-    fn deadlock_report(&self) -> String {
-        let mut report = String::from(
-            "greenlet: this operation would block forever: no greenlet is ready, \
-             no timer is armed and no I/O is awaited.\nBlocked:",
-        );
-        let describe = |reason: WaitReason| match reason.target {
-            0 => reason.what.to_string(),
-            id => format!("{} (greenlet {id})", reason.what),
-        };
-        let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
-        for (_, task) in &self.tasks {
-            let header = task.header();
-            let _ = write!(
-                report,
-                "\n  {} waits on {}",
-                header.describe(),
-                describe(header.reason.get())
-            );
-        }
-        report
-    }
-}
-
-/// At thread exit, unwinds every greenlet still suspended so that its
-/// destructors run, drops the bodies of those never started, and empties the
-/// hub.
-struct Teardown;
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        loop {
-            // Destructors that run below may spawn again: repeat until empty.
-            let tasks: Vec<Task> = with_hub(|hub| hub.tasks.drain().collect());
-            if tasks.is_empty() {
-                break;
-            }
-            for task in tasks {
-                let header = task.header();
-                header.tearing_down.set(true);
-                header.finished.set(true);
-                // SAFETY: thread exit, on the main context: no greenlet runs.
-                match unsafe { header.take_coroutine() } {
-                    Some(coroutine) => {
-                        log::debug!("unwinding {} at thread exit", header.describe());
-                        // SAFETY: the coroutine resumed (to unwind) while the
-                        // guard lives is this header's greenlet's, and `task`
-                        // keeps the header alive past it.
-                        let _running = unsafe { Running::enter(header) };
-                        drop(coroutine); // corosensei unwinds a suspended coroutine
-                    }
-                    None => {
-                        if !header.started.get() {
-                            stack::release(header.stack_size()); // issue 7: its reserved stack
-                        }
-                        task.discard_body(None);
-                    }
-                }
-                drop(header.locals.take());
-            }
-        }
-        let mut old = with_hub(|hub| mem::replace(hub, Hub::new()));
-        for worker in old.idle_workers.drain(..) {
-            retire(*worker);
-        }
-        monitor::unregister(old.watch);
-        drop(old);
-        task::close_free_lists();
-    }
-}
-
-/// Runs the loop on the main context until the main context is woken.
-///
-/// # Panics
-///
-/// Panics with the deadlock report when nothing can ever wake it.
-pub(crate) fn run_until_main_woken() {
-    HUB.with(|hub| {
-        // A greenlet that asked to be requeued: done in the same borrow of
-        // the hub as picking the next one, so a yield borrows it once.
-        let mut requeue: Option<Task> = None;
-        loop {
-            // The borrow ends in each arm, so that the arm is reached
-            // straight from where the next context was found.
-            let mut borrowed = hub.borrow_mut();
-            match next_to_run(&mut borrowed, requeue.take(), true) {
-                Ok(Next::Greenlet(task)) => {
-                    drop(borrowed);
-                    requeue = run_greenlet(hub, task);
-                }
-                Ok(Next::Main) => return,
-                Ok(Next::Stale(task)) => {
-                    drop(borrowed);
-                    drop(task);
-                }
-                Err(report) => {
-                    drop(borrowed);
-                    panic!("{report}");
-                }
-            }
-        }
-    })
-}
-
-/// Requeues the greenlet in `requeue`, if any, and picks the next context
-/// to run.
-#[inline(always)]
-fn next_to_run(hub: &mut Hub, mut requeue: Option<Task>, may_wait: bool) -> Result<Next, String> {
-    loop {
-        if let Some(next) = hub.pop_in_turn(&mut requeue) {
-            return Ok(next);
-        }
-        if hub.begin_turn(may_wait, &mut requeue).is_err() {
-            return Err(hub.deadlock_report());
-        }
-    }
-}
-
-/// Resumes the greenlet until it blocks or finishes, starting it first if it
-/// has not started. Returns the task back when it asks to be requeued (it
-/// called `yield_now`); the caller does that.
-///
-/// Inlined into the loops, so that the loop goes on after the switch back
-/// without returning through a call frame (a mispredicted return).
-#[inline(always)]
-fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
-    let header = task.header();
-    // SAFETY: this is the loop, on the main context, and `task` keeps the
-    // header alive until the resume returns.
-    let request = match unsafe { header.resume() } {
-        Some(request) => request,
-        None => {
-            // Only a started greenlet has a worker: a finished one is no
-            // longer in the task table, so it is never run.
-            if !start_greenlet(hub, &task) {
-                return None;
-            }
-            // SAFETY: as above.
-            unsafe { header.resume() }.expect("a started greenlet has a worker")
-        }
-    };
-    match request {
-        Request::Requeue => Some(task),
-        Request::Parked => None,
-        Request::Finished => {
-            finish(hub, task);
-            None
-        }
-    }
-}
-
-/// Gives a greenlet that has not started its worker: an idle one, or a new
-/// one on a stack from the pool. Returns `false` (the greenlet removed) when
-/// no stack can be had.
-#[inline(never)]
-fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
-    let header = task.header();
-    header.started.set(true);
-    if header.stack_size() == crate::DEFAULT_STACK_SIZE
-        && let Some(worker) = hub.borrow_mut().idle_workers.pop()
-    {
-        // The worker has a stack already: the one reserved at spawn is not
-        // needed.
-        stack::release(header.stack_size());
-        // SAFETY: this is the loop, on the main context.
-        unsafe { header.set_coroutine(worker) };
-        return true;
-    }
-    match stack::take_reserved(header.stack_size()) {
-        Ok(stack) => {
-            // SAFETY: this is the loop, on the main context.
-            unsafe { header.set_coroutine(Box::new(new_worker(stack))) };
-            true
-        }
-        Err(e) => {
-            fail_to_start(task.clone(), e);
-            false
-        }
-    }
-}
-
-/// Removes a finished greenlet from the hub, and keeps its worker for the
-/// next greenlet to start or retires it.
-#[inline(never)]
-fn finish(hub: &RefCell<Hub>, task: Task) {
-    let header = task.header();
-    log::debug!("{} finished", header.describe());
-    // SAFETY: this is the loop, on the main context.
-    let boxed = unsafe { header.take_coroutine() }.expect("a finished greenlet has its worker");
-    let (unkept, finished) = {
-        let mut hub = hub.borrow_mut();
-        let unkept = if header.stack_size() == crate::DEFAULT_STACK_SIZE
-            && hub.idle_workers.len() < IDLE_WORKERS
-        {
-            hub.idle_workers.push(boxed);
-            None
-        } else {
-            Some(boxed)
-        };
-        (unkept, hub.remove(header.key.get()))
-    };
-    if let Some(boxed) = unkept {
-        retire(*boxed);
-    }
-    // Outside the borrow: these may run user destructors.
-    drop(header.locals.take()); // its greenlet_local! values end with it
-    drop(finished);
-}
-
-#[cold]
-fn fail_to_start(task: Task, error: std::io::Error) {
-    let header = task.header();
-    let message = format!(
-        "greenlet: cannot allocate a stack of {} KiB for {}: {error}",
-        stack::usable_size(header.stack_size()) / 1024,
-        header.describe()
-    );
-    log::error!("{message}");
-    let removed = with_hub(|hub| hub.remove(header.key.get()));
-    task.discard_body(Some(message));
-    drop(removed);
-}
-
-/// Runs one turn for a host loop: fires due timers, polls I/O without
-/// waiting, then runs what is ready. Returns how many greenlets ran.
-pub(crate) fn run_one_turn() -> usize {
-    HUB.with(|hub| {
-        let _ = hub.borrow_mut().begin_turn(false, &mut None);
-        let mut ran = 0;
-        loop {
-            let next = hub.borrow_mut().pop_in_turn(&mut None);
-            match next {
-                None => {
-                    hub.borrow().watch.idle();
-                    return ran;
-                }
-                // The main context is not blocked here; a stale wake-up of
-                // it has nothing to resume.
-                Some(Next::Main) => {}
-                Some(Next::Stale(task)) => drop(task),
-                Some(Next::Greenlet(task)) => {
-                    if let Some(task) = run_greenlet(hub, task) {
-                        hub.borrow_mut().requeue(task);
-                    }
-                    ran += 1;
-                }
-            }
-        }
-    })
 }

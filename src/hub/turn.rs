@@ -1,0 +1,108 @@
+//! The slow half of a turn of the hub's loop: firing timers, polling I/O,
+//! and the deadlock report. (The fast half, picking the next context while
+//! nothing else needs doing, is inlined into the loop from `scheduler.rs`.)
+//!
+//! A turn runs the contexts that were ready when it began, in FIFO order (one
+//! that yields goes to the back, for the next turn), then fires due timers,
+//! then polls I/O: without waiting if anything is ready, otherwise until the
+//! earliest timer. When nothing is ready, no timer is armed and no I/O is
+//! awaited, nothing can ever wake the main context: that is a deadlock, and
+//! it panics with a report instead of hanging.
+
+use std::fmt::Write as _;
+use std::mem;
+use std::time::Instant;
+
+use super::context::{self, Unwind, WaitReason};
+use super::scheduler::{Hub, MAIN, TimerAction};
+
+impl Hub {
+    fn fire_due_timers(&mut self) {
+        if self.timers.len() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        while let Some(action) = self.timers.pop_due(now) {
+            match action {
+                TimerAction::Wake(waiter) => {
+                    self.wake(waiter);
+                }
+                TimerAction::Timeout { key, id, timeout } => {
+                    if key == MAIN {
+                        context::request_main_unwind(Unwind::Timeout(timeout));
+                    } else if let Some(header) = self.header(key, id) {
+                        header.request_unwind(Unwind::Timeout(timeout));
+                    } else {
+                        continue;
+                    }
+                    self.interrupt(key);
+                }
+            }
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn begin_turn_slow(&mut self, may_wait: bool) -> Result<(), ()> {
+        loop {
+            self.fire_due_timers();
+            let idle = self.ready.is_empty() && may_wait;
+            if !idle && self.io_waiting == 0 {
+                break;
+            }
+            // Poll: without waiting if anything is ready (or the caller may
+            // not wait), otherwise until the earliest timer.
+            let timeout = if idle {
+                match self.timers.next_deadline() {
+                    Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
+                    None if self.io_waiting > 0 => None,
+                    None => return Err(()),
+                }
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
+            if idle {
+                self.watch.idle();
+            }
+            let mut woken = mem::take(&mut self.woken);
+            self.reactor.poll_into(timeout, &mut woken);
+            for waiter in woken.drain(..) {
+                self.wake(waiter);
+            }
+            self.woken = woken;
+            if !idle {
+                break;
+            }
+            // Woken from a wait: fire what came due meanwhile, but do not
+            // poll again at once (that would be a wasted system call).
+            self.fire_due_timers();
+            if !self.ready.is_empty() {
+                break;
+            }
+        }
+        self.ready.begin_turn(0);
+        Ok(())
+    }
+
+    /// The deadlock report: what every blocked context waits on.
+    pub(super) fn deadlock_report(&self) -> String {
+        let mut report = String::from(
+            "greenlet: this operation would block forever: no greenlet is ready, \
+             no timer is armed and no I/O is awaited.\nBlocked:",
+        );
+        let describe = |reason: WaitReason| match reason.target {
+            0 => reason.what.to_string(),
+            id => format!("{} (greenlet {id})", reason.what),
+        };
+        let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
+        for (_, task) in &self.tasks {
+            let header = task.header();
+            let _ = write!(
+                report,
+                "\n  {} waits on {}",
+                header.describe(),
+                describe(header.reason.get())
+            );
+        }
+        report
+    }
+}
