@@ -1,7 +1,8 @@
 //! Coroutine stacks: carved out of large regions, each with its own guard
 //! page, pooled per thread, and reported by name when they overflow.
 //!
-//! - `pool.rs`: the per-thread pool, its size classes and reservations.
+//! - `pool.rs`: the per-thread pool and reservations; `class.rs`: the
+//!   stacks of one size, their free lists and how a slot is found.
 //! - `budget.rs`: the `vm.max_map_count` budget and its error.
 //! - `sys/`: the only `unsafe` code: `region.rs` (regions, guards, the
 //!   `Stack` impl), `signal.rs` (the signal handler, the alternate stack)
@@ -10,6 +11,7 @@
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
 
 mod budget;
+mod class;
 mod overflow;
 mod pool;
 mod sys;

@@ -14,12 +14,9 @@
 //!
 //! # Free slots
 //!
-//! A slot given back goes to the class's `hot` list, reused first, while
-//! that holds fewer than [`POOL_HIGH_WATER`] slots. Beyond it, slots wait in
-//! `pending` and are released in batches of [`RELEASE_BATCH`] with
-//! `MADV_DONTNEED` (adjacent ones in one call), then kept in `cold`: their
-//! memory goes back to the kernel, their guards and address ranges stay, for
-//! the next spike. Regions are unmapped only when the thread exits.
+//! Each size class keeps its free slots in lists, releases their memory
+//! beyond a high-water mark, and lends batches to the stack helper: see
+//! `class.rs`. Regions are unmapped only when the thread exits.
 //!
 //! # Cost
 //!
@@ -32,14 +29,12 @@
 //! counter and the end of a `Vec`: no search, no system call.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, ManuallyDrop};
 
 use super::budget;
-use super::sys::{
-    AltStack, Batch, GuardKind, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions,
-};
+use super::class::Class;
+use super::sys::{AltStack, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions};
 
 /// The usable size of a stack when none is chosen: 256 KiB.
 ///
@@ -77,159 +72,6 @@ pub(crate) const POOL_HIGH_WATER: usize = 1024;
 
 /// Free stacks beyond the high-water mark are released this many at a time.
 pub(crate) const RELEASE_BATCH: usize = 256;
-
-/// The first region of a class holds this many slots; each next one twice
-/// as many as the one before, up to [`REGION_MAX_BYTES`].
-const FIRST_REGION_SLOTS: usize = 16;
-
-/// Batches of slots a class may have lent to the stack helper at once
-/// (prefaulting or releasing). Enough to keep the helper busy while this
-/// thread carves and faults in a batch of its own.
-const LENT_BATCHES: usize = 8;
-
-/// The largest region, in address space (not memory: only touched pages are).
-#[cfg(target_pointer_width = "64")]
-const REGION_MAX_BYTES: usize = 4 << 30;
-#[cfg(not(target_pointer_width = "64"))]
-const REGION_MAX_BYTES: usize = 64 << 20;
-
-/// The largest region with `mprotect` guards, in slots: its guards are
-/// installed one system call each when it is mapped.
-const MPROTECT_REGION_MAX_SLOTS: usize = 1024;
-
-/// The stacks of one usable size.
-#[derive(Debug)]
-struct Class {
-    size: usize,
-    /// Slots reserved or taken. # Invariant: `committed <= capacity`, and the
-    /// carved slots not in a free list are the taken ones.
-    committed: usize,
-    /// Slots in all the class's regions, carved or not.
-    capacity: usize,
-    hot: Vec<Slot>,
-    pending: Vec<Slot>,
-    cold: Vec<Slot>,
-    /// Free slots lent to the stack helper, oldest first: it finishes them
-    /// in this order.
-    lent: VecDeque<Batch>,
-    regions: Vec<Region>,
-    /// The first region that may have uncarved slots.
-    carving: usize,
-    /// Slots carved from the class's regions: taken, or in a free list.
-    carved: usize,
-    /// Slots carved since the thread started (for tests).
-    carved_ever: u64,
-}
-
-impl Class {
-    const fn new(size: usize) -> Self {
-        Class {
-            size,
-            committed: 0,
-            capacity: 0,
-            hot: Vec::new(),
-            pending: Vec::new(),
-            cold: Vec::new(),
-            lent: VecDeque::new(),
-            regions: Vec::new(),
-            carving: 0,
-            carved: 0,
-            carved_ever: 0,
-        }
-    }
-
-    fn stride(&self) -> usize {
-        self.size + PAGE
-    }
-
-    /// How many slots the next region should hold.
-    fn next_region_slots(&self, guard: GuardKind) -> usize {
-        region_slots(self.regions.len(), self.stride(), guard)
-    }
-
-    #[cfg(test)]
-    fn free(&self) -> usize {
-        let lent: usize = self.lent.iter().map(Batch::len).sum();
-        self.hot.len() + self.pending.len() + self.cold.len() + lent
-    }
-
-    /// Takes back the batches the helper has finished, into `cold`.
-    fn take_back_done(&mut self) {
-        while self.lent.front().is_some_and(Batch::is_done) {
-            let batch = self.lent.pop_front().expect("just checked");
-            self.cold.append(&mut batch.into_slots());
-        }
-    }
-
-    /// Takes back every lent batch, waiting for the helper.
-    fn take_back_all(&mut self) {
-        for batch in mem::take(&mut self.lent) {
-            self.cold.append(&mut batch.into_slots());
-        }
-    }
-
-    /// Carves up to `n` (at least one, at most a batch) new slots into
-    /// `out`, from the first region that has any left. Returns how many.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error if it refuses the first guard.
-    ///
-    /// # Panics
-    ///
-    /// Panics if no region has a slot left: callers carve only for
-    /// reservations, which imply one.
-    fn carve_into(&mut self, n: usize, out: &mut Vec<Slot>) -> io::Result<usize> {
-        loop {
-            let region = self
-                .regions
-                .get_mut(self.carving)
-                .expect("greenlet: a reserved stack has a slot");
-            match region.carve(n, out)? {
-                0 => self.carving += 1,
-                carved => {
-                    self.carved += carved;
-                    self.carved_ever += carved as u64;
-                    return Ok(carved);
-                }
-            }
-        }
-    }
-
-    /// When more than two batches of reservations still need new slots (a
-    /// burst of spawns), carves some of them now and lends them to the
-    /// helper to fault in their top pages, so that this thread does not
-    /// take those faults when the greenlets start.
-    fn prefault_ahead(&mut self) {
-        while self.lent.len() < LENT_BATCHES
-            && self.committed.saturating_sub(self.carved) >= 2 * RELEASE_BATCH
-        {
-            let mut slots = Vec::with_capacity(RELEASE_BATCH);
-            if self.carve_into(RELEASE_BATCH, &mut slots).is_err() {
-                return; // the carving for the next start reports it
-            }
-            match Batch::prefault(slots) {
-                Ok(batch) => self.lent.push_back(batch),
-                Err(mut slots) => {
-                    self.cold.append(&mut slots);
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// How many slots the region that follows `existing` regions of slots of
-/// `stride` bytes should hold: twice as many as the one before, from
-/// [`FIRST_REGION_SLOTS`] up to [`REGION_MAX_BYTES`] (at least one).
-fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> usize {
-    let doublings = existing.min(24) as u32;
-    let cap = match guard {
-        GuardKind::Madvise => (REGION_MAX_BYTES / stride).max(1),
-        GuardKind::Mprotect => MPROTECT_REGION_MAX_SLOTS,
-    };
-    (FIRST_REGION_SLOTS << doublings).min(cap)
-}
 
 /// A thread's stacks, by size.
 struct Pool {
@@ -416,40 +258,11 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
 }
 
 /// Finds a slot for a reservation of the class of `size` when no free slot
-/// is at hand: one the helper has finished with, or a new one. New slots
-/// are carved for the other reservations that will soon be taken too (up to
-/// a batch, kept in `cold`), so that their guards cost one system call; in
-/// a burst, more are lent to the helper to prefault.
+/// is at hand (see [`Class::find_slot`]).
 #[cold]
 #[inline(never)]
 fn carve(size: usize) -> io::Result<RegionStack> {
-    let slot = POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        let class = pool.class(size);
-        class.take_back_done();
-        if class.cold.is_empty() {
-            if class.committed <= class.carved {
-                // Every reservation has a slot already (lent slots may even
-                // outnumber them), and the free ones are lent: wait for the
-                // oldest batch.
-                let batch = class.lent.pop_front().expect("a reserved stack has a slot");
-                class.cold.append(&mut batch.into_slots());
-            } else {
-                class.prefault_ahead();
-                // No slot is free here, so the reservations not taken yet
-                // (this one included) beyond the lent slots need new ones.
-                let wanted = class.committed - class.carved;
-                let mut cold = mem::take(&mut class.cold);
-                let carved = class.carve_into(wanted, &mut cold);
-                class.cold = cold;
-                if let Err(e) = carved {
-                    class.committed -= 1;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(class.cold.pop().expect("a slot was just found"))
-    });
+    let slot = POOL.with(|pool| pool.borrow_mut().class(size).find_slot());
     slot.map(Slot::into_stack)
 }
 
@@ -488,33 +301,11 @@ pub(crate) fn give(stack: RegionStack) {
 pub(super) fn give_slot(slot: Slot) {
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        let class = pool.class(slot.usable());
-        class.committed -= 1;
-        if class.hot.len() < POOL_HIGH_WATER {
-            class.hot.push(slot);
-        } else {
-            spill(class, slot);
-        }
+        pool.class(slot.usable()).give(slot);
         if pool.exiting {
             pool.unmap_unused();
         }
     });
-}
-
-/// Queues a slot beyond the high-water mark for release, releasing the
-/// queue when it is full.
-#[cold]
-#[inline(never)]
-fn spill(class: &mut Class, slot: Slot) {
-    class.pending.push(slot);
-    if class.pending.len() >= RELEASE_BATCH {
-        // The helper releases it, or this thread at once if there is none.
-        match Batch::release(mem::take(&mut class.pending)) {
-            Ok(batch) => class.lent.push_back(batch),
-            Err(mut slots) => class.cold.append(&mut slots),
-        }
-        class.take_back_done();
-    }
 }
 
 /// Unmaps the thread's regions at its exit, as soon as none of their stacks
@@ -560,6 +351,7 @@ fn resident_count(size: usize) -> usize {
 mod tests {
     use corosensei::stack::Stack;
 
+    use super::super::class::{FIRST_REGION_SLOTS, LENT_BATCHES};
     use super::*;
 
     fn size_of(stack: &RegionStack) -> usize {
@@ -691,24 +483,5 @@ mod tests {
     fn a_reservation_above_the_limit_is_refused() {
         let err = reserve(MAX_STACK_SIZE + 1).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    }
-
-    #[test]
-    fn regions_double_up_to_their_cap() {
-        let stride = DEFAULT_STACK_SIZE + PAGE;
-        let sizes: Vec<_> = (0..4)
-            .map(|n| region_slots(n, stride, GuardKind::Madvise))
-            .collect();
-        assert_eq!(sizes, [16, 32, 64, 128]);
-        let cap = REGION_MAX_BYTES / stride;
-        assert_eq!(region_slots(30, stride, GuardKind::Madvise), cap);
-        assert_eq!(
-            region_slots(0, MAX_STACK_SIZE + PAGE, GuardKind::Madvise),
-            3
-        );
-        assert_eq!(
-            region_slots(30, stride, GuardKind::Mprotect),
-            MPROTECT_REGION_MAX_SLOTS
-        );
     }
 }
