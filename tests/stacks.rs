@@ -554,3 +554,46 @@ fn guard_install_supported() -> bool {
     let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
     (major, minor) >= (6, 13)
 }
+
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+/// The stack helper thread starts only at a burst of spawns, not for a few
+/// greenlets, and once started it serves every later burst.
+#[test]
+fn the_stack_helper_starts_only_for_a_burst() {
+    const TEST: &str = "the_stack_helper_starts_only_for_a_burst";
+    if util::is_child() {
+        let few: Vec<_> = (0..100).map(|i| greenlet::spawn(move || i)).collect();
+        assert_eq!(greenlet::joinall(few).len(), 100);
+        let before = thread_names();
+        assert!(
+            !before.iter().any(|n| n == "greenlet-stacks"),
+            "no helper for 100 greenlets: {before:?}"
+        );
+        let burst: Vec<_> = (0..5_000)
+            .map(|i| {
+                Builder::new()
+                    .stack_size(MIN_STACK_SIZE)
+                    .spawn(move || i)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(greenlet::joinall(burst).len(), 5_000);
+        let after = thread_names();
+        let helpers = after.iter().filter(|n| *n == "greenlet-stacks").count();
+        assert_eq!(helpers, 1, "one helper for the burst: {after:?}");
+        println!("threads: {before:?} then {after:?}");
+        return;
+    }
+    let out = util::run_in_child(TEST, &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("threads:"), "{stdout}");
+}
