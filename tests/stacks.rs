@@ -597,3 +597,68 @@ fn the_stack_helper_starts_only_for_a_burst() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("threads:"), "{stdout}");
 }
+
+/// Spawns a burst of `n` greenlets with small stacks and joins them all.
+fn burst(n: usize) {
+    let gs: Vec<_> = (0..n)
+        .map(|i| {
+            Builder::new()
+                .stack_size(MIN_STACK_SIZE)
+                .spawn(move || {
+                    greenlet::yield_now();
+                    i
+                })
+                .unwrap()
+        })
+        .collect();
+    let sum: usize = greenlet::joinall(gs).into_iter().map(Result::unwrap).sum();
+    assert_eq!(sum, n * (n - 1) / 2);
+}
+
+/// A child made by `fork` after the stack helper started has no helper
+/// thread: its bursts are prefaulted and released inline instead of waiting
+/// for ever on a thread that does not exist.
+#[test]
+fn a_forked_child_does_without_the_stack_helper() {
+    const TEST: &str = "a_forked_child_does_without_the_stack_helper";
+    if util::is_child() {
+        burst(5_000); // starts the helper, lends it batches both ways
+        // SAFETY: the forked child only runs greenlets on this thread and
+        // leaves with `_exit`, touching nothing another thread may have
+        // held locked at the fork but the allocator (which glibc resets).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            burst(5_000);
+            burst(5_000);
+            // SAFETY: ends the forked child at once, as documented above.
+            unsafe { libc::_exit(0) };
+        }
+        // Bounded: 20 s at most, then the child is killed and the test fails.
+        let mut status = 0;
+        let mut reaped = false;
+        for _ in 0..2_000 {
+            // SAFETY: waits for our own child without blocking.
+            reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid;
+            if reaped {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !reaped || !libc::WIFEXITED(status) {
+            // SAFETY: kills and reaps our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the forked child hung or crashed (status {status})");
+        }
+        assert_eq!(libc::WEXITSTATUS(status), 0);
+        println!("forked child done");
+        return;
+    }
+    let out = util::run_in_child(TEST, &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("forked child done"), "{stdout}");
+}

@@ -94,10 +94,26 @@ impl Job {
     }
 }
 
-/// The helper thread's queue, started on first use; `None` if the thread
-/// could not be started.
-fn helper() -> Option<&'static Mutex<Sender<Job>>> {
-    static HELPER: OnceLock<Option<Mutex<Sender<Job>>>> = OnceLock::new();
+/// The helper thread, reached through its queue.
+struct Helper {
+    queue: Mutex<Sender<Job>>,
+    /// The process that started it: a child made by `fork` has no helper
+    /// thread, though it inherits this.
+    pid: u32,
+}
+
+impl Helper {
+    /// Whether the helper thread runs in this process (not in the parent of
+    /// a forked child).
+    fn is_here(&self) -> bool {
+        self.pid == std::process::id()
+    }
+}
+
+/// The helper thread, started on first use; `None` if it could not be
+/// started.
+fn helper() -> Option<&'static Helper> {
+    static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
     HELPER
         .get_or_init(|| {
             let (tx, rx) = mpsc::channel::<Job>();
@@ -117,7 +133,10 @@ fn helper() -> Option<&'static Mutex<Sender<Job>>> {
                     }
                 });
             match spawned {
-                Ok(_) => Some(Mutex::new(tx)),
+                Ok(_) => Some(Helper {
+                    queue: Mutex::new(tx),
+                    pid: std::process::id(),
+                }),
                 Err(e) => {
                     log::debug!("no stack helper thread: {e}");
                     None
@@ -130,6 +149,7 @@ fn helper() -> Option<&'static Mutex<Sender<Job>>> {
 /// Slots lent to the helper thread.
 pub(in crate::stack) struct Batch {
     slots: Vec<Slot>,
+    work: Work,
     done: Arc<AtomicBool>,
 }
 
@@ -168,12 +188,16 @@ impl Batch {
             done: done.clone(),
         };
         let helper = match helper() {
-            Some(helper) if ENABLED.load(Ordering::Relaxed) => helper,
+            Some(helper) if ENABLED.load(Ordering::Relaxed) && helper.is_here() => helper,
             _ => return Err((slots, job)),
         };
-        let sent = helper.lock().unwrap_or_else(|e| e.into_inner()).send(job);
+        let sent = helper
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job);
         match sent {
-            Ok(()) => Ok(Batch { slots, done }),
+            Ok(()) => Ok(Batch { slots, work, done }),
             Err(mpsc::SendError(job)) => Err((slots, job)),
         }
     }
@@ -198,15 +222,22 @@ impl Batch {
     }
 
     /// Waits for the helper to finish with the batch: at most the time its
-    /// system calls take, as the helper does nothing else.
-    fn wait(&self) {
+    /// system calls take, as the helper does nothing else. In a child made
+    /// by `fork` while the batch was lent, where the helper thread does not
+    /// exist, does the batch's work itself instead.
+    fn wait(&mut self) {
         let mut spins = 0u32;
         while !self.is_done() {
             spins += 1;
             if spins < 64 {
                 std::hint::spin_loop();
-            } else {
+            } else if helper().is_some_and(Helper::is_here) {
                 std::thread::sleep(std::time::Duration::from_micros(20));
+            } else {
+                if self.work == Work::Release {
+                    Slot::release_memory(&mut self.slots);
+                }
+                self.done.store(true, Ordering::Release);
             }
         }
     }
