@@ -37,6 +37,16 @@ fn guards(mprotect: bool) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Runs `test` in a child with `env`, and checks that it succeeded and
+/// printed `needle` (which the child prints at its end, once all its
+/// assertions held).
+fn assert_child_prints(test: &str, env: &[(&str, &str)], needle: &str) {
+    let out = util::run_in_child(test, env);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(needle), "{stdout}");
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -80,10 +90,7 @@ fn hundred_thousand_alive(test: &str, env: &[(&str, &str)]) {
         assert!(during - before < 1_000, "stacks share mappings");
         return;
     }
-    let out = util::run_in_child(test, env);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("greenlets alive"), "{stdout}");
+    assert_child_prints(test, env, "greenlets alive");
 }
 
 #[test]
@@ -117,13 +124,11 @@ fn mprotect_guards_cost_two_mappings_per_stack_and_work() {
         assert!(during - before >= 2 * N, "each guard splits the mapping");
         return;
     }
-    let out = util::run_in_child(
+    assert_child_prints(
         "mprotect_guards_cost_two_mappings_per_stack_and_work",
         &guards(true),
+        "greenlets alive",
     );
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("greenlets alive"), "{stdout}");
 }
 
 /// Recurses without bound, 1 KiB of stack per call.
@@ -410,10 +415,7 @@ fn out_of_mappings(test: &str, mprotect: bool) {
         println!("{spawned} greenlets before the limit; error: {message}");
         return;
     }
-    let out = util::run_in_child(test, &guards(mprotect));
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("greenlets before the limit"), "{stdout}");
+    assert_child_prints(test, &guards(mprotect), "greenlets before the limit");
 }
 
 #[test]
@@ -482,10 +484,7 @@ fn spike_given_back(test: &str, env: &[(&str, &str)]) {
         );
         return;
     }
-    let out = util::run_in_child(test, env);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("after"), "{stdout}");
+    assert_child_prints(test, env, "after");
 }
 
 #[test]
@@ -537,10 +536,7 @@ fn a_greenlet_whose_guard_is_refused_fails_to_start_cleanly() {
     if !guard_install_supported() {
         return; // mprotect guards are all made when a region is mapped
     }
-    let out = util::run_in_child(TEST, &[]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("refused:"), "{stdout}");
+    assert_child_prints(TEST, &[], "refused:");
 }
 
 /// Whether the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+), the guards a
@@ -592,10 +588,7 @@ fn the_stack_helper_starts_only_for_a_burst() {
         println!("threads: {before:?} then {after:?}");
         return;
     }
-    let out = util::run_in_child(TEST, &[]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("threads:"), "{stdout}");
+    assert_child_prints(TEST, &[], "threads:");
 }
 
 /// Spawns a burst of `n` greenlets with small stacks and joins them all.
@@ -657,8 +650,5 @@ fn a_forked_child_does_without_the_stack_helper() {
         println!("forked child done");
         return;
     }
-    let out = util::run_in_child(TEST, &[]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("forked child done"), "{stdout}");
+    assert_child_prints(TEST, &[], "forked child done");
 }
