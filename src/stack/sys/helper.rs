@@ -222,7 +222,8 @@ impl Batch {
     }
 
     /// Waits for the helper to finish with the batch: at most the time its
-    /// system calls take, as the helper does nothing else. In a child made
+    /// system calls and those of the batches queued before it take (from
+    /// any thread), as the helper does nothing else. In a child made
     /// by `fork` while the batch was lent, where the helper thread does not
     /// exist, does the batch's work itself instead.
     fn wait(&mut self) {
