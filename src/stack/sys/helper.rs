@@ -119,7 +119,6 @@ fn helper() -> Option<&'static Helper> {
             let (tx, rx) = mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()
                 .name("greenlet-stacks".into())
-                .stack_size(64 * 1024)
                 .spawn(move || {
                     for job in rx {
                         #[cfg(test)]
