@@ -41,7 +41,7 @@ const MPROTECT_REGION_MAX_SLOTS: usize = 1024;
 pub(super) struct Class {
     pub(super) size: usize,
     /// Slots reserved or taken. # Invariant: `committed <= capacity`, and the
-    /// carved slots not in a free list are the taken ones.
+    /// carved slots neither in a free list nor lent are the taken ones.
     pub(super) committed: usize,
     /// Slots in all the class's regions, carved or not.
     pub(super) capacity: usize,
@@ -54,7 +54,8 @@ pub(super) struct Class {
     pub(super) regions: Vec<Region>,
     /// The first region that may have uncarved slots.
     pub(super) carving: usize,
-    /// Slots carved from the class's regions: taken, or in a free list.
+    /// Slots carved from the class's regions: taken, in a free list, or
+    /// lent to the helper.
     pub(super) carved: usize,
     /// Slots carved since the thread started (for tests).
     pub(super) carved_ever: u64,
