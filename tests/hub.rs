@@ -879,3 +879,31 @@ fn greenlets_killed_before_they_start_and_forgotten_leave_nothing_behind() {
     assert_eq!(ran.get(), 0, "a killed greenlet never runs");
     assert_eq!(drops.count(), 100, "every body was dropped");
 }
+
+/// Several contexts waiting for one greenlet to finish (here three killers,
+/// each of which waits until it is dead) all wake when it does, in the order
+/// they began to wait.
+#[test]
+fn every_context_waiting_for_one_greenlet_wakes_in_order() {
+    let target = Rc::new(greenlet::spawn(|| {
+        greenlet::sleep(Duration::from_secs(3600))
+    }));
+    greenlet::yield_now(); // it starts sleeping
+    let log = new_log();
+    let killers: Vec<_> = (0..3)
+        .map(|i| {
+            let (target, log) = (target.clone(), log.clone());
+            greenlet::spawn(move || {
+                target.kill();
+                assert!(target.is_finished(), "kill returns once it is dead");
+                log.borrow_mut().push(format!("killer {i}"));
+            })
+        })
+        .collect();
+    for result in greenlet::joinall(killers) {
+        result.unwrap();
+    }
+    assert_eq!(*log.borrow(), ["killer 0", "killer 1", "killer 2"]);
+    let target = Rc::try_unwrap(target).ok().expect("the killers are done");
+    assert!(target.join().unwrap_err().is_killed());
+}

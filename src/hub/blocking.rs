@@ -46,7 +46,7 @@ impl Drop for DeadlineTimer {
 
 /// The hub key of the running context.
 pub(crate) fn current_key() -> usize {
-    context::with_current(|header| header.map_or(MAIN, |h| h.key.get()))
+    context::with_current(|header| header.map_or(MAIN, |h| h.key()))
 }
 
 /// Unwinds the running context if a kill or a timeout is pending for it.

@@ -37,6 +37,11 @@ pub(crate) type GreenletCoroutine =
 
 pub(crate) type GreenletYielder = corosensei::Yielder<bool, Request>;
 
+/// A greenlet's name, shared with the [`Current`](super::Current) values
+/// that report it. `Rc<String>` rather than `Rc<str>`: one word in the
+/// header instead of two, and the builder's `String` is kept, not copied.
+pub(crate) type Name = Rc<String>;
+
 /// A worker coroutine, boxed so that moving it is one word.
 pub(crate) type CoroutineBox = Box<GreenletCoroutine>;
 
@@ -47,6 +52,13 @@ pub(crate) enum Unwind {
     Kill,
     /// The timeout with this id expired.
     Timeout(u64),
+}
+
+/// The contexts waiting for a greenlet to finish: the first (the usual
+/// only one) inline, in the allocation the header points at.
+struct JoinList {
+    first: Waiter,
+    more: Vec<Waiter>,
 }
 
 /// One wait of one context: stale once that context has been woken since.
@@ -80,14 +92,14 @@ impl WaitReason {
 /// the greenlet's allocation stays small.
 pub(crate) struct Header {
     /// How many `TaskRef`s point at the greenlet's allocation.
-    pub(super) refs: Cell<usize>,
+    pub(super) refs: Cell<u32>,
     /// The functions that know the greenlet's types.
     pub(super) vtable: &'static Vtable,
     pub(crate) id: u64,
     /// The current wait id; 0 while running.
     pub(crate) wait: Cell<u64>,
     /// The greenlet's slot in the hub's task table, while it is alive.
-    pub(crate) key: Cell<usize>,
+    key: Cell<u32>,
     /// The pending unwind, encoded by [`encode`].
     pending: Cell<u64>,
     // # Invariant
@@ -104,9 +116,12 @@ pub(crate) struct Header {
     // a switch several instructions.
     coroutine: UnsafeCell<Option<CoroutineBox>>,
     pub(crate) reason: Cell<WaitReason>,
-    /// Contexts waiting for this greenlet to finish.
-    pub(crate) joiners: Cell<Vec<Waiter>>,
-    pub(crate) name: Option<Rc<str>>,
+    /// Contexts waiting for this greenlet to finish: boxed, as most
+    /// greenlets have none, to keep the header small.
+    joiners: Cell<Option<Box<JoinList>>>,
+    /// The greenlet's name, if it was given one: a thin pointer, to keep
+    /// the header small.
+    pub(crate) name: Option<Name>,
     /// The requested stack size (at most 1 GiB, checked by the builder).
     stack_size: u32,
     pub(crate) started: Cell<bool>,
@@ -157,7 +172,7 @@ impl Header {
     #[inline]
     pub(super) fn new(
         id: u64,
-        name: Option<Rc<str>>,
+        name: Option<Name>,
         stack_size: usize,
         vtable: &'static Vtable,
     ) -> Self {
@@ -166,12 +181,12 @@ impl Header {
             vtable,
             id,
             wait: Cell::new(0),
-            key: Cell::new(usize::MAX),
+            key: Cell::new(u32::MAX),
             pending: Cell::new(NO_UNWIND),
             yielder: Cell::new(ptr::null()),
             coroutine: UnsafeCell::new(None),
             reason: Cell::new(WaitReason::on("start")),
-            joiners: Cell::new(Vec::new()),
+            joiners: Cell::new(None),
             name,
             stack_size: u32::try_from(stack_size).expect("stack size checked by the builder"),
             started: Cell::new(false),
@@ -247,11 +262,45 @@ impl Header {
         }
     }
 
+    /// The greenlet's slot in the hub's task table, while it is alive.
+    #[inline(always)]
+    pub(crate) fn key(&self) -> usize {
+        self.key.get() as usize
+    }
+
+    /// Records the greenlet's slot in the hub's task table.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `key` does not fit in 32 bits: four billion greenlets
+    /// alive at once, far beyond any machine's memory.
+    #[inline]
+    pub(crate) fn set_key(&self, key: usize) {
+        self.key
+            .set(u32::try_from(key).expect("greenlet: fewer than 2^32 greenlets alive"));
+    }
+
     /// Adds a context to those woken when the greenlet finishes.
     pub(crate) fn add_joiner(&self, waiter: Waiter) {
-        let mut joiners = self.joiners.take();
-        joiners.push(waiter);
-        self.joiners.set(joiners);
+        let list = match self.joiners.take() {
+            None => JoinList {
+                first: waiter,
+                more: Vec::new(),
+            },
+            Some(mut list) => {
+                list.more.push(waiter);
+                *list
+            }
+        };
+        self.joiners.set(Some(Box::new(list)));
+    }
+
+    /// Takes the contexts waiting for the greenlet to finish, first come
+    /// first: none for most greenlets.
+    #[inline]
+    pub(crate) fn take_joiners(&self) -> Option<impl Iterator<Item = Waiter>> {
+        let list = self.joiners.take()?;
+        Some(std::iter::once(list.first).chain(list.more))
     }
 
     /// A greenlet's name for messages: `greenlet 'name' (id 3)` or
@@ -492,7 +541,7 @@ pub(crate) unsafe fn running_greenlet_identity() -> crate::stack::RunningGreenle
     let header: &'static Header = unsafe { running.as_ref()? };
     Some((
         header.id,
-        header.name.as_deref(),
+        header.name.as_deref().map(String::as_str),
         header.yielder.get() as usize,
     ))
 }

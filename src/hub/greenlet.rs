@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::blocking::{block, raise_pending};
-use super::context::{self, Header, Unwind, WaitReason};
+use super::context::{self, Header, Name, Unwind, WaitReason};
 use super::scheduler::with_hub;
 use super::task::{TaskRef, TypedTask};
 
@@ -240,7 +240,7 @@ impl<T> Greenlet<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.shared.header().name.as_deref()
+        self.shared.header().name.as_deref().map(String::as_str)
     }
 
     /// True once the greenlet has returned, panicked or been killed.
@@ -304,7 +304,7 @@ fn request_kill(header: &Header) {
         raise_pending();
         return;
     }
-    let unstarted = with_hub(|hub| hub.kill(header.key.get()));
+    let unstarted = with_hub(|hub| hub.kill(header.key()));
     if let Some(task) = unstarted {
         // Outside the hub: the closure's captures may call back into it.
         task.discard_body(None);
@@ -467,7 +467,7 @@ impl Builder {
             ));
         }
         crate::stack::reserve(stack_size)?; // issue 7: taken when it starts
-        let name: Option<Rc<str>> = self.name.map(Into::into);
+        let name = self.name.map(Rc::new);
         Ok(spawn_task(name, stack_size, self.start_at, f))
     }
 }
@@ -475,7 +475,7 @@ impl Builder {
 /// Spawns a greenlet whose settings have been checked.
 #[inline(always)]
 fn spawn_task<T, F>(
-    name: Option<Rc<str>>,
+    name: Option<Name>,
     stack_size: usize,
     start_at: Option<Instant>,
     f: F,
@@ -581,7 +581,7 @@ where
 #[derive(Clone, Debug)]
 pub struct Current {
     id: u64,
-    name: Option<Rc<str>>,
+    name: Option<Name>,
 }
 
 impl Current {
@@ -610,7 +610,7 @@ impl Current {
         if self.id == 0 {
             Some("main")
         } else {
-            self.name.as_deref()
+            self.name.as_deref().map(String::as_str)
         }
     }
 }

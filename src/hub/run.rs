@@ -172,7 +172,7 @@ fn finish(hub: &RefCell<Hub>, task: Task) {
         } else {
             Some(boxed)
         };
-        (unkept, hub.remove(header.key.get()))
+        (unkept, hub.remove(header.key()))
     };
     if let Some(boxed) = unkept {
         retire(*boxed);
@@ -191,7 +191,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
         header.describe()
     );
     log::error!("{message}");
-    let removed = with_hub(|hub| hub.remove(header.key.get()));
+    let removed = with_hub(|hub| hub.remove(header.key()));
     task.discard_body(Some(message));
     drop(removed);
 }

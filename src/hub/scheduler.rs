@@ -176,7 +176,7 @@ impl Hub {
         self.arm_teardown();
         let header = task.header();
         let key = self.tasks.vacant_key();
-        header.key.set(key);
+        header.set_key(key);
         log::debug!("spawned {}", header.describe());
         if let Some(name) = &header.name {
             self.watch.named(header.id, name);
@@ -201,7 +201,7 @@ impl Hub {
         header.wait.set(wait);
         header.reason.set(reason);
         Waiter {
-            key: header.key.get(),
+            key: header.key(),
             wait,
         }
     }
@@ -417,8 +417,10 @@ impl Hub {
         if header.name.is_some() {
             self.watch.forget(header.id);
         }
-        for joiner in header.joiners.take() {
-            self.wake(joiner);
+        if let Some(joiners) = header.take_joiners() {
+            for joiner in joiners {
+                self.wake(joiner);
+            }
         }
         if self.tasks.is_empty() {
             for waiter in mem::take(&mut self.idle_waiters) {

@@ -26,9 +26,8 @@ use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
-use std::rc::Rc;
 
-use super::context::Header;
+use super::context::{Header, Name};
 use super::greenlet::{JoinError, run_body};
 
 /// The functions that know a greenlet's types, reached from its header.
@@ -137,7 +136,12 @@ impl Clone for TaskRef {
     #[inline(always)]
     fn clone(&self) -> Self {
         let refs = &self.header().refs;
-        refs.set(refs.get() + 1);
+        // A count that wrapped would free the greenlet under its holders.
+        refs.set(
+            refs.get()
+                .checked_add(1)
+                .expect("greenlet: too many handles"),
+        );
         TaskRef {
             header: self.header,
         }
@@ -185,7 +189,7 @@ pub(crate) struct TypedTask<T> {
 impl<T> TypedTask<T> {
     /// Allocates a greenlet with id `id`, `name`, a stack of `stack_size`
     /// bytes to come, and `body`, and returns a typed handle to it.
-    pub(crate) fn new<F>(id: u64, name: Option<Rc<str>>, stack_size: usize, body: F) -> Self
+    pub(crate) fn new<F>(id: u64, name: Option<Name>, stack_size: usize, body: F) -> Self
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
