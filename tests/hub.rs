@@ -904,6 +904,6 @@ fn every_context_waiting_for_one_greenlet_wakes_in_order() {
         result.unwrap();
     }
     assert_eq!(*log.borrow(), ["killer 0", "killer 1", "killer 2"]);
-    let target = Rc::try_unwrap(target).ok().expect("the killers are done");
+    let target = Rc::try_unwrap(target).expect("the killers are done");
     assert!(target.join().unwrap_err().is_killed());
 }
