@@ -115,7 +115,6 @@ pub(crate) struct Header {
     // place across the resume: taking it out and putting it back would cost
     // a switch several instructions.
     coroutine: UnsafeCell<Option<CoroutineBox>>,
-    pub(crate) reason: Cell<WaitReason>,
     /// Contexts waiting for this greenlet to finish: boxed, as most
     /// greenlets have none, to keep the header small.
     joiners: Cell<Option<Box<JoinList>>>,
@@ -185,7 +184,6 @@ impl Header {
             pending: Cell::new(NO_UNWIND),
             yielder: Cell::new(ptr::null()),
             coroutine: UnsafeCell::new(None),
-            reason: Cell::new(WaitReason::on("start")),
             joiners: Cell::new(None),
             name,
             stack_size: u32::try_from(stack_size).expect("stack size checked by the builder"),

@@ -82,6 +82,10 @@ pub(crate) struct Hub {
     /// The main context's current wait id; 0 while it runs.
     pub(super) main_wait: Cell<u64>,
     pub(super) main_reason: WaitReason,
+    /// Why each greenlet waits, by task-table key, for the deadlock report
+    /// alone: kept here rather than in the header, so that a greenlet's
+    /// block stays small (see design.md, A greenlet).
+    reasons: Vec<WaitReason>,
     /// Contexts waiting in `run()` for every greenlet to finish.
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
@@ -136,6 +140,7 @@ impl Hub {
             next_timeout_id: 0,
             main_wait: Cell::new(0),
             main_reason: WaitReason::on("nothing"),
+            reasons: Vec::new(),
             idle_waiters: Vec::new(),
             teardown_armed: false,
             io_waiting: 0,
@@ -187,7 +192,6 @@ impl Hub {
             None => self.ready.push(Some(task.clone()), wait),
             Some(at) => {
                 let me = Waiter { key, wait };
-                header.reason.set(WaitReason::on("spawn_later"));
                 self.timers.insert(at, TimerAction::Wake(me));
             }
         }
@@ -199,10 +203,35 @@ impl Hub {
     pub(crate) fn park_greenlet(&mut self, header: &Header, reason: WaitReason) -> Waiter {
         let wait = self.fresh_wait();
         header.wait.set(wait);
-        header.reason.set(reason);
-        Waiter {
-            key: header.key(),
-            wait,
+        let key = header.key();
+        self.set_reason(key, reason);
+        Waiter { key, wait }
+    }
+
+    /// Records why the greenlet at `key` waits, for the deadlock report.
+    #[inline]
+    fn set_reason(&mut self, key: usize, reason: WaitReason) {
+        if key >= self.reasons.len() {
+            self.grow_reasons(key);
+        }
+        self.reasons[key] = reason;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_reasons(&mut self, key: usize) {
+        let len = (key + 1).next_power_of_two();
+        self.reasons.resize(len, WaitReason::on("start"));
+    }
+
+    /// Why the greenlet of `header` waits: what it last parked on, or its
+    /// start if it has not started (spawned for later, or ready). Entries of
+    /// keys whose greenlet has not parked yet may be a former greenlet's,
+    /// hence the check.
+    pub(super) fn reason(&self, header: &Header) -> WaitReason {
+        match self.reasons.get(header.key()) {
+            Some(&reason) if header.started.get() => reason,
+            _ => WaitReason::on("start"),
         }
     }
 

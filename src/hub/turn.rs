@@ -100,7 +100,7 @@ impl Hub {
                 report,
                 "\n  {} waits on {}",
                 header.describe(),
-                describe(header.reason.get())
+                describe(self.reason(header))
             );
         }
         report
