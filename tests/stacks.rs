@@ -573,15 +573,7 @@ fn the_stack_helper_starts_only_for_a_burst() {
             !before.iter().any(|n| n == "greenlet-stacks"),
             "no helper for 100 greenlets: {before:?}"
         );
-        let burst: Vec<_> = (0..5_000)
-            .map(|i| {
-                Builder::new()
-                    .stack_size(MIN_STACK_SIZE)
-                    .spawn(move || i)
-                    .unwrap()
-            })
-            .collect();
-        assert_eq!(greenlet::joinall(burst).len(), 5_000);
+        burst(5_000);
         let after = thread_names();
         let helpers = after.iter().filter(|n| *n == "greenlet-stacks").count();
         assert_eq!(helpers, 1, "one helper for the burst: {after:?}");
