@@ -70,7 +70,9 @@ pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
 /// Free stacks of one size kept resident for reuse, per thread, at most.
 pub(crate) const POOL_HIGH_WATER: usize = 1024;
 
-/// Free stacks beyond the high-water mark are released this many at a time.
+/// Free stacks beyond the high-water mark are released this many at a time,
+/// and fresh ones are lent to the stack helper for prefaulting this many at
+/// a time (the most a region carves with one system call).
 pub(crate) const RELEASE_BATCH: usize = 256;
 
 /// A thread's stacks, by size.
