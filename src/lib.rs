@@ -54,12 +54,41 @@
 //!
 //! # Threads of its own
 //!
-//! Greenlets never leave the thread that spawned them, and the library runs
-//! no code of yours on any other. It starts two background threads, each
-//! only when needed: the [`monitor`]'s watchdog, once a limit is set, and
-//! `greenlet-stacks`, at the first burst of hundreds of spawns, which
-//! prefaults the new stacks' first pages and releases spilled ones while
-//! your thread goes on (see [`MIN_STACK_SIZE`] for stack sizes).
+//! Greenlets never leave the thread that spawned them. The library starts
+//! two background threads, each only when needed: the [`monitor`]'s
+//! watchdog, once a limit is set, and `greenlet-stacks`, at the first burst
+//! of hundreds of spawns, which prefaults the new stacks' first pages and
+//! releases spilled ones while your thread goes on (see [`MIN_STACK_SIZE`]
+//! for stack sizes). The only code of yours they run is your `log` backend,
+//! with the records they log; a panic in it is caught, and both threads go
+//! on.
+//!
+//! # Loggers
+//!
+//! The library logs with [`log`]: `trace!` on every switch, `debug!` on a
+//! greenlet's life (spawned, finished, killed, torn down), `error!` when a
+//! greenlet panics. It never logs while it holds a borrow, a lock or a
+//! `Once`, so a logger may itself use the library: send its records over a
+//! green socket, hand them to a greenlet through a queue, or spawn one.
+//! Records of switches and of finished greenlets are logged by the hub's
+//! loop on the main context; a blocking call the logger makes there waits
+//! in a loop nested in it (the main context's own wait is kept meanwhile),
+//! up to 16 deep: a logger that blocks on every record at `trace` level
+//! should not.
+//!
+//! # Thread exit, process exit and `fork`
+//!
+//! - When a thread exits, its hub is torn down: greenlets still suspended
+//!   unwind (their destructors run), unstarted ones are dropped, and
+//!   `join` on any of them returns [`JoinError::Killed`]. From then on no
+//!   greenlet runs on that thread, yet other thread-locals' destructors may
+//!   still use the library: a greenlet spawned then is killed at once, a
+//!   blocking call blocks the thread (a `sleep` sleeps; a green socket
+//!   waits with a poller of its own), `greenlet_local!` values are made
+//!   and dropped on each use.
+//! - `std::process::exit` may be called from a greenlet, as from a thread:
+//!   the other greenlets are not unwound (as other threads' stacks are not),
+//!   the process exits with the status given.
 //!
 //! `design.md` in the repository explains the architecture: the modules, the
 //! stack strategy and how Python's generator semantics map onto this crate's.

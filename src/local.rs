@@ -59,9 +59,25 @@ macro_rules! greenlet_local {
 ///
 /// Each greenlet keeps a small map from each static's address to its value.
 /// Values are reference-counted, so [`with`](Self::with) may nest, also on
-/// the same key; a greenlet's values are dropped right after it ends (in
-/// the hub's loop, so `current()` in their destructors names the main
-/// context), and the main context's at thread exit.
+/// the same key.
+///
+/// # When values are dropped
+///
+/// - A greenlet's values are dropped by the greenlet itself right after its
+///   body ends, the last made first, like `thread_local!`'s at thread exit:
+///   `current()` in their destructors names the greenlet, and a destructor
+///   may block (a `BufWriter` over a green socket flushes) as the greenlet
+///   would. A kill that ended the body is spent by then; a new kill
+///   interrupts such a destructor. A destructor that panics is logged with
+///   `log::error!` and the next value is still dropped.
+/// - The main context's values are dropped by the hub's teardown at thread
+///   exit. After that teardown (in other thread-locals' destructors), values
+///   are not kept: each access makes its value afresh and drops it after.
+/// - A value made by another one's destructor is dropped too (up to four
+///   rounds, as `PTHREAD_DESTRUCTOR_ITERATIONS`; what is left then is
+///   leaked).
+/// - A greenlet torn down at thread exit unwinds first, then its values are
+///   dropped on the thread's own stack.
 ///
 /// # Examples
 ///

@@ -907,3 +907,88 @@ fn every_context_waiting_for_one_greenlet_wakes_in_order() {
     let target = Rc::try_unwrap(target).expect("the killers are done");
     assert!(target.join().unwrap_err().is_killed());
 }
+
+// ---- destructors of a greenlet's values ----------------------------------------
+
+/// Sleeps when dropped, and records who dropped it.
+struct SleepOnDrop(Rc<Cell<Option<u64>>>);
+
+impl Drop for SleepOnDrop {
+    fn drop(&mut self) {
+        greenlet::sleep(Duration::from_millis(1));
+        self.0.set(Some(greenlet::current().id()));
+    }
+}
+
+/// The hub's loop dropped a detached greenlet's result on the main context:
+/// a destructor that slept there started a wait nested in main's, which
+/// overwrote main's wait, and main's own sleep panicked ("would block
+/// forever"). The greenlet drops its result itself now, as it ends.
+#[test]
+fn a_detached_result_that_sleeps_when_dropped_does_not_lose_mains_wakeup() {
+    let dropped_by = Rc::new(Cell::new(None));
+    let d = dropped_by.clone();
+    let g = greenlet::spawn(move || SleepOnDrop(d));
+    let id = g.id();
+    drop(g);
+    greenlet::sleep(Duration::from_millis(20));
+    assert_eq!(dropped_by.get(), Some(id), "dropped by the greenlet itself");
+}
+
+/// A detached result whose destructor panicked made main's unrelated sleep
+/// panic: a greenlet's panic must stay with the greenlet (it is logged).
+#[test]
+fn a_detached_result_that_panics_when_dropped_stays_with_its_greenlet() {
+    util::capture_logs();
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("result dropped: boom 4711");
+        }
+    }
+    let g = Builder::new()
+        .name("boom-on-drop")
+        .spawn(|| PanicOnDrop)
+        .unwrap();
+    drop(g);
+    greenlet::sleep(Duration::from_millis(5));
+    let logged = util::logged(log::Level::Error, "boom 4711");
+    assert!(
+        logged.iter().any(|line| line.contains("'boom-on-drop'")),
+        "{logged:?}"
+    );
+}
+
+/// The result of a greenlet whose handle is dropped after it finished is
+/// dropped there, by whoever drops the handle.
+#[test]
+fn dropping_the_handle_of_a_finished_greenlet_drops_its_result_there() {
+    let dropped_by = Rc::new(Cell::new(None));
+    let d = dropped_by.clone();
+    let g = greenlet::spawn(move || SleepOnDrop(d));
+    greenlet::yield_now();
+    assert!(g.is_finished() && dropped_by.get().is_none());
+    let dropper = greenlet::spawn(move || drop(g));
+    let dropper_id = dropper.id();
+    dropper.join().unwrap();
+    assert_eq!(dropped_by.get(), Some(dropper_id));
+}
+
+// ---- spawn_later ---------------------------------------------------------------
+
+/// `spawn_later(Duration::MAX, f)` panicked on `Instant` overflow (after its
+/// stack was reserved: a leak). Like `sleep`, a delay too long to represent
+/// is for ever: the greenlet never starts on its own.
+#[test]
+fn spawn_later_for_ever_never_starts_until_killed() {
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let g = greenlet::spawn_later(Duration::MAX, move || r.set(true));
+    greenlet::sleep(Duration::from_millis(5));
+    assert!(!g.is_finished() && !ran.get());
+    let err = panic::catch_unwind(AssertUnwindSafe(greenlet::run)).unwrap_err();
+    assert!(panic_text(&*err).contains("would block forever"));
+    g.kill();
+    assert!(g.join().unwrap_err().is_killed());
+    assert!(!ran.get());
+}

@@ -5,6 +5,7 @@ mod util;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -119,4 +120,68 @@ fn thread_exit_drops_the_main_contexts_and_suspended_greenlets_values() {
     .join()
     .unwrap();
     assert_eq!(dropped.load(Ordering::SeqCst), 2);
+}
+
+/// Records which context dropped it, after a green sleep.
+struct SleepsWhenDropped(Rc<Cell<Option<u64>>>);
+
+impl Drop for SleepsWhenDropped {
+    fn drop(&mut self) {
+        greenlet::sleep(std::time::Duration::from_millis(1));
+        self.0.set(Some(greenlet::current().id()));
+    }
+}
+
+greenlet::greenlet_local! {
+    static SLEEPER: RefCell<Option<SleepsWhenDropped>> = RefCell::new(None);
+    static OUT: RefCell<Option<std::io::BufWriter<greenlet::net::TcpStream>>> = RefCell::new(None);
+}
+
+/// A greenlet's locals were dropped by the hub's loop on the main context:
+/// one whose destructor slept there overwrote main's wait, and main's join
+/// panicked ("would block forever"). They are dropped by the greenlet itself
+/// now, as it ends: `current()` names it, and a blocking call blocks only it.
+#[test]
+fn a_greenlet_local_that_blocks_in_its_destructor_blocks_only_its_greenlet() {
+    let dropped_by = Rc::new(Cell::new(None));
+    let d = dropped_by.clone();
+    let g = greenlet::spawn(move || {
+        SLEEPER.with(|s| *s.borrow_mut() = Some(SleepsWhenDropped(d)));
+    });
+    let id = g.id();
+    g.join().unwrap();
+    assert_eq!(dropped_by.get(), Some(id));
+}
+
+/// A `BufWriter` over a green socket in a greenlet-local is flushed when its
+/// greenlet ends, even when the flush must wait for the peer to read.
+#[test]
+fn a_buffered_green_socket_in_a_greenlet_local_is_flushed_when_its_greenlet_ends() {
+    use std::io::{Read, Write};
+    const LEN: usize = 32 << 20; // far more than the socket buffers hold
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50)); // the writer waits
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    let writer = greenlet::spawn(move || {
+        let stream = greenlet::net::TcpStream::connect(addr).unwrap();
+        let mut out = std::io::BufWriter::with_capacity(2 * LEN, stream);
+        out.write_all(&vec![7; LEN]).unwrap(); // buffered: nothing sent yet
+        OUT.with(|o| *o.borrow_mut() = Some(out));
+    });
+    let ticker = greenlet::spawn(|| {
+        for _ in 0..10 {
+            greenlet::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    writer.join().unwrap();
+    ticker.join().unwrap();
+    assert_eq!(reader.join().unwrap(), LEN);
 }

@@ -70,13 +70,33 @@ pub(crate) fn raise_pending() {
 ///
 /// # Panics
 ///
+/// As [`block_until`].
+pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter)) {
+    block_until(reason, None, register);
+}
+
+/// Blocks the running context until a waker uses the record that `register`
+/// stores, or `deadline` passes (`None`: no deadline), or a kill or timeout
+/// interrupts it (then it unwinds). The deadline's timer is cancelled
+/// however the wait ends.
+///
+/// Once the hub is closed (at thread exit), nothing can wake the wait: it
+/// blocks the thread until the deadline instead (see [`wait_closed`]).
+///
+/// # Panics
+///
 /// - Panics while the thread is unwinding (a blocking call in a destructor
 ///   during a panic, kill or timeout): switching then would let other
 ///   greenlets see `std::thread::panicking()`. Inside a destructor that
 ///   panic aborts the process, loudly.
 /// - In the main context, panics with the deadlock report when nothing can
-///   ever wake it.
-pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter)) {
+///   ever wake it (also for a wait without deadline once the hub is
+///   closed).
+pub(crate) fn block_until(
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(&mut Hub, Waiter),
+) {
     if std::thread::panicking() {
         panic!(
             "greenlet: cannot block in {} while the thread is unwinding",
@@ -84,35 +104,78 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
         );
     }
     raise_pending();
+    let timer = DeadlineTimer::new();
     let mut register = Some(register);
     let suspended = context::suspend_current(Request::Parked, |header| {
         with_hub(|hub| {
             let me = hub.park_greenlet(header, reason);
             register.take().expect("parked once")(hub, me);
+            timer.arm(hub, deadline, me);
         });
     });
     if let Some(register) = register.filter(|_| !suspended) {
-        with_hub(|hub| {
-            let me = hub.park_main(reason);
-            register(hub, me);
-        });
-        super::run::run_until_main_woken();
+        block_main(reason, deadline, &timer, register);
     }
     raise_pending();
 }
 
-/// As [`block`], with a deadline: a timer wakes the context at `deadline`
-/// (`None`: no timer), and is cancelled however the wait ends.
-pub(crate) fn block_until(
+/// The main context's side of [`block_until`]: it records its wait and runs
+/// the loop until it is woken.
+fn block_main(
     reason: WaitReason,
     deadline: Option<Instant>,
+    timer: &DeadlineTimer,
     register: impl FnOnce(&mut Hub, Waiter),
 ) {
-    let timer = DeadlineTimer::new();
-    block(reason, |hub, me| {
+    if context::is_closed() {
+        wait_closed(reason, deadline);
+        return;
+    }
+    let nested = with_hub(|hub| {
+        let (me, nested) = hub.park_main(reason);
         register(hub, me);
         timer.arm(hub, deadline, me);
+        nested
     });
+    // A wait nested in the loop (made by a logger the loop called) sets
+    // the main context's outer wait aside until it ends, however it ends.
+    // (`then_some` would make, and drop, an `Unnest` when not nested.)
+    let _unnest = if nested { Some(Unnest) } else { None };
+    super::run::run_until_main_woken();
+}
+
+/// Restores the main context's outer wait when a nested one ends.
+struct Unnest;
+
+impl Drop for Unnest {
+    fn drop(&mut self) {
+        with_hub(Hub::unnest_main_wait);
+    }
+}
+
+/// A wait once the hub is closed: the teardown at thread exit has begun,
+/// no greenlet runs any more and no waker can be reached, so the thread
+/// itself sleeps until `deadline`, as std's blocking calls do.
+///
+/// # Panics
+///
+/// Without a deadline, panics with the deadlock report's first words:
+/// nothing could ever end the wait.
+#[cold]
+#[inline(never)]
+fn wait_closed(reason: WaitReason, deadline: Option<Instant>) {
+    let Some(deadline) = deadline else {
+        panic!(
+            "greenlet: this operation would block forever: the hub of this thread has been \
+             torn down at thread exit, so nothing can end the wait on {} \
+             (a blocking call without a timeout in a destructor run at thread exit?)",
+            reason.what
+        );
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !left.is_zero() {
+        std::thread::sleep(left);
+    }
 }
 
 /// Blocks the running context until the source at `token` may be ready for
@@ -194,7 +257,9 @@ fn yield_now_slow() {
     }
     raise_pending();
     if !context::suspend_current(Request::Requeue, |_| {}) {
-        block(WaitReason::on("yield_now"), Hub::push_ready);
+        if !context::is_closed() {
+            block(WaitReason::on("yield_now"), |hub, me| hub.push_ready(me));
+        }
         return;
     }
     raise_pending();
@@ -233,10 +298,7 @@ pub fn sleep(duration: Duration) {
         return;
     }
     let deadline = Instant::now().checked_add(duration);
-    let timer = DeadlineTimer::new();
-    block(WaitReason::on("sleep"), |hub, me| {
-        timer.arm(hub, deadline, me)
-    });
+    block_until(WaitReason::on("sleep"), deadline, |_, _| {});
     // Only the timer holds this wait's record (a kill or a timeout unwinds
     // out of `block` instead), and it fires at the deadline rounded up to
     // the millisecond: no need to read the clock again.

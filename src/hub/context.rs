@@ -9,6 +9,8 @@
 //! greenlet runs.
 
 use std::cell::{Cell, UnsafeCell};
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 
@@ -125,6 +127,9 @@ pub(crate) struct Header {
     stack_size: u32,
     pub(crate) started: Cell<bool>,
     pub(crate) finished: Cell<bool>,
+    /// Set when the greenlet's handle is dropped before its outcome is
+    /// known: the greenlet then drops its outcome itself, as it ends.
+    pub(crate) detached: Cell<bool>,
     /// Parked on I/O: counted in the hub's `io_waiting` until it is woken.
     pub(crate) io_wait: Cell<bool>,
     /// Set before the coroutine is dropped at thread exit, so that the
@@ -189,6 +194,7 @@ impl Header {
             stack_size: u32::try_from(stack_size).expect("stack size checked by the builder"),
             started: Cell::new(false),
             finished: Cell::new(false),
+            detached: Cell::new(false),
             io_wait: Cell::new(false),
             tearing_down: Cell::new(false),
             locals: Cell::new(None),
@@ -328,6 +334,15 @@ impl Header {
             self.pending.set(NO_UNWIND);
         }
     }
+
+    /// Forgets a pending kill once the greenlet's body has ended: the kill
+    /// has done its work, and the destructors of the greenlet's locals and
+    /// result may block as in any greenlet (a new kill interrupts them).
+    pub(crate) fn clear_kill(&self) {
+        if self.pending() == Some(Unwind::Kill) {
+            self.pending.set(NO_UNWIND);
+        }
+    }
 }
 
 /// Drops a worker out of line, keeping its drop glue off the callers' paths.
@@ -362,16 +377,128 @@ thread_local! {
     /// The main context's pending unwind (only timeouts reach it).
     static MAIN_PENDING: Cell<Option<Unwind>> = const { Cell::new(None) };
 
-    /// The main context's `greenlet_local!` values, dropped at thread exit.
-    static MAIN_LOCALS: Cell<Option<Box<LocalMap>>> = const { Cell::new(None) };
+    /// The main context's `greenlet_local!` values, dropped by the hub's
+    /// teardown at thread exit. `ManuallyDrop`: no TLS destructor, so they
+    /// can still be reached from other thread-locals' destructors.
+    static MAIN_LOCALS: ManuallyDrop<Cell<Option<Box<LocalMap>>>> =
+        const { ManuallyDrop::new(Cell::new(None)) };
+
+    /// Set once the hub's teardown has begun at thread exit: from then on no
+    /// greenlet runs on this thread, and blocking calls block the thread.
+    static CLOSED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f` on the running context's local map cell.
+///
+/// Once the hub is closed (at thread exit), the main context's values are
+/// not kept: each access makes its value afresh and drops it after use, so
+/// that nothing outlives the thread.
 pub(crate) fn with_locals<R>(f: impl FnOnce(&Cell<Option<Box<LocalMap>>>) -> R) -> R {
     with_current(|header| match header {
         Some(header) => f(&header.locals),
-        None => MAIN_LOCALS.with(|locals| f(locals)),
+        None => {
+            let result = MAIN_LOCALS.with(|locals| f(locals));
+            if is_closed() {
+                drop_main_locals();
+            }
+            result
+        }
     })
+}
+
+/// How many times [`drop_locals`] looks again for values that destructors
+/// made meanwhile (as `PTHREAD_DESTRUCTOR_ITERATIONS`).
+const LOCAL_DROP_ROUNDS: usize = 4;
+
+/// Drops the `greenlet_local!` values in `cell`, the last made first, each
+/// on its own: a panicking destructor is handed to `caught` and the others
+/// still run. Values that destructors make meanwhile are dropped too, for a
+/// few rounds; any left after those are leaked (and logged).
+///
+/// If `caught` unwinds (corosensei's unwinding of a greenlet torn down at
+/// thread exit, which must pass), the values not dropped yet are put back
+/// into `cell` first, for the teardown to drop.
+pub(crate) fn drop_locals(
+    cell: &Cell<Option<Box<LocalMap>>>,
+    caught: impl Fn(Box<dyn std::any::Any + Send>),
+) {
+    for _ in 0..LOCAL_DROP_ROUNDS {
+        let Some(mut map) = cell.take() else {
+            return;
+        };
+        while let Some((_, value)) = map.pop() {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(value))) {
+                let guard = PutBack {
+                    cell,
+                    map: Some(map),
+                };
+                caught(payload);
+                map = guard.defuse();
+            }
+        }
+    }
+    if let Some(map) = cell.take() {
+        log::warn!(
+            "greenlet: {} greenlet_local! values made by destructors of others were leaked",
+            map.len()
+        );
+        std::mem::forget(map);
+    }
+}
+
+/// Puts the values of a local map not dropped yet back into its cell if
+/// [`drop_locals`] is unwound.
+struct PutBack<'a> {
+    cell: &'a Cell<Option<Box<LocalMap>>>,
+    map: Option<Box<LocalMap>>,
+}
+
+impl PutBack<'_> {
+    fn defuse(mut self) -> Box<LocalMap> {
+        self.map.take().expect("defused once")
+    }
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(mut map) = self.map.take() {
+            if let Some(newer) = self.cell.take() {
+                map.extend(*newer);
+            }
+            self.cell.set(Some(map));
+        }
+    }
+}
+
+/// Drops the main context's `greenlet_local!` values (at thread exit, or
+/// after each use once the hub is closed). A panicking destructor is logged.
+pub(crate) fn drop_main_locals() {
+    MAIN_LOCALS.with(|locals| {
+        drop_locals(locals, |payload| {
+            log::error!(
+                "greenlet: a greenlet_local! value of the main context panicked in its destructor: {}",
+                super::greenlet::panic_message(&*payload)
+            );
+        });
+    });
+}
+
+/// Whether the hub of this thread is closed: its teardown at thread exit
+/// has begun, no greenlet runs any more, and a blocking call blocks the
+/// thread (see `blocking.rs`).
+#[inline]
+pub(crate) fn is_closed() -> bool {
+    CLOSED.with(Cell::get)
+}
+
+/// Closes the hub of this thread for good (at thread exit). If a greenlet
+/// is running (its teardown runs on that greenlet's stack: the process is
+/// exiting from inside it), it is no longer treated as running: what runs
+/// from now on on this thread is the main context's, which never switches.
+pub(crate) fn close() {
+    CLOSED.with(|closed| closed.set(true));
+    // Null is always a valid value of CURRENT (see its invariant).
+    CURRENT.with(|current| current.set(ptr::null()));
 }
 
 /// Runs `f` with the running greenlet's header, or `None` in the main context.

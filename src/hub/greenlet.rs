@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::blocking::{block, raise_pending};
 use super::context::{self, Header, Name, Unwind, WaitReason};
-use super::scheduler::with_hub;
+use super::scheduler::{Start, with_hub};
 use super::task::{TaskRef, TypedTask};
 
 /// The unwinding payload of a killed greenlet (Python's `GreenletExit`).
@@ -121,10 +121,55 @@ pub(super) fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T
     }
 }
 
+/// What a greenlet does after its body, still on its own stack and still
+/// the running greenlet: forgets a kill (it has done its work), drops its
+/// `greenlet_local!` values, and drops its outcome if its handle is gone
+/// (nobody could read it). Returns the outcome to record otherwise.
+///
+/// So these destructors run as part of the greenlet: `current()` names it,
+/// a blocking call in them blocks only it, and a panic in them is its own
+/// (logged), never the hub's or the main context's.
+pub(super) fn end_greenlet<T>(
+    header: &Header,
+    outcome: Result<T, JoinError>,
+) -> Option<Result<T, JoinError>> {
+    header.clear_kill();
+    context::drop_locals(&header.locals, |payload| {
+        caught_after_body(header, "a greenlet_local! value", payload);
+    });
+    if !header.detached.get() {
+        return Some(outcome);
+    }
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(outcome))) {
+        caught_after_body(header, "its result", payload);
+    }
+    None
+}
+
+/// A panic out of a destructor that a greenlet ran after its body: logged
+/// as the greenlet's, or passed on if it is corosensei's unwinding of a
+/// greenlet torn down at thread exit.
+fn caught_after_body(header: &Header, what: &str, payload: Box<dyn Any + Send>) {
+    if header.tearing_down.get() {
+        panic::resume_unwind(payload);
+    }
+    if payload.is::<GreenletExit>() {
+        log::debug!("{} was killed while dropping {what}", header.describe());
+    } else {
+        log::error!(
+            "{}: the destructor of {what} panicked: {}",
+            header.describe(),
+            panic_message(&*payload)
+        );
+    }
+}
+
 /// A handle to a greenlet: a green thread of this OS thread, run by the hub.
 ///
-/// Dropping the handle detaches the greenlet: it keeps running. Handles
-/// cannot leave their thread:
+/// Dropping the handle detaches the greenlet: it keeps running, and drops
+/// its own result when it ends (a panic in that destructor is logged as the
+/// greenlet's). Dropping the handle of a finished greenlet drops its result
+/// there. Handles cannot leave their thread:
 ///
 /// ```compile_fail
 /// let g = greenlet::spawn(|| ());
@@ -268,6 +313,18 @@ impl<T> Greenlet<T> {
     }
 }
 
+/// Dropping the handle detaches the greenlet. If it has finished, its
+/// result is dropped here; otherwise the greenlet drops it itself when it
+/// ends, so that its destructor never runs in the hub's loop.
+impl<T> Drop for Greenlet<T> {
+    fn drop(&mut self) {
+        match self.shared.outcome().take() {
+            Some(outcome) => drop(outcome),
+            None => self.shared.header().detached.set(true),
+        }
+    }
+}
+
 /// Whether `header` is the running greenlet's.
 fn is_current(header: &Header) -> bool {
     context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, header)))
@@ -306,7 +363,9 @@ fn request_kill(header: &Header) {
     }
     let unstarted = with_hub(|hub| hub.kill(header.key()));
     if let Some(task) = unstarted {
-        // Outside the hub: the closure's captures may call back into it.
+        // Outside the hub: a logger, and the closure's captures, may call
+        // back into it.
+        log::debug!("killed {} before it started", header.describe());
         task.discard_body(None);
     }
 }
@@ -373,7 +432,6 @@ impl<T> fmt::Debug for Greenlet<T> {
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
-    start_at: Option<Instant>,
 }
 
 /// The largest stack a greenlet may ask for: 1 GiB.
@@ -466,29 +524,57 @@ impl Builder {
                 format!("greenlet: a stack of {stack_size} bytes is above the 1 GiB limit"),
             ));
         }
-        crate::stack::reserve(stack_size)?; // issue 7: taken when it starts
-        let name = self.name.map(Rc::new);
-        Ok(spawn_task(name, stack_size, self.start_at, f))
+        spawn_checked(self.name.map(Rc::new), stack_size, Start::Now, f)
     }
 }
 
-/// Spawns a greenlet whose settings have been checked.
+/// Spawns a greenlet whose stack size has been checked: reserves its stack
+/// (taken when it starts) and queues it.
+///
+/// Once the hub is closed (at thread exit, see `context::close`), no
+/// greenlet can run: the new one is killed at once, its closure dropped
+/// here, and its `join` returns [`JoinError::Killed`].
 #[inline(always)]
-fn spawn_task<T, F>(
+fn spawn_checked<T, F>(
     name: Option<Name>,
     stack_size: usize,
-    start_at: Option<Instant>,
+    start: Start,
     f: F,
-) -> Greenlet<T>
+) -> io::Result<Greenlet<T>>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    with_hub(|hub| {
+    if context::is_closed() {
+        return Ok(spawn_dead(name, stack_size, f));
+    }
+    crate::stack::reserve(stack_size)?;
+    let shared = with_hub(|hub| {
         let shared = TypedTask::new(hub.next_greenlet_id(), name, stack_size, f);
-        hub.insert(shared.task().clone(), start_at);
-        Greenlet { shared }
-    })
+        hub.insert(shared.task().clone(), start);
+        shared
+    });
+    // Outside the hub's borrow: a logger may call back into it.
+    log::debug!("spawned {}", shared.header().describe());
+    Ok(Greenlet { shared })
+}
+
+/// A greenlet spawned once the hub is closed: killed before it starts.
+#[cold]
+fn spawn_dead<T, F>(name: Option<Name>, stack_size: usize, f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let shared = with_hub(|hub| TypedTask::new(hub.next_greenlet_id(), name, stack_size, f));
+    let header = shared.header();
+    header.finished.set(true);
+    log::debug!(
+        "{} spawned after the hub's teardown at thread exit: it never runs",
+        header.describe()
+    );
+    shared.task().discard_body(None);
+    Greenlet { shared }
 }
 
 /// Spawns a greenlet that runs `f`, and returns its handle.
@@ -513,14 +599,14 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let stack_size = crate::DEFAULT_STACK_SIZE;
-    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
-    spawn_task(None, stack_size, None, f)
+    spawn_checked(None, crate::DEFAULT_STACK_SIZE, Start::Now, f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Spawns a greenlet that starts after `delay`.
 ///
 /// Until then it has no stack. Killing it before then means it never runs.
+/// A delay too long to add to `Instant::now()` (such as `Duration::MAX`)
+/// means it never starts on its own: only a kill ends it.
 ///
 /// # Panics
 ///
@@ -539,9 +625,12 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let stack_size = crate::DEFAULT_STACK_SIZE;
-    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
-    spawn_task(None, stack_size, Some(Instant::now() + delay), f)
+    // A delay too long to add to the clock is for ever, as for `sleep`.
+    let start = match Instant::now().checked_add(delay) {
+        Some(at) => Start::At(at),
+        None => Start::Never,
+    };
+    spawn_checked(None, crate::DEFAULT_STACK_SIZE, start, f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Joins every greenlet, in order, and returns their results in that order.

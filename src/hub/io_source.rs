@@ -4,18 +4,31 @@
 use std::cell::Cell;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::blocking::wait_io;
+use super::context;
 use super::reactor::Direction;
 use super::scheduler::with_hub;
+
+/// The token of a source made once the hub was closed: registered nowhere.
+const UNREGISTERED: usize = usize::MAX;
 
 /// An I/O source (a non-blocking socket, or any descriptor) registered with
 /// this thread's reactor until dropped, with the read and write timeouts of
 /// the calls made on it.
+///
+/// # After the hub
+///
+/// Once the hub is closed at thread exit (see `context::close`), or for a
+/// source registered with a hub since torn down, no greenlet can be
+/// switched to: a call that would block waits for its descriptor with a
+/// poller of its own, blocking the thread as std's sockets do, timeouts
+/// included.
 #[derive(Debug)]
-pub(crate) struct IoSource<S: mio::event::Source> {
+pub(crate) struct IoSource<S: mio::event::Source + AsRawFd> {
     /// `None` only after `into_inner`.
     source: Option<S>,
     token: usize,
@@ -25,14 +38,19 @@ pub(crate) struct IoSource<S: mio::event::Source> {
     _not_send: PhantomData<Rc<()>>,
 }
 
-impl<S: mio::event::Source> IoSource<S> {
-    /// Registers `source`, which must be in non-blocking mode.
+impl<S: mio::event::Source + AsRawFd> IoSource<S> {
+    /// Registers `source`, which must be in non-blocking mode (once the hub
+    /// is closed, it is registered nowhere).
     ///
     /// # Errors
     ///
     /// The kernel's error from registering it with epoll.
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
-        let token = with_hub(|hub| hub.register(&mut source))?;
+        let token = if context::is_closed() {
+            UNREGISTERED
+        } else {
+            with_hub(|hub| hub.register(&mut source))?
+        };
         Ok(IoSource {
             source: Some(source),
             token,
@@ -103,8 +121,8 @@ impl<S: mio::event::Source> IoSource<S> {
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         loop {
-            if with_hub(|hub| hub.io_ready(self.token, direction)) {
-                match op(self.get()) {
+            match with_hub(|hub| hub.io_ready(self.token, direction)) {
+                Some(true) => match op(self.get()) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         with_hub(|hub| hub.clear_io_ready(self.token, direction));
                     }
@@ -116,15 +134,39 @@ impl<S: mio::event::Source> IoSource<S> {
                         return Ok(value);
                     }
                     Err(e) => return Err(e),
-                }
+                },
+                Some(false) => {}
+                None => return self.io_without_hub(direction, deadline, op),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "greenlet: the I/O timeout expired",
-                ));
+                return Err(timed_out());
+            }
+            if context::is_closed() {
+                return self.io_without_hub(direction, deadline, op);
             }
             wait_io(self.token, direction, deadline)?;
+        }
+    }
+
+    /// [`Self::io`] once the hub is closed or gone (see the type's docs):
+    /// `op` until it does not return `WouldBlock`, waiting for the
+    /// descriptor in between with a poller of its own.
+    #[cold]
+    #[inline(never)]
+    fn io_without_hub<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match op(self.get()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_without_hub(self.get().as_raw_fd(), direction, deadline)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
         }
     }
 
@@ -140,6 +182,11 @@ impl<S: mio::event::Source> IoSource<S> {
         direction: Direction,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
+        let hubless =
+            context::is_closed() || with_hub(|hub| hub.io_ready(self.token, direction)).is_none();
+        if hubless {
+            return wait_without_hub(self.get().as_raw_fd(), direction, deadline);
+        }
         wait_io(self.token, direction, deadline)?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(io::Error::new(
@@ -216,7 +263,42 @@ impl<S: mio::event::Source> IoSource<S> {
     }
 }
 
-impl<S: mio::event::Source> Drop for IoSource<S> {
+/// The error of an I/O call whose timeout expired.
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "greenlet: the I/O timeout expired")
+}
+
+/// Blocks the thread until `fd` may be ready for `direction` or `deadline`
+/// passes, with an epoll instance of its own: for a source whose hub is
+/// closed or gone, where no greenlet can be switched to.
+///
+/// # Errors
+///
+/// `TimedOut` when the deadline passes first; the kernel's error from
+/// epoll.
+fn wait_without_hub(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let mut poll = mio::Poll::new()?;
+    let interest = match direction {
+        Direction::Read => mio::Interest::READABLE,
+        Direction::Write => mio::Interest::WRITABLE,
+    };
+    // Registering reports the current readiness: a ready descriptor wakes
+    // the poll at once.
+    poll.registry()
+        .register(&mut mio::unix::SourceFd(&fd), mio::Token(0), interest)?;
+    let mut events = mio::Events::with_capacity(1);
+    loop {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(()) if events.is_empty() => return Err(timed_out()),
+            Ok(()) => return Ok(()),
+        }
+    }
+}
+
+impl<S: mio::event::Source + AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
         if let Some(source) = self.source.as_mut() {
             with_hub(|hub| hub.deregister(self.token, source));

@@ -130,22 +130,24 @@ impl Reactor {
 
     /// Whether an operation in `direction` on the source at `token` may
     /// succeed: false only when one proved it would block and no event came
-    /// since.
-    pub(crate) fn is_ready(&self, token: usize, direction: Direction) -> bool {
-        let registration = &self.registrations[token];
-        match direction {
+    /// since. `None` if nothing is registered at `token` (a token of a
+    /// reactor since torn down, at thread exit).
+    pub(crate) fn is_ready(&self, token: usize, direction: Direction) -> Option<bool> {
+        let registration = self.registrations.get(token)?;
+        Some(match direction {
             Direction::Read => registration.read_ready || registration.read_closed,
             Direction::Write => registration.write_ready || registration.write_closed,
-        }
+        })
     }
 
     /// Records that `direction` on the source at `token` would block now;
     /// its next event makes it ready again.
     pub(crate) fn clear_ready(&mut self, token: usize, direction: Direction) {
-        let registration = &mut self.registrations[token];
-        match direction {
-            Direction::Read => registration.read_ready = false,
-            Direction::Write => registration.write_ready = false,
+        if let Some(registration) = self.registrations.get_mut(token) {
+            match direction {
+                Direction::Read => registration.read_ready = false,
+                Direction::Write => registration.write_ready = false,
+            }
         }
     }
 

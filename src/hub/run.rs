@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::mem;
+use std::panic::{self, AssertUnwindSafe};
 
 use corosensei::{Coroutine, CoroutineResult};
 
@@ -51,6 +52,7 @@ pub(super) fn retire(mut worker: GreenletCoroutine) {
 /// Panics with the deadlock report when nothing can ever wake it.
 pub(crate) fn run_until_main_woken() {
     HUB.with(|hub| {
+        let _in_loop = InLoop::enter(hub);
         // A greenlet that asked to be requeued: done in the same borrow of
         // the hub as picking the next one, so a yield borrows it once.
         let mut requeue: Option<Task> = None;
@@ -75,6 +77,24 @@ pub(crate) fn run_until_main_woken() {
             }
         }
     })
+}
+
+/// Counts a loop running on the main context while it lives, so that a wait
+/// that code run by the loop makes (a logger's) is known to be nested in
+/// it (see `Hub::nest_main_wait`).
+struct InLoop;
+
+impl InLoop {
+    fn enter(hub: &RefCell<Hub>) -> InLoop {
+        hub.borrow_mut().enter_loop();
+        InLoop
+    }
+}
+
+impl Drop for InLoop {
+    fn drop(&mut self) {
+        with_hub(Hub::leave_loop);
+    }
 }
 
 /// Requeues the greenlet in `requeue`, if any, and picks the next context
@@ -177,8 +197,9 @@ fn finish(hub: &RefCell<Hub>, task: Task) {
     if let Some(boxed) = unkept {
         retire(*boxed);
     }
-    // Outside the borrow: these may run user destructors.
-    drop(header.locals.take()); // its greenlet_local! values end with it
+    // Its greenlet_local! values, and its result if detached, were dropped
+    // by the greenlet itself (see `end_greenlet`): dropping the task runs
+    // no code of the user's.
     drop(finished);
 }
 
@@ -192,7 +213,16 @@ fn fail_to_start(task: Task, error: std::io::Error) {
     );
     log::error!("{message}");
     let removed = with_hub(|hub| hub.remove(header.key()));
-    task.discard_body(Some(message));
+    // The closure's destructors run here, in the loop: a panic there is
+    // the greenlet's, never the main context's.
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.discard_body(Some(message))))
+    {
+        log::error!(
+            "{}: its closure panicked when dropped: {}",
+            header.describe(),
+            super::greenlet::panic_message(&*payload)
+        );
+    }
     drop(removed);
 }
 
@@ -200,6 +230,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
 /// waiting, then runs what is ready. Returns how many greenlets ran.
 pub(crate) fn run_one_turn() -> usize {
     HUB.with(|hub| {
+        let _in_loop = InLoop::enter(hub);
         let _ = hub.borrow_mut().begin_turn(false, &mut None);
         let mut ran = 0;
         loop {
@@ -224,49 +255,125 @@ pub(crate) fn run_one_turn() -> usize {
     })
 }
 
-/// At thread exit, unwinds every greenlet still suspended so that its
-/// destructors run, drops the bodies of those never started, and empties the
-/// hub.
+/// At thread exit, closes the hub for good, unwinds every greenlet still
+/// suspended so that its destructors run, drops the bodies of those never
+/// started, and empties the hub.
+///
+/// # After the teardown
+///
+/// The hub is *closed* from the moment it starts (see `context::close`): no
+/// greenlet runs any more on this thread. So what other thread-locals'
+/// destructors (or the destructors run here) do with the library is still
+/// well defined: a greenlet spawned then is killed at once, a blocking call
+/// blocks the thread (a sleep sleeps, green sockets wait with a poller of
+/// their own), every greenlet torn down reports [`JoinError::Killed`], and
+/// ids keep counting (see `Hub::successor`).
+///
+/// # When it runs on a coroutine's stack
+///
+/// `std::process::exit` called inside a greenlet runs the thread's TLS
+/// destructors, this one included, on that greenlet's stack. Nothing that
+/// stack belongs to may be freed then, nor any other greenlet resumed: the
+/// hub is abandoned instead of emptied, its greenlets marked killed and
+/// leaked with their stacks, as `exit` leaves other threads' stacks (the
+/// process is ending).
+///
+/// [`JoinError::Killed`]: super::JoinError::Killed
 pub(super) struct Teardown;
 
 impl Drop for Teardown {
     fn drop(&mut self) {
-        loop {
-            // Destructors that run below may spawn again: repeat until empty.
-            let tasks: Vec<Task> = with_hub(|hub| hub.tasks.drain().collect());
-            if tasks.is_empty() {
-                break;
+        let on_a_greenlet = context::in_greenlet();
+        context::close();
+        if on_a_greenlet {
+            abandon();
+        } else {
+            tear_down_greenlets();
+            let mut old = with_hub(|hub| {
+                let next = hub.successor();
+                mem::replace(hub, next)
+            });
+            for worker in old.idle_workers.drain(..) {
+                retire(*worker);
             }
-            for task in tasks {
-                let header = task.header();
-                header.tearing_down.set(true);
-                header.finished.set(true);
-                // SAFETY: thread exit, on the main context: no greenlet runs.
-                match unsafe { header.take_coroutine() } {
-                    Some(coroutine) => {
-                        log::debug!("unwinding {} at thread exit", header.describe());
-                        // SAFETY: the coroutine resumed (to unwind) while the
-                        // guard lives is this header's greenlet's, and `task`
-                        // keeps the header alive past it.
-                        let _running = unsafe { Running::enter(header) };
-                        drop(coroutine); // corosensei unwinds a suspended coroutine
-                    }
-                    None => {
-                        if !header.started.get() {
-                            stack::release(header.stack_size()); // issue 7: its reserved stack
-                        }
-                        task.discard_body(None);
-                    }
-                }
-                drop(header.locals.take());
-            }
+            monitor::unregister(old.watch);
+            drop(old);
         }
-        let mut old = with_hub(|hub| mem::replace(hub, Hub::new()));
-        for worker in old.idle_workers.drain(..) {
-            retire(*worker);
-        }
-        monitor::unregister(old.watch);
-        drop(old);
+        context::drop_main_locals();
         task::close_free_lists();
     }
+}
+
+/// Unwinds or discards every greenlet of the hub, repeatedly, until none is
+/// left.
+fn tear_down_greenlets() {
+    loop {
+        let tasks: Vec<Task> = with_hub(|hub| hub.tasks.drain().collect());
+        if tasks.is_empty() {
+            break;
+        }
+        // Every one is finished and killed before any destructor runs: a
+        // destructor may kill or join any of them.
+        for task in &tasks {
+            end_at_exit(task);
+        }
+        for task in tasks {
+            let header = task.header();
+            // SAFETY: thread exit, on the main context: no greenlet runs.
+            match unsafe { header.take_coroutine() } {
+                Some(coroutine) => {
+                    log::debug!("unwinding {} at thread exit", header.describe());
+                    // SAFETY: the coroutine resumed (to unwind) while the
+                    // guard lives is this header's greenlet's, and `task`
+                    // keeps the header alive past it.
+                    let _running = unsafe { Running::enter(header) };
+                    drop(coroutine); // corosensei unwinds a suspended coroutine
+                }
+                None => {
+                    if !header.started.get() {
+                        stack::release(header.stack_size()); // issue 7: its reserved stack
+                    }
+                    task.discard_body(None);
+                }
+            }
+            context::drop_locals(&header.locals, |payload| {
+                log::error!(
+                    "{}: a greenlet_local! value panicked in its destructor at thread exit: {}",
+                    header.describe(),
+                    super::greenlet::panic_message(&*payload)
+                );
+            });
+        }
+    }
+}
+
+/// Marks a greenlet taken out of the hub at thread exit as finished and
+/// killed, so that joining or killing it from then on returns at once.
+fn end_at_exit(task: &Task) {
+    let header = task.header();
+    header.tearing_down.set(true);
+    header.finished.set(true);
+    header.wait.set(0); // its records are stale
+    task.set_killed();
+}
+
+/// The teardown on a greenlet's stack (see [`Teardown`]): marks every
+/// greenlet killed and leaks them, their stacks and the hub's workers.
+#[cold]
+fn abandon() {
+    let old = with_hub(|hub| {
+        let next = hub.successor();
+        mem::replace(hub, next)
+    });
+    for (_, task) in &old.tasks {
+        end_at_exit(task);
+    }
+    monitor::unregister(old.watch);
+    log::debug!(
+        "the process exits from inside a greenlet: {} greenlets are left as they are",
+        old.tasks.len()
+    );
+    // The running greenlet's stack is among the ones this leaks: this very
+    // code runs on it.
+    mem::forget(old);
 }

@@ -48,6 +48,18 @@ pub(super) enum TimerAction {
     Timeout { key: usize, id: u64, timeout: u64 },
 }
 
+/// When a spawned greenlet starts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Start {
+    /// At the back of the ready queue.
+    Now,
+    /// When a timer fires at this time.
+    At(Instant),
+    /// Never on its own (a delay too long to represent): only a kill ends
+    /// it.
+    Never,
+}
+
 /// What the loop should do next.
 pub(crate) enum Next {
     Main,
@@ -82,6 +94,12 @@ pub(crate) struct Hub {
     /// The main context's current wait id; 0 while it runs.
     pub(super) main_wait: Cell<u64>,
     pub(super) main_reason: WaitReason,
+    /// Waits of the main context interrupted by a wait nested in them (see
+    /// [`Hub::nest_main_wait`]), innermost last.
+    main_outer: Vec<OuterWait>,
+    /// How many loops run on the main context, one inside another when a
+    /// blocking call is made by code that the loop itself runs (a logger).
+    loop_depth: u32,
     /// Why each greenlet waits, by task-table key, for the deadlock report
     /// alone: kept here rather than in the header, so that a greenlet's
     /// block stays small (see design.md, A greenlet).
@@ -109,6 +127,22 @@ pub(crate) struct Hub {
 /// pool.
 pub(super) const IDLE_WORKERS: usize = 64;
 
+/// How deep waits of the main context may nest inside the hub's loop (a
+/// logger that blocks on each record the loop logs would recurse for ever).
+const MAX_NESTED_WAITS: usize = 16;
+
+/// A wait of the main context that a wait nested in it interrupted: kept
+/// so that a wake-up meant for it is not lost meanwhile.
+#[derive(Clone, Copy, Debug)]
+struct OuterWait {
+    wait: u64,
+    reason: WaitReason,
+    /// Parked on I/O (still counted in `io_waiting` until woken).
+    io_wait: bool,
+    /// Woken while the nested wait lasted: made ready when it ends.
+    woken: bool,
+}
+
 thread_local! {
     // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
     // access is a plain thread-local load, and so that it is never in a
@@ -128,6 +162,12 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
     HUB.with(|hub| f(&mut hub.borrow_mut()))
 }
 
+/// Whether `waiter` names a wait of the main context still going on: its
+/// current one (`main_wait`) or one a nested wait set aside (`outer`).
+fn main_waits(main_wait: &Cell<u64>, outer: &[OuterWait], waiter: &Waiter) -> bool {
+    main_wait.get() == waiter.wait || outer.iter().any(|o| o.wait == waiter.wait && !o.woken)
+}
+
 impl Hub {
     pub(super) const fn new() -> Self {
         Hub {
@@ -140,6 +180,8 @@ impl Hub {
             next_timeout_id: 0,
             main_wait: Cell::new(0),
             main_reason: WaitReason::on("nothing"),
+            main_outer: Vec::new(),
+            loop_depth: 0,
             reasons: Vec::new(),
             idle_waiters: Vec::new(),
             teardown_armed: false,
@@ -163,6 +205,20 @@ impl Hub {
         }
     }
 
+    /// The hub that replaces this one when it is torn down at thread exit:
+    /// empty, never armed again, and with the counters of ids carried on,
+    /// so that no id of a record made before (a wait, a timer, a timeout,
+    /// a greenlet) is ever given again to a new one.
+    pub(super) fn successor(&self) -> Hub {
+        let mut next = Hub::new();
+        next.next_wait = self.next_wait;
+        next.next_greenlet_id = self.next_greenlet_id;
+        next.next_timeout_id = self.next_timeout_id;
+        next.teardown_armed = true;
+        next.timers = TimerHeap::continuing(&self.timers);
+        next
+    }
+
     pub(crate) fn next_greenlet_id(&mut self) -> u64 {
         self.next_greenlet_id += 1;
         self.next_greenlet_id
@@ -174,26 +230,25 @@ impl Hub {
         self.next_wait
     }
 
-    /// Adds a greenlet: ready at once (at the back of the queue) when
-    /// `start_at` is `None`, otherwise when that time comes.
+    /// Adds a greenlet, to start as `start` says.
     #[inline]
-    pub(crate) fn insert(&mut self, task: Task, start_at: Option<Instant>) {
+    pub(crate) fn insert(&mut self, task: Task, start: Start) {
         self.arm_teardown();
         let header = task.header();
         let key = self.tasks.vacant_key();
         header.set_key(key);
-        log::debug!("spawned {}", header.describe());
         if let Some(name) = &header.name {
             self.watch.named(header.id, name);
         }
         let wait = self.fresh_wait();
         header.wait.set(wait);
-        match start_at {
-            None => self.ready.push(Some(task.clone()), wait),
-            Some(at) => {
+        match start {
+            Start::Now => self.ready.push(Some(task.clone()), wait),
+            Start::At(at) => {
                 let me = Waiter { key, wait };
                 self.timers.insert(at, TimerAction::Wake(me));
             }
+            Start::Never => {}
         }
         self.tasks.insert(task);
     }
@@ -262,13 +317,111 @@ impl Hub {
         wait
     }
 
-    /// Records that the main context blocks for `reason`.
-    pub(crate) fn park_main(&mut self, reason: WaitReason) -> Waiter {
+    /// Records that the main context blocks for `reason`. Returns its
+    /// waiter, and whether the wait is nested in the hub's loop (see
+    /// [`Self::nest_main_wait`]): the caller then calls
+    /// [`Self::unnest_main_wait`] when it ends, however it ends.
+    ///
+    /// # Panics
+    ///
+    /// Panics if waits nest too deep in the loop (a logger that blocks on
+    /// every record the loop logs).
+    pub(crate) fn park_main(&mut self, reason: WaitReason) -> (Waiter, bool) {
         self.arm_teardown();
+        let nested = self.loop_depth > 0;
+        if nested {
+            self.nest_main_wait();
+        }
         let wait = self.fresh_wait();
         self.main_wait.set(wait);
         self.main_reason = reason;
-        Waiter { key: MAIN, wait }
+        (Waiter { key: MAIN, wait }, nested)
+    }
+
+    /// Sets the main context's current wait aside for a wait nested in it.
+    ///
+    /// The loop runs on the main context, and what it runs there (a
+    /// logger, for one) may block: that wait runs a loop of its own, nested
+    /// in the first. The main context's outer wait (or none, for a host
+    /// loop's turn) is kept here meanwhile, and a wake-up meant for it is
+    /// recorded instead of being taken for stale; when the nested wait ends,
+    /// the outer one is restored, ready if it was woken.
+    #[cold]
+    fn nest_main_wait(&mut self) {
+        assert!(
+            self.main_outer.len() < MAX_NESTED_WAITS,
+            "greenlet: blocking calls nested {MAX_NESTED_WAITS} deep inside the hub's loop \
+             (a logger that blocks on every record the loop logs?)"
+        );
+        self.main_outer.push(OuterWait {
+            wait: self.main_wait.get(),
+            reason: self.main_reason,
+            io_wait: self.main_io_wait.replace(false),
+            woken: false,
+        });
+    }
+
+    /// Restores the main context's outer wait when a nested one ends.
+    #[cold]
+    pub(crate) fn unnest_main_wait(&mut self) {
+        let outer = self.main_outer.pop().expect("a nested wait to end");
+        self.main_reason = outer.reason;
+        if outer.woken {
+            self.main_io_wait.set(false);
+            let wait = self.fresh_wait();
+            self.main_wait.set(wait);
+            self.ready.push(None, wait);
+        } else {
+            self.main_wait.set(outer.wait);
+            self.main_io_wait.set(outer.io_wait);
+        }
+    }
+
+    /// Wakes an outer wait of the main context (see
+    /// [`Self::nest_main_wait`]) that `waiter` names, if any. Returns
+    /// whether it did.
+    #[cold]
+    #[inline(never)]
+    fn wake_outer(&mut self, waiter: Waiter) -> bool {
+        let Some(outer) = self
+            .main_outer
+            .iter_mut()
+            .find(|o| o.wait == waiter.wait && o.wait != 0 && !o.woken)
+        else {
+            return false;
+        };
+        outer.woken = true;
+        if mem::take(&mut outer.io_wait) {
+            self.io_waiting -= 1;
+        }
+        true
+    }
+
+    /// A ready entry of the main context met by a nested loop: if it is an
+    /// outer wait's, that wait is woken (made ready again when the nested
+    /// one ends), not lost.
+    #[cold]
+    #[inline(never)]
+    fn outer_made_ready(&mut self, wait: u64) {
+        if let Some(outer) = self.main_outer.iter_mut().find(|o| o.wait == wait) {
+            outer.woken = true;
+        }
+    }
+
+    /// Why the main context waits in the waits a nested one set aside,
+    /// innermost first (for the deadlock report).
+    pub(super) fn outer_reasons(&self) -> impl Iterator<Item = WaitReason> + '_ {
+        self.main_outer.iter().rev().map(|o| o.reason)
+    }
+
+    /// Counts a loop that starts on the main context.
+    pub(super) fn enter_loop(&mut self) {
+        self.loop_depth += 1;
+    }
+
+    /// Counts a loop on the main context that ends.
+    pub(super) fn leave_loop(&mut self) {
+        self.loop_depth -= 1;
     }
 
     /// The context at `key`, if it is alive.
@@ -314,6 +467,9 @@ impl Hub {
                 context.wait.set(fresh);
                 (context.task.cloned(), context.io_wait.replace(false))
             }
+            _ if waiter.key == MAIN && !self.main_outer.is_empty() => {
+                return self.wake_outer(waiter);
+            }
             _ => return false,
         };
         if was_io {
@@ -354,8 +510,9 @@ impl Hub {
         }
     }
 
-    /// See [`Reactor::is_ready`].
-    pub(crate) fn io_ready(&self, token: usize, direction: Direction) -> bool {
+    /// See [`Reactor::is_ready`]: `None` when the token is not registered
+    /// with this hub (it was registered with a hub since torn down).
+    pub(crate) fn io_ready(&self, token: usize, direction: Direction) -> Option<bool> {
         self.reactor.is_ready(token, direction)
     }
 
@@ -367,14 +524,13 @@ impl Hub {
     /// Records that the context parked as `waiter` waits for `direction` on
     /// the source at `token`.
     pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
-        let (tasks, main_wait) = (&self.tasks, &self.main_wait);
+        let (tasks, main_wait, outer) = (&self.tasks, &self.main_wait, &self.main_outer);
         let is_live = |w: &Waiter| {
-            let wait = if w.key == MAIN {
-                Some(main_wait.get())
+            if w.key == MAIN {
+                main_waits(main_wait, outer, w)
             } else {
-                tasks.get(w.key).map(|t| t.header().wait.get())
-            };
-            wait == Some(w.wait)
+                tasks.get(w.key).map(|t| t.header().wait.get()) == Some(w.wait)
+            }
         };
         self.reactor.add_waiter(token, direction, waiter, is_live);
         let context = self
@@ -427,7 +583,6 @@ impl Hub {
     pub(crate) fn kill(&mut self, key: usize) -> Option<Task> {
         let header = self.tasks[key].header();
         if !header.started.get() {
-            log::debug!("killed {} before it started", header.describe());
             stack::release(header.stack_size()); // issue 7: its reserved stack
             return Some(self.remove(key));
         }
@@ -503,6 +658,9 @@ impl Hub {
                         self.main_wait.set(0);
                         self.watch.idle();
                         return Some(Next::Main);
+                    }
+                    if !self.main_outer.is_empty() {
+                        self.outer_made_ready(wait);
                     }
                 }
                 Some(task) => {

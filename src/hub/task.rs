@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use super::context::{Header, Name};
-use super::greenlet::{JoinError, run_body};
+use super::greenlet::{JoinError, end_greenlet, run_body};
 
 /// The functions that know a greenlet's types, reached from its header.
 pub(crate) struct Vtable {
@@ -36,6 +36,9 @@ pub(crate) struct Vtable {
     run: unsafe fn(NonNull<Header>),
     /// Drops the body of a greenlet that never ran and records why.
     discard_body: unsafe fn(NonNull<Header>, Option<String>),
+    /// Records that the greenlet was killed, if it has no outcome yet,
+    /// without dropping anything of the user's.
+    set_killed: unsafe fn(NonNull<Header>),
     /// Drops the whole box in place (the allocation stays).
     drop_box: unsafe fn(NonNull<Header>),
     /// The layout of the box.
@@ -65,6 +68,7 @@ impl<T, F: FnOnce() -> T> TaskBox<T, F> {
     const VTABLE: &'static Vtable = &Vtable {
         run: Self::run,
         discard_body: Self::discard_body,
+        set_killed: Self::set_killed,
         drop_box: Self::drop_box,
         layout: Layout::new::<Self>(),
     };
@@ -77,7 +81,12 @@ impl<T, F: FnOnce() -> T> TaskBox<T, F> {
         // these very types.
         let this = unsafe { header.cast::<Self>().as_ref() };
         let body = this.body.take().expect("a greenlet starts once");
-        this.outcome.set(Some(run_body(&this.header, body)));
+        let outcome = run_body(&this.header, body);
+        // The greenlet's own values end with it, on its own stack; a
+        // detached greenlet's result too (nobody can read it).
+        if let Some(outcome) = end_greenlet(&this.header, outcome) {
+            this.outcome.set(Some(outcome));
+        }
     }
 
     /// # Safety
@@ -86,11 +95,24 @@ impl<T, F: FnOnce() -> T> TaskBox<T, F> {
     unsafe fn discard_body(header: NonNull<Header>, failure: Option<String>) {
         // SAFETY: as in `run`.
         let this = unsafe { header.cast::<Self>().as_ref() };
-        drop(this.body.take());
+        // The outcome first: the body's destructors may join the greenlet.
+        let body = this.body.take();
         this.outcome.set(Some(Err(match failure {
             None => JoinError::Killed,
             Some(message) => JoinError::Panicked(Box::new(message)),
         })));
+        drop(body);
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::run`].
+    unsafe fn set_killed(header: NonNull<Header>) {
+        // SAFETY: as in `run`.
+        let this = unsafe { header.cast::<Self>().as_ref() };
+        if let Some(old) = this.outcome.replace(Some(Err(JoinError::Killed))) {
+            this.outcome.set(Some(old)); // it had one: keep it
+        }
     }
 
     /// # Safety
@@ -120,6 +142,13 @@ impl TaskRef {
     pub(crate) fn discard_body(&self, failure: Option<String>) {
         // SAFETY: as in `run`.
         unsafe { (self.header().vtable.discard_body)(self.header, failure) }
+    }
+
+    /// Records that the greenlet was killed, unless it has an outcome
+    /// already. Runs no code of the user's.
+    pub(crate) fn set_killed(&self) {
+        // SAFETY: as in `run`.
+        unsafe { (self.header().vtable.set_killed)(self.header) }
     }
 }
 

@@ -68,6 +68,14 @@ impl<A> TimerHeap<A> {
         }
     }
 
+    /// An empty heap whose sequence numbers continue after `old`'s, so that
+    /// no [`TimerId`] of `old` names one of its timers.
+    pub(crate) fn continuing(old: &Self) -> Self {
+        let mut timers = Self::new();
+        timers.next_seq = old.next_seq;
+        timers
+    }
+
     /// Arms a timer that fires `action` at `deadline`.
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerId {
         let seq = self.next_seq;

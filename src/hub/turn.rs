@@ -94,6 +94,9 @@ impl Hub {
             id => format!("{} (greenlet {id})", reason.what),
         };
         let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
+        for outer in self.outer_reasons() {
+            let _ = write!(report, ", nested in a wait on {}", describe(outer));
+        }
         for (_, task) in &self.tasks {
             let header = task.header();
             let _ = write!(
