@@ -20,7 +20,7 @@
 //! batch waits too. The helper itself sees only addresses.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -35,6 +35,17 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// Cleared when the kernel refuses `MADV_POPULATE_WRITE`: prefaulting is
 /// then left to the page faults.
 static POPULATE: AtomicBool = AtomicBool::new(true);
+
+/// Set by tests (through `__private`): how many of the next prefaults fail
+/// as if the kernel had refused `MADV_POPULATE_WRITE`.
+static REFUSE_POPULATE: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes the next `n` prefaults fail as if the kernel had refused
+/// `MADV_POPULATE_WRITE` (which turns prefaulting off for the process), to
+/// test that path.
+pub(crate) fn refuse_populate(n: usize) {
+    REFUSE_POPULATE.store(n, Ordering::Relaxed);
+}
 
 /// Set by unit tests to hold the helper thread before its next job, so that
 /// batches stay lent.
@@ -78,16 +89,28 @@ impl Job {
             Work::Release => libc::MADV_DONTNEED,
         };
         for &(start, len) in &self.ranges {
-            // SAFETY: by this function's contract the range belongs to slots
-            // that nothing runs on and whose region stays mapped. Both
-            // advices keep the contents' meaning: POPULATE_WRITE faults in
-            // zero pages, DONTNEED drops pages no stack is using.
-            let rc = unsafe { libc::madvise(start as *mut c_void, len, advice) };
+            let refused = self.work == Work::Prefault
+                && REFUSE_POPULATE
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok();
+            let rc = if refused {
+                -1
+            } else {
+                // SAFETY: by this function's contract the range belongs to
+                // slots that nothing runs on and whose region stays mapped.
+                // Both advices keep the contents' meaning: POPULATE_WRITE
+                // faults in zero pages, DONTNEED drops pages no stack uses.
+                unsafe { libc::madvise(start as *mut c_void, len, advice) }
+            };
             if rc != 0 && self.work == Work::Prefault {
+                let error = match refused {
+                    true => std::io::Error::from_raw_os_error(libc::ENOMEM),
+                    false => std::io::Error::last_os_error(),
+                };
                 // Too old a kernel, or no memory now: the pages will be
                 // faulted in when used, as without the helper.
                 POPULATE.store(false, Ordering::Relaxed);
-                log::debug!("stack prefaulting off: {}", std::io::Error::last_os_error());
+                log::debug!("stack prefaulting off: {error}");
                 return;
             }
         }
