@@ -6,6 +6,7 @@
 
 mod util;
 
+use std::cell::Cell;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::rc::Rc;
@@ -643,4 +644,70 @@ fn a_forked_child_does_without_the_stack_helper() {
         return;
     }
     assert_child_prints(TEST, &[], "forked child done");
+}
+
+/// Runs `test` in a child bounded to a minute (a hang is a failure), and
+/// checks that it succeeded and printed `needle`.
+fn assert_child_finishes(test: &str, needle: &str) {
+    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains(needle), "{stdout}");
+}
+
+thread_local! {
+    /// Set on the threads where [`SpawningLogger`] spawns: those that run
+    /// greenlets.
+    static SPAWN_FROM_LOGS: Cell<bool> = const { Cell::new(false) };
+    /// How many calls of [`SpawningLogger::log`] are under way on this
+    /// thread.
+    static LOG_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A logger that uses the library: it spawns a greenlet for each record of
+/// the stack layer (`greenlet::stack::…`) it gets on a thread that runs
+/// greenlets. Nested records (logged while it spawns) spawn too, up to
+/// three deep: a plain "not while logging" flag would hide the records
+/// logged from inside the library's own initialisation, which the first
+/// spawn's own records start.
+struct SpawningLogger;
+
+impl log::Log for SpawningLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let from_stacks = record.target().starts_with("greenlet::stack");
+        if !from_stacks || !SPAWN_FROM_LOGS.with(Cell::get) {
+            return;
+        }
+        let depth = LOG_DEPTH.with(|d| d.replace(d.get() + 1));
+        if depth < 3 {
+            drop(greenlet::spawn(|| ())); // detached: runs at the next switch
+        }
+        LOG_DEPTH.with(|d| d.set(depth));
+    }
+
+    fn flush(&self) {}
+}
+
+/// A logger that spawns greenlets from inside the library's own logging
+/// (which the first spawn of the process does: the guard probe, the
+/// overflow handler's installation, the first region) must not hang it.
+#[test]
+fn a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn() {
+    const TEST: &str = "a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn";
+    if util::is_child() {
+        static LOGGER: SpawningLogger = SpawningLogger;
+        log::set_logger(&LOGGER).expect("the child's only logger");
+        log::set_max_level(log::LevelFilter::Debug);
+        SPAWN_FROM_LOGS.with(|s| s.set(true));
+        let g = greenlet::spawn(|| 7);
+        assert_eq!(g.join().unwrap(), 7);
+        println!("spawned and joined");
+        return;
+    }
+    assert_child_finishes(TEST, "spawned and joined");
 }

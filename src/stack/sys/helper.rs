@@ -133,39 +133,69 @@ impl Helper {
     }
 }
 
+/// The helper thread, once [`helper`] has tried to start it.
+static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
+
+/// Why the helper thread could not be started, until
+/// [`log_start_failure`] logs it.
+static START_FAILURE: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
 /// The helper thread, started on first use; `None` if it could not be
 /// started.
+///
+/// Nothing is logged here: the helper is started by a pool that lends it a
+/// batch, inside the pool's borrow and inside `get_or_init`, where a logger
+/// that spawns a greenlet would find the pool borrowed (or re-enter the
+/// `OnceLock`). The pool calls [`log_start_failure`] once its borrow ends.
 fn helper() -> Option<&'static Helper> {
-    static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Job>();
-            let spawned = std::thread::Builder::new()
-                .name("greenlet-stacks".into())
-                .spawn(move || {
-                    for job in rx {
-                        #[cfg(test)]
-                        while PAUSED.load(Ordering::Acquire) {
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                        }
-                        // SAFETY: every job was sent by `Batch::send`, whose
-                        // batch owns the slots and waits for `done`.
-                        unsafe { job.run() };
-                        job.done.store(true, Ordering::Release);
-                    }
-                });
-            match spawned {
-                Ok(_) => Some(Helper {
-                    queue: Mutex::new(tx),
-                    pid: std::process::id(),
-                }),
-                Err(e) => {
-                    log::debug!("no stack helper thread: {e}");
-                    None
+    HELPER.get_or_init(start_helper).as_ref()
+}
+
+/// Starts the helper thread, which does the jobs of its queue in order,
+/// for the life of the process. Keeps the error, if any, for
+/// [`log_start_failure`].
+fn start_helper() -> Option<Helper> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let spawned = std::thread::Builder::new()
+        .name("greenlet-stacks".into())
+        .spawn(move || {
+            for job in rx {
+                #[cfg(test)]
+                while PAUSED.load(Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
+                // SAFETY: every job was sent by `Batch::send`, whose batch
+                // owns the slots and waits for `done`.
+                unsafe { job.run() };
+                job.done.store(true, Ordering::Release);
             }
-        })
-        .as_ref()
+        });
+    match spawned {
+        Ok(_) => Some(Helper {
+            queue: Mutex::new(tx),
+            pid: std::process::id(),
+        }),
+        Err(e) => {
+            *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            None
+        }
+    }
+}
+
+/// Logs why the helper thread could not be started, once, if it could not.
+/// Called by the pool where it holds no borrow; a plain load where the
+/// helper was not needed or started.
+pub(in crate::stack) fn log_start_failure() {
+    if !matches!(HELPER.get(), Some(None)) {
+        return;
+    }
+    let failure = START_FAILURE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(e) = failure {
+        log::debug!("no stack helper thread: {e}");
+    }
 }
 
 /// Slots lent to the helper thread.

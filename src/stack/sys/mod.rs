@@ -9,9 +9,9 @@ mod helper;
 mod region;
 mod signal;
 
-pub(super) use helper::Batch;
 #[cfg(test)]
 pub(super) use helper::PAUSED as HELPER_PAUSED;
+pub(super) use helper::{Batch, log_start_failure};
 pub(crate) use helper::{refuse_populate, use_stack_helper};
 pub(crate) use region::RegionStack;
 pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};

@@ -97,8 +97,13 @@ static PREVIOUS_BUS: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Installs the overflow handler for SIGSEGV and SIGBUS, once per process,
 /// on the alternate signal stack, remembering the previous handlers.
+///
+/// Logs outside the `Once`: a logger that spawns a greenlet maps the first
+/// region of stacks, which comes back here, and must find the `Once`
+/// complete rather than re-enter it (which waits for ever).
 pub(super) fn install_overflow_handler() {
     static INSTALLED: Once = Once::new();
+    let mut installed_here = false;
     INSTALLED.call_once(|| {
         for (signal, previous) in [
             (libc::SIGSEGV, &PREVIOUS_SEGV),
@@ -122,8 +127,11 @@ pub(super) fn install_overflow_handler() {
                 libc::sigaction(signal, &action, ptr::null_mut());
             }
         }
-        log::debug!("installed the stack-overflow handler");
+        installed_here = true;
     });
+    if installed_here {
+        log::debug!("installed the stack-overflow handler");
+    }
 }
 
 /// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of our
