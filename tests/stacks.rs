@@ -711,3 +711,50 @@ fn a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn() {
     }
     assert_child_finishes(TEST, "spawned and joined");
 }
+
+/// How many records [`PanicOnHelperLogger`] got from the stack helper.
+static HELPER_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A logger that panics when the stack helper thread logs.
+struct PanicOnHelperLogger;
+
+impl log::Log for PanicOnHelperLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        if std::thread::current().name() == Some("greenlet-stacks") {
+            HELPER_RECORDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            panic!("a logger that panics on {:?}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// A logger that panics on the stack helper thread (here when the kernel
+/// refuses to prefault) neither kills the helper nor strands the batch it
+/// was working on: the burst completes, and the helper serves the next.
+#[test]
+fn a_panicking_logger_does_not_stop_the_stack_helper() {
+    const TEST: &str = "a_panicking_logger_does_not_stop_the_stack_helper";
+    if util::is_child() {
+        static LOGGER: PanicOnHelperLogger = PanicOnHelperLogger;
+        log::set_logger(&LOGGER).expect("the child's only logger");
+        log::set_max_level(log::LevelFilter::Debug);
+        greenlet::__private::refuse_populate(1);
+        burst(5_000); // the helper's first prefault fails, and it logs
+        let logged = HELPER_RECORDS.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(logged >= 1, "the helper logged the refusal");
+        burst(5_000); // waits for the batches released after the first
+        let threads = thread_names();
+        assert!(
+            threads.iter().any(|n| n == "greenlet-stacks"),
+            "the helper lives on: {threads:?}"
+        );
+        println!("two bursts done, {logged} record(s) from the helper");
+        return;
+    }
+    assert_child_finishes(TEST, "two bursts done");
+}

@@ -18,8 +18,16 @@
 //! unmapped only when all its slots are back). The owner gets them back
 //! with [`Batch::into_slots`], which waits for the helper, and dropping a
 //! batch waits too. The helper itself sees only addresses.
+//!
+//! # A panicking logger
+//!
+//! The helper logs (when the kernel refuses to prefault), so the
+//! application's logger runs on it and may panic. Each job is served under
+//! `catch_unwind` and marked done however it ends: the helper lives on, and
+//! no batch waits for ever.
 
 use std::ffi::c_void;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -74,7 +82,37 @@ struct Job {
     done: Arc<AtomicBool>,
 }
 
+/// Sets a job's `done` flag when dropped: however the job ends.
+struct MarkDone<'a>(&'a AtomicBool);
+
+impl Drop for MarkDone<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 impl Job {
+    /// Does the job and marks it done, even if the application's logger
+    /// panics in it (the only code of the job that can): the batch's owner
+    /// waits for `done`, and the helper must live on for the next jobs.
+    ///
+    /// # Safety
+    ///
+    /// As [`Job::run`].
+    unsafe fn serve(&self) {
+        let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _done = MarkDone(&self.done);
+            // SAFETY: this function's contract is `run`'s.
+            unsafe { self.run() };
+        }));
+        if let Err(payload) = served {
+            // The panic hook has reported it. Dropping the payload could
+            // panic again (a payload with a panicking `Drop`): leaking one
+            // box per panic is the smaller risk.
+            std::mem::forget(payload);
+        }
+    }
+
     /// Does the job's system calls.
     ///
     /// # Safety
@@ -166,8 +204,7 @@ fn start_helper() -> Option<Helper> {
                 }
                 // SAFETY: every job was sent by `Batch::send`, whose batch
                 // owns the slots and waits for `done`.
-                unsafe { job.run() };
-                job.done.store(true, Ordering::Release);
+                unsafe { job.serve() };
             }
         });
     match spawned {
