@@ -758,3 +758,74 @@ fn a_panicking_logger_does_not_stop_the_stack_helper() {
     }
     assert_child_finishes(TEST, "two bursts done");
 }
+
+/// The page size the stacks are laid out in.
+const PAGE: usize = 4096;
+
+/// Whether `address` lies in one of this process's mappings.
+fn is_mapped(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    maps.lines().any(|line| {
+        let range = line.split(' ').next().unwrap_or_default();
+        let (low, high) = range.split_once('-').unwrap_or_default();
+        let low = usize::from_str_radix(low, 16).unwrap_or(usize::MAX);
+        let high = usize::from_str_radix(high, 16).unwrap_or(0);
+        (low..high).contains(&address)
+    })
+}
+
+/// A wild write into the guard page of a stack of *another* thread is a
+/// plain SIGSEGV, not an overflow of the greenlet that made it.
+#[test]
+fn a_fault_in_another_threads_guard_is_not_reported_as_an_overflow() {
+    const TEST: &str = "a_fault_in_another_threads_guard_is_not_reported_as_an_overflow";
+    if util::is_child() {
+        let (guard_tx, guard_rx) = std::sync::mpsc::channel::<usize>();
+        let (_keep_tx, keep_rx) = std::sync::mpsc::channel::<()>();
+        // Thread A: a greenlet that publishes its stack's guard page and
+        // stays alive (blocking its thread) until the process dies.
+        std::thread::spawn(move || {
+            let g = Builder::new()
+                .name("owner")
+                .stack_size(MIN_STACK_SIZE)
+                .spawn(move || {
+                    let local = 0u8;
+                    let here = std::hint::black_box(&local) as *const u8 as usize;
+                    // The body's first frames lie in the top page of the
+                    // slot, so its top is the first page boundary above
+                    // them; the guard is the slot's lowest page, one
+                    // stride (usable size and guard) below its top.
+                    let top = (here / PAGE + 1) * PAGE;
+                    guard_tx.send(top - (MIN_STACK_SIZE + PAGE)).unwrap();
+                    let _ = keep_rx.recv();
+                })
+                .unwrap();
+            let _ = g.join();
+        });
+        let guard = guard_rx.recv().expect("thread A's guard page");
+        assert!(is_mapped(guard), "{guard:#x} is in A's region");
+        // Thread B (this one), inside a greenlet of its own.
+        let g = Builder::new()
+            .name("wild")
+            .stack_size(MIN_STACK_SIZE)
+            .spawn(move || {
+                // SAFETY: writes into thread A's guard page on purpose; the
+                // process dies of it.
+                unsafe { std::ptr::write_volatile(guard as *mut u8, 1) };
+            })
+            .unwrap();
+        let _ = g.join();
+        println!("the child survived its fault");
+        return;
+    }
+    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("has overflowed"), "{stderr}");
+}

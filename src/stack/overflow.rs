@@ -7,6 +7,7 @@
 //! number of tries, and the report is formatted into a buffer on the
 //! handler's stack, without allocating or locking.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 
@@ -24,8 +25,8 @@ struct Entry {
     // # Invariant
     // - `start` is FREE when no thread has claimed the entry, FILLING while
     //   the thread that claimed it fills or empties it, and otherwise the
-    //   start of a registered region whose `len` and `stride` are the ones
-    //   registered with it.
+    //   start of a registered region whose `len`, `stride` and `owner` are
+    //   the ones registered with it.
     // - `seq` is odd while the claiming thread writes the other fields, and
     //   even otherwise. It only grows, by two per registration and per
     //   removal: a reader that finds the same even `seq` before and after
@@ -35,6 +36,8 @@ struct Entry {
     start: AtomicUsize,
     len: AtomicUsize,
     stride: AtomicUsize,
+    /// The [`thread_token`] of the thread whose stacks the region holds.
+    owner: AtomicUsize,
 }
 
 const FREE: usize = 0;
@@ -51,6 +54,7 @@ static REGIONS: [Entry; MAX_REGIONS] = [const {
         start: AtomicUsize::new(FREE),
         len: AtomicUsize::new(0),
         stride: AtomicUsize::new(0),
+        owner: AtomicUsize::new(0),
     }
 }; MAX_REGIONS];
 
@@ -63,6 +67,29 @@ struct Registration {
     start: usize,
     len: usize,
     stride: usize,
+    owner: usize,
+}
+
+thread_local! {
+    /// This thread's token, once it has registered a region; 0 before.
+    /// `const`, with no destructor: the handler reads it with a plain
+    /// thread-local load.
+    static THREAD_TOKEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The next thread token: tokens are never reused, unlike thread ids.
+static NEXT_TOKEN: AtomicUsize = AtomicUsize::new(1);
+
+/// The calling thread's token, given it on first use: the owner recorded
+/// with each region it registers. Its stacks (and their guard pages) are
+/// only ever run on by this thread.
+fn thread_token() -> usize {
+    THREAD_TOKEN.with(|token| {
+        if token.get() == 0 {
+            token.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed));
+        }
+        token.get()
+    })
 }
 
 impl Entry {
@@ -88,6 +115,7 @@ impl Entry {
                     start: self.start.load(Ordering::Relaxed),
                     len: self.len.load(Ordering::Relaxed),
                     stride: self.stride.load(Ordering::Relaxed),
+                    owner: self.owner.load(Ordering::Relaxed),
                 };
                 fence(Ordering::Acquire); // the fields before `seq` again
                 if self.seq.load(Ordering::Relaxed) == before {
@@ -101,8 +129,10 @@ impl Entry {
 }
 
 /// Records a region of slots of `stride` bytes, each with its guard page at
-/// the bottom. Returns its entry, or `None` when the table is full.
+/// the bottom, whose stacks the calling thread runs. Returns its entry, or
+/// `None` when the table is full.
 pub(super) fn register(start: usize, len: usize, stride: usize) -> Option<usize> {
+    let owner = thread_token();
     for (index, entry) in REGIONS.iter().enumerate() {
         if entry
             .start
@@ -112,6 +142,7 @@ pub(super) fn register(start: usize, len: usize, stride: usize) -> Option<usize>
             entry.write(|entry| {
                 entry.len.store(len, Ordering::Relaxed);
                 entry.stride.store(stride, Ordering::Relaxed);
+                entry.owner.store(owner, Ordering::Relaxed);
                 entry.start.store(start, Ordering::Relaxed);
             });
             USED.fetch_max(index + 1, Ordering::Release);
@@ -153,14 +184,23 @@ impl GuardHit {
     }
 }
 
-/// The stack whose guard page holds `address`, if it is one of ours.
+/// The stack of the calling thread whose guard page holds `address`, if it
+/// is one of ours. Called by the handler on the thread that faulted.
+///
+/// A guard page of another thread's stack is no overflow of this thread: a
+/// wild pointer hit it, and the running greenlet is not to blame. (Nor can
+/// such a page be an overflow of the other thread's stack: that thread
+/// would have faulted itself.)
 pub(super) fn guard_hit(address: usize) -> Option<GuardHit> {
+    let me = THREAD_TOKEN.with(Cell::get);
     locate(address)
+        .filter(|&(_, owner)| owner == me)
+        .map(|(hit, _)| hit)
 }
 
-/// The stack whose guard page holds `address`, among all the registered
-/// regions.
-fn locate(address: usize) -> Option<GuardHit> {
+/// The stack whose guard page holds `address`, among the regions of every
+/// thread, and the token of the thread that owns it.
+fn locate(address: usize) -> Option<(GuardHit, usize)> {
     let used = USED.load(Ordering::Acquire);
     REGIONS[..used].iter().find_map(|entry| {
         let region = entry.read()?;
@@ -168,10 +208,11 @@ fn locate(address: usize) -> Option<GuardHit> {
         if offset >= region.len || offset % region.stride >= PAGE {
             return None;
         }
-        Some(GuardHit {
+        let hit = GuardHit {
             slot: region.start + offset - offset % region.stride,
             stride: region.stride,
-        })
+        };
+        Some((hit, region.owner))
     })
 }
 
@@ -361,7 +402,7 @@ mod tests {
                 break;
             }
             for (start, stride) in SHAPES {
-                let found = locate(start + 16 * PAGE + 8);
+                let found = locate(start + 16 * PAGE + 8).map(|(hit, _)| hit);
                 let right = GuardHit {
                     slot: start + 16 * PAGE,
                     stride,
@@ -374,5 +415,26 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
         writers.into_iter().for_each(|w| w.join().unwrap());
+    }
+
+    #[test]
+    fn a_guard_page_of_another_threads_region_is_not_ours() {
+        let stride = 16 * PAGE;
+        let start = 0x5200_0000_0000; // a fake address: the table records numbers
+        let address = start + stride + 8;
+        let (index, theirs) = std::thread::spawn(move || {
+            let index = register(start, 4 * stride, stride).unwrap();
+            (index, guard_hit(address))
+        })
+        .join()
+        .unwrap();
+        let hit = GuardHit {
+            slot: start + stride,
+            stride,
+        };
+        assert_eq!(theirs, Some(hit), "an overflow of the thread's own");
+        assert_eq!(guard_hit(address), None, "a wild pointer of another");
+        assert_eq!(locate(address).map(|(hit, _)| hit), Some(hit));
+        deregister(index);
     }
 }
