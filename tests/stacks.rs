@@ -829,3 +829,78 @@ fn a_fault_in_another_threads_guard_is_not_reported_as_an_overflow() {
     );
     assert!(!stderr.contains("has overflowed"), "{stderr}");
 }
+
+/// What the handler installed before ours saw while it ran, as the exit
+/// code of the child: 40, plus 1 if SIGUSR1 was blocked, 2 if SIGSEGV's
+/// action was the default, 4 if SIGSEGV was blocked.
+extern "C" fn previous_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: queries this thread's signal mask and SIGSEGV's action into
+    // zeroed values, then ends the process, all async-signal-safe.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut action);
+        let usr1 = libc::sigismember(&mask, libc::SIGUSR1) == 1;
+        let reset = action.sa_sigaction == libc::SIG_DFL;
+        let segv = libc::sigismember(&mask, libc::SIGSEGV) == 1;
+        libc::_exit(40 + i32::from(usr1) + 2 * i32::from(reset) + 4 * i32::from(segv));
+    }
+}
+
+/// In a child: installs [`previous_handler`] for SIGSEGV with `flags` (and
+/// SIGUSR1 in its mask if `mask_usr1`) before any stack exists, then ours
+/// (with the first greenlet), then raises a SIGSEGV that is no fault, for
+/// ours to pass on. In the parent: returns the child's exit code.
+fn previous_handler_sees(test: &str, flags: libc::c_int, mask_usr1: bool) -> Option<i32> {
+    if util::is_child() {
+        // SAFETY: installs `previous_handler`, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = previous_handler as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | flags;
+            libc::sigemptyset(&mut action.sa_mask);
+            if mask_usr1 {
+                libc::sigaddset(&mut action.sa_mask, libc::SIGUSR1);
+            }
+            assert_eq!(
+                libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        greenlet::spawn(|| ()).join().unwrap(); // installs ours, chaining
+        // SAFETY: a SIGSEGV that is no fault, for the handlers to pass on.
+        unsafe { libc::raise(libc::SIGSEGV) };
+        println!("the child survived its signal");
+        return None;
+    }
+    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.code().is_some(),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    out.status.code()
+}
+
+/// A signal that is not ours reaches the previous handler as the kernel
+/// would have delivered it: with its `sa_mask` and the signal blocked, and
+/// its action reset to the default first when it asked for `SA_RESETHAND`.
+#[test]
+fn the_previous_handler_runs_with_its_mask_and_reset() {
+    const TEST: &str = "the_previous_handler_runs_with_its_mask_and_reset";
+    if let Some(code) = previous_handler_sees(TEST, libc::SA_RESETHAND, true) {
+        assert_eq!(code, 40 + 1 + 2 + 4, "SIGUSR1 and SIGSEGV blocked, reset");
+    }
+}
+
+/// With `SA_NODEFER`, the previous handler runs with its signal unblocked.
+#[test]
+fn the_previous_handler_runs_unblocked_for_sa_nodefer() {
+    const TEST: &str = "the_previous_handler_runs_unblocked_for_sa_nodefer";
+    if let Some(code) = previous_handler_sees(TEST, libc::SA_NODEFER, false) {
+        assert_eq!(code, 40, "nothing blocked, the action kept");
+    }
+}

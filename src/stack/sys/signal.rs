@@ -197,7 +197,65 @@ unsafe fn chain(
                 libc::raise(signal);
             }
         }
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    } else {
+        // SAFETY: `previous` names a handler, and the arguments are the
+        // kernel's (this function's contract).
+        unsafe { call_previous(signal, info, context, previous) };
+    }
+}
+
+/// Calls the handler installed before ours as the kernel would have
+/// delivered the signal to it: its action reset to the default first if it
+/// asked for `SA_RESETHAND`, and its `sa_mask` blocked while it runs, with
+/// the signal itself unless it asked for `SA_NODEFER`. The thread's mask is
+/// restored when it returns.
+///
+/// Async-signal-safe: `sigaction`, `pthread_sigmask`, `sigemptyset`,
+/// `sigaddset` and `sigismember` are all on POSIX's list, and none of them
+/// sets `errno` with these arguments.
+///
+/// # Safety
+///
+/// As [`chain`], with `previous` naming a handler (neither `SIG_DFL` nor
+/// `SIG_IGN`).
+unsafe fn call_previous(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut c_void,
+    previous: &libc::sigaction,
+) {
+    if previous.sa_flags & libc::SA_RESETHAND != 0 {
+        // SAFETY: an all-zero sigaction is the default action (SIG_DFL is
+        // 0), with no flags and an empty mask; the kernel would have reset
+        // the action so before running the handler.
+        unsafe {
+            let default: libc::sigaction = mem::zeroed();
+            libc::sigaction(signal, &default, ptr::null_mut());
+        }
+    }
+    // Ours runs with `signal` blocked (no SA_NODEFER) and nothing else
+    // added, so this thread's mask is the interrupted one and `signal`: add
+    // the handler's mask, and take `signal` out again for SA_NODEFER.
+    // SAFETY: an all-zero `sigset_t` is a valid value to fill.
+    let mut saved: libc::sigset_t = unsafe { mem::zeroed() };
+    // SAFETY: blocks the signals of a valid `sigset_t` for this thread and
+    // keeps its mask before in `saved`.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &previous.sa_mask, &mut saved) };
+    // SAFETY: reads a valid `sigset_t`.
+    let masked = unsafe { libc::sigismember(&previous.sa_mask, signal) } == 1;
+    if previous.sa_flags & libc::SA_NODEFER != 0 && !masked {
+        // SAFETY: an all-zero `sigset_t` is a valid value to fill.
+        let mut only: libc::sigset_t = unsafe { mem::zeroed() };
+        // SAFETY: fills `only` with `signal` alone, a valid signal number,
+        // and unblocks it for this thread.
+        unsafe {
+            libc::sigemptyset(&mut only);
+            libc::sigaddset(&mut only, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &only, ptr::null_mut());
+        }
+    }
+    let handler = previous.sa_sigaction;
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: an SA_SIGINFO handler has this signature; we call it as
         // the kernel would have.
         unsafe {
@@ -212,6 +270,8 @@ unsafe fn chain(
             f(signal);
         }
     }
+    // SAFETY: puts back the mask kept above, a valid `sigset_t`.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, ptr::null_mut()) };
 }
 
 /// Restores the default action of `signal`, re-raising it if it did not come
