@@ -367,6 +367,7 @@ mod tests {
         deregister(index);
         assert_eq!(guard_hit(start + 2 * stride + 8), None, "forgotten");
     }
+
     #[test]
     fn a_lookup_never_mixes_two_registrations_of_an_entry() {
         use std::sync::Arc;

@@ -134,13 +134,16 @@ pub(super) fn install_overflow_handler() {
     }
 }
 
-/// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of our
-/// stacks prints which greenlet or generator overflowed, and aborts; any
-/// other signal goes to the previous handler, as if we were not there.
+/// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of the
+/// faulting thread's own stacks prints which greenlet or generator
+/// overflowed, and aborts; any other signal (a fault in another thread's
+/// guard page too: a wild pointer, no overflow) goes to the previous
+/// handler, as if we were not there.
 ///
-/// Async-signal-safe: it reads atomics and the thread-local pointer to the
-/// running greenlet, formats into a buffer on its own stack, and calls
-/// `write(2)` and `abort(3)`. It neither allocates nor locks.
+/// Async-signal-safe: it reads atomics, this thread's token and the
+/// thread-local pointer to the running greenlet, formats into a buffer on
+/// its own stack, and calls `write(2)` and `abort(3)`, or the previous
+/// handler (see [`call_previous`]). It neither allocates nor locks.
 extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler. The
     // address is meaningful for a fault raised by the kernel (si_code > 0),
