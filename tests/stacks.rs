@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use greenlet::sync::Event;
@@ -713,7 +714,7 @@ fn a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn() {
 }
 
 /// How many records [`PanicOnHelperLogger`] got from the stack helper.
-static HELPER_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HELPER_RECORDS: AtomicUsize = AtomicUsize::new(0);
 
 /// A logger that panics when the stack helper thread logs.
 struct PanicOnHelperLogger;
@@ -725,7 +726,7 @@ impl log::Log for PanicOnHelperLogger {
 
     fn log(&self, record: &log::Record) {
         if std::thread::current().name() == Some("greenlet-stacks") {
-            HELPER_RECORDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            HELPER_RECORDS.fetch_add(1, Ordering::Relaxed);
             panic!("a logger that panics on {:?}", record.args());
         }
     }
@@ -745,7 +746,7 @@ fn a_panicking_logger_does_not_stop_the_stack_helper() {
         log::set_max_level(log::LevelFilter::Debug);
         greenlet::__private::refuse_populate(1);
         burst(5_000); // the helper's first prefault fails, and it logs
-        let logged = HELPER_RECORDS.load(std::sync::atomic::Ordering::Relaxed);
+        let logged = HELPER_RECORDS.load(Ordering::Relaxed);
         assert!(logged >= 1, "the helper logged the refusal");
         burst(5_000); // waits for the batches released after the first
         let threads = thread_names();
