@@ -166,6 +166,17 @@ pub mod __private {
     pub fn refuse_guards(n: usize) {
         crate::stack::hooks::refuse_guards(n);
     }
+
+    /// Makes the next `n` prefaults of the stack helper fail as if the
+    /// kernel had refused `MADV_POPULATE_WRITE`, which turns prefaulting off
+    /// for the process and is logged by the helper thread.
+    ///
+    /// ```
+    /// greenlet::__private::refuse_populate(0);
+    /// ```
+    pub fn refuse_populate(n: usize) {
+        crate::stack::hooks::refuse_populate(n);
+    }
 }
 
 /// The README's code blocks, run as doctests so that they stay true.

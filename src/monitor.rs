@@ -23,6 +23,11 @@
 //! four times per limit; a slot that keeps one value for longer than the
 //! limit is an episode. Names of greenlets spawned while the monitor is on
 //! are known to it; others are named by id.
+//!
+//! The application's logger runs on the watchdog thread. Each warning is
+//! formatted before it is logged, with no lock of the monitor held, and a
+//! panic in the logger is caught: the watchdog lives on, and later episodes
+//! are still reported.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -241,12 +246,22 @@ fn watchdog() {
     }
 }
 
+/// Logs an episode. The message is formatted first and logged with no lock
+/// held, as the logger may take them again (spawning a greenlet registers a
+/// hub); a panic in the logger is caught, so that the watchdog lives on and
+/// reports the next episodes.
 fn report(watch: &Watch, id: u64, held: Duration, limit: Duration) {
-    log::warn!(
-        "greenlet: {} has held the hub of thread '{}' for {} ms without switching (limit {} ms)",
+    let thread = lock(&watch.thread).clone();
+    let message = format!(
+        "greenlet: {} has held the hub of thread '{thread}' for {} ms without switching (limit {} ms)",
         watch.describe(id),
-        lock(&watch.thread),
         held.as_millis(),
         limit.as_millis()
     );
+    if let Err(payload) = std::panic::catch_unwind(|| log::warn!("{message}")) {
+        // The panic hook has reported it. Dropping the payload could panic
+        // again (a payload with a panicking `Drop`): leaking one box per
+        // panic is the smaller risk.
+        std::mem::forget(payload);
+    }
 }

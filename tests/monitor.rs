@@ -3,6 +3,7 @@
 
 mod util;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use util::{capture_logs, logged};
@@ -75,4 +76,75 @@ fn a_greenlet_that_holds_the_hub_is_reported_once_by_name() {
 
     greenlet::monitor::set_max_blocking_time(Duration::ZERO);
     assert_eq!(greenlet::monitor::max_blocking_time(), None);
+}
+
+/// The watchdog's warnings, as [`PanicOnFirstWarning`] got them.
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A logger that keeps the watchdog's warnings and panics on the first.
+struct PanicOnFirstWarning;
+
+impl log::Log for PanicOnFirstWarning {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let from_watchdog = std::thread::current().name() == Some("greenlet-monitor");
+        if record.level() != log::Level::Warn || !from_watchdog {
+            return;
+        }
+        let first = {
+            let mut warnings = WARNINGS.lock().unwrap();
+            warnings.push(record.args().to_string());
+            warnings.len() == 1
+        };
+        if first {
+            panic!("a logger that panics on the first warning");
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Holds the hub without switching until the watchdog has warned `n` times
+/// in all, or 10 s have passed.
+fn hog_until_warned(name: &str, n: usize) {
+    let hog = greenlet::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let start = Instant::now();
+            while WARNINGS.lock().unwrap().len() < n && start.elapsed() < Duration::from_secs(10) {
+                spin_for(Duration::from_millis(1));
+            }
+        })
+        .unwrap();
+    hog.join().unwrap();
+}
+
+/// A logger that panics on the watchdog thread does not kill it: the next
+/// episode is still reported.
+#[test]
+fn a_panicking_logger_does_not_stop_the_monitor() {
+    const TEST: &str = "a_panicking_logger_does_not_stop_the_monitor";
+    if util::is_child() {
+        static LOGGER: PanicOnFirstWarning = PanicOnFirstWarning;
+        log::set_logger(&LOGGER).expect("the child's only logger");
+        log::set_max_level(log::LevelFilter::Warn);
+        greenlet::monitor::set_max_blocking_time(Duration::from_millis(50));
+        hog_until_warned("first", 1);
+        hog_until_warned("second", 2);
+        let warnings = WARNINGS.lock().unwrap().clone();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("greenlet 'first'"), "{warnings:?}");
+        assert!(warnings[1].contains("greenlet 'second'"), "{warnings:?}");
+        println!("both episodes reported: {warnings:?}");
+        return;
+    }
+    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("both episodes reported"), "{stdout}");
 }

@@ -6,9 +6,11 @@
 
 mod util;
 
+use std::cell::Cell;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use greenlet::sync::Event;
@@ -643,4 +645,263 @@ fn a_forked_child_does_without_the_stack_helper() {
         return;
     }
     assert_child_prints(TEST, &[], "forked child done");
+}
+
+/// Runs `test` in a child bounded to a minute (a hang is a failure), and
+/// checks that it succeeded and printed `needle`.
+fn assert_child_finishes(test: &str, needle: &str) {
+    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains(needle), "{stdout}");
+}
+
+thread_local! {
+    /// Set on the threads where [`SpawningLogger`] spawns: those that run
+    /// greenlets.
+    static SPAWN_FROM_LOGS: Cell<bool> = const { Cell::new(false) };
+    /// How many calls of [`SpawningLogger::log`] are under way on this
+    /// thread.
+    static LOG_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A logger that uses the library: it spawns a greenlet for each record of
+/// the stack layer (`greenlet::stack::…`) it gets on a thread that runs
+/// greenlets. Nested records (logged while it spawns) spawn too, up to
+/// three deep: a plain "not while logging" flag would hide the records
+/// logged from inside the library's own initialisation, which the first
+/// spawn's own records start.
+struct SpawningLogger;
+
+impl log::Log for SpawningLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let from_stacks = record.target().starts_with("greenlet::stack");
+        if !from_stacks || !SPAWN_FROM_LOGS.with(Cell::get) {
+            return;
+        }
+        let depth = LOG_DEPTH.with(|d| d.replace(d.get() + 1));
+        if depth < 3 {
+            drop(greenlet::spawn(|| ())); // detached: runs at the next switch
+        }
+        LOG_DEPTH.with(|d| d.set(depth));
+    }
+
+    fn flush(&self) {}
+}
+
+/// A logger that spawns greenlets from inside the library's own logging
+/// (which the first spawn of the process does: the guard probe, the
+/// overflow handler's installation, the first region) must not hang it.
+#[test]
+fn a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn() {
+    const TEST: &str = "a_logger_that_spawns_greenlets_does_not_hang_the_first_spawn";
+    if util::is_child() {
+        static LOGGER: SpawningLogger = SpawningLogger;
+        log::set_logger(&LOGGER).expect("the child's only logger");
+        log::set_max_level(log::LevelFilter::Debug);
+        SPAWN_FROM_LOGS.with(|s| s.set(true));
+        let g = greenlet::spawn(|| 7);
+        assert_eq!(g.join().unwrap(), 7);
+        println!("spawned and joined");
+        return;
+    }
+    assert_child_finishes(TEST, "spawned and joined");
+}
+
+/// How many records [`PanicOnHelperLogger`] got from the stack helper.
+static HELPER_RECORDS: AtomicUsize = AtomicUsize::new(0);
+
+/// A logger that panics when the stack helper thread logs.
+struct PanicOnHelperLogger;
+
+impl log::Log for PanicOnHelperLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        if std::thread::current().name() == Some("greenlet-stacks") {
+            HELPER_RECORDS.fetch_add(1, Ordering::Relaxed);
+            panic!("a logger that panics on {:?}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// A logger that panics on the stack helper thread (here when the kernel
+/// refuses to prefault) neither kills the helper nor strands the batch it
+/// was working on: the burst completes, and the helper serves the next.
+#[test]
+fn a_panicking_logger_does_not_stop_the_stack_helper() {
+    const TEST: &str = "a_panicking_logger_does_not_stop_the_stack_helper";
+    if util::is_child() {
+        static LOGGER: PanicOnHelperLogger = PanicOnHelperLogger;
+        log::set_logger(&LOGGER).expect("the child's only logger");
+        log::set_max_level(log::LevelFilter::Debug);
+        greenlet::__private::refuse_populate(1);
+        burst(5_000); // the helper's first prefault fails, and it logs
+        let logged = HELPER_RECORDS.load(Ordering::Relaxed);
+        assert!(logged >= 1, "the helper logged the refusal");
+        burst(5_000); // waits for the batches released after the first
+        let threads = thread_names();
+        assert!(
+            threads.iter().any(|n| n == "greenlet-stacks"),
+            "the helper lives on: {threads:?}"
+        );
+        println!("two bursts done, {logged} record(s) from the helper");
+        return;
+    }
+    assert_child_finishes(TEST, "two bursts done");
+}
+
+/// The page size the stacks are laid out in.
+const PAGE: usize = 4096;
+
+/// Whether `address` lies in one of this process's mappings.
+fn is_mapped(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    maps.lines().any(|line| {
+        let range = line.split(' ').next().unwrap_or_default();
+        let (low, high) = range.split_once('-').unwrap_or_default();
+        let low = usize::from_str_radix(low, 16).unwrap_or(usize::MAX);
+        let high = usize::from_str_radix(high, 16).unwrap_or(0);
+        (low..high).contains(&address)
+    })
+}
+
+/// A wild write into the guard page of a stack of *another* thread is a
+/// plain SIGSEGV, not an overflow of the greenlet that made it.
+#[test]
+fn a_fault_in_another_threads_guard_is_not_reported_as_an_overflow() {
+    const TEST: &str = "a_fault_in_another_threads_guard_is_not_reported_as_an_overflow";
+    if util::is_child() {
+        let (guard_tx, guard_rx) = std::sync::mpsc::channel::<usize>();
+        let (_keep_tx, keep_rx) = std::sync::mpsc::channel::<()>();
+        // Thread A: a greenlet that publishes its stack's guard page and
+        // stays alive (blocking its thread) until the process dies.
+        std::thread::spawn(move || {
+            let g = Builder::new()
+                .name("owner")
+                .stack_size(MIN_STACK_SIZE)
+                .spawn(move || {
+                    let local = 0u8;
+                    let here = std::hint::black_box(&local) as *const u8 as usize;
+                    // The body's first frames lie in the top page of the
+                    // slot, so its top is the first page boundary above
+                    // them; the guard is the slot's lowest page, one
+                    // stride (usable size and guard) below its top.
+                    let top = (here / PAGE + 1) * PAGE;
+                    guard_tx.send(top - (MIN_STACK_SIZE + PAGE)).unwrap();
+                    let _ = keep_rx.recv();
+                })
+                .unwrap();
+            let _ = g.join();
+        });
+        let guard = guard_rx.recv().expect("thread A's guard page");
+        assert!(is_mapped(guard), "{guard:#x} is in A's region");
+        // Thread B (this one), inside a greenlet of its own.
+        let g = Builder::new()
+            .name("wild")
+            .stack_size(MIN_STACK_SIZE)
+            .spawn(move || {
+                // SAFETY: writes into thread A's guard page on purpose; the
+                // process dies of it.
+                unsafe { std::ptr::write_volatile(guard as *mut u8, 1) };
+            })
+            .unwrap();
+        let _ = g.join();
+        println!("the child survived its fault");
+        return;
+    }
+    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("has overflowed"), "{stderr}");
+}
+
+/// What the handler installed before ours saw while it ran, as the exit
+/// code of the child: 40, plus 1 if SIGUSR1 was blocked, 2 if SIGSEGV's
+/// action was the default, 4 if SIGSEGV was blocked.
+extern "C" fn previous_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: queries this thread's signal mask and SIGSEGV's action into
+    // zeroed values, then ends the process, all async-signal-safe.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut action);
+        let usr1 = libc::sigismember(&mask, libc::SIGUSR1) == 1;
+        let reset = action.sa_sigaction == libc::SIG_DFL;
+        let segv = libc::sigismember(&mask, libc::SIGSEGV) == 1;
+        libc::_exit(40 + i32::from(usr1) + 2 * i32::from(reset) + 4 * i32::from(segv));
+    }
+}
+
+/// In a child: installs [`previous_handler`] for SIGSEGV with `flags` (and
+/// SIGUSR1 in its mask if `mask_usr1`) before any stack exists, then ours
+/// (with the first greenlet), then raises a SIGSEGV that is no fault, for
+/// ours to pass on. In the parent: returns the child's exit code.
+fn previous_handler_sees(test: &str, flags: libc::c_int, mask_usr1: bool) -> Option<i32> {
+    if util::is_child() {
+        // SAFETY: installs `previous_handler`, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = previous_handler as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | flags;
+            libc::sigemptyset(&mut action.sa_mask);
+            if mask_usr1 {
+                libc::sigaddset(&mut action.sa_mask, libc::SIGUSR1);
+            }
+            assert_eq!(
+                libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        greenlet::spawn(|| ()).join().unwrap(); // installs ours, chaining
+        // SAFETY: a SIGSEGV that is no fault, for the handlers to pass on.
+        unsafe { libc::raise(libc::SIGSEGV) };
+        println!("the child survived its signal");
+        return None;
+    }
+    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.code().is_some(),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    out.status.code()
+}
+
+/// A signal that is not ours reaches the previous handler as the kernel
+/// would have delivered it: with its `sa_mask` and the signal blocked, and
+/// its action reset to the default first when it asked for `SA_RESETHAND`.
+#[test]
+fn the_previous_handler_runs_with_its_mask_and_reset() {
+    const TEST: &str = "the_previous_handler_runs_with_its_mask_and_reset";
+    if let Some(code) = previous_handler_sees(TEST, libc::SA_RESETHAND, true) {
+        assert_eq!(code, 40 + 1 + 2 + 4, "SIGUSR1 and SIGSEGV blocked, reset");
+    }
+}
+
+/// With `SA_NODEFER`, the previous handler runs with its signal unblocked.
+#[test]
+fn the_previous_handler_runs_unblocked_for_sa_nodefer() {
+    const TEST: &str = "the_previous_handler_runs_unblocked_for_sa_nodefer";
+    if let Some(code) = previous_handler_sees(TEST, libc::SA_NODEFER, false) {
+        assert_eq!(code, 40, "nothing blocked, the action kept");
+    }
 }

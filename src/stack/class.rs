@@ -159,14 +159,17 @@ impl Class {
     }
 
     /// Takes back a slot that was taken: into `hot`, or beyond the
-    /// high-water mark towards release.
+    /// high-water mark towards release. Returns whether it went beyond
+    /// (where a batch may have been lent to the helper).
     #[inline]
-    pub(super) fn give(&mut self, slot: Slot) {
+    pub(super) fn give(&mut self, slot: Slot) -> bool {
         self.committed -= 1;
         if self.hot.len() < POOL_HIGH_WATER {
             self.hot.push(slot);
+            false
         } else {
             self.spill(slot);
+            true
         }
     }
 

@@ -29,5 +29,7 @@ pub(crate) type PooledStack = sys::RegionStack;
 /// Test hooks behind `greenlet::__private`.
 pub(crate) mod hooks {
     pub(crate) use super::budget::{HEADROOM, set_max_map_count};
-    pub(crate) use super::sys::{force_mprotect_guards, refuse_guards, use_stack_helper};
+    pub(crate) use super::sys::{
+        force_mprotect_guards, refuse_guards, refuse_populate, use_stack_helper,
+    };
 }

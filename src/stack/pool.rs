@@ -18,6 +18,14 @@
 //! beyond a high-water mark, and lends batches to the stack helper: see
 //! `class.rs`. Regions are unmapped only when the thread exits.
 //!
+//! # Logging
+//!
+//! Nothing is logged while the pool is borrowed: a logger may spawn a
+//! greenlet, which borrows the pool again. So `grow` logs, and lets
+//! `guard_kind` and `Region::map` log, between its borrows, and the stack
+//! helper, which a batch starts inside the borrow, has its failure to start
+//! logged after it (`log_start_failure`).
+//!
 //! # Cost
 //!
 //! The pool is a `thread_local!` with a `const` initialiser and no
@@ -34,7 +42,9 @@ use std::mem::{self, ManuallyDrop};
 
 use super::budget;
 use super::class::Class;
-use super::sys::{AltStack, PAGE, Region, RegionStack, Slot, guard_kind, unmap_regions};
+use super::sys::{
+    AltStack, PAGE, Region, RegionStack, Slot, guard_kind, log_start_failure, unmap_regions,
+};
 
 /// The usable size of a stack when none is chosen: 256 KiB.
 ///
@@ -265,6 +275,7 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
 #[inline(never)]
 fn carve(size: usize) -> io::Result<RegionStack> {
     let slot = POOL.with(|pool| pool.borrow_mut().class(size).find_slot());
+    log_start_failure(); // a batch may have started the helper: no borrow now
     slot.map(Slot::into_stack)
 }
 
@@ -301,13 +312,17 @@ pub(crate) fn give(stack: RegionStack) {
 /// Takes back the slot of a dropped [`RegionStack`].
 #[inline]
 pub(super) fn give_slot(slot: Slot) {
-    POOL.with(|pool| {
+    let spilled = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        pool.class(slot.usable()).give(slot);
+        let spilled = pool.class(slot.usable()).give(slot);
         if pool.exiting {
             pool.unmap_unused();
         }
+        spilled
     });
+    if spilled {
+        log_start_failure(); // a batch may have started the helper: no borrow now
+    }
 }
 
 /// Unmaps the thread's regions at its exit, as soon as none of their stacks

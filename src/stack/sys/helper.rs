@@ -18,9 +18,17 @@
 //! unmapped only when all its slots are back). The owner gets them back
 //! with [`Batch::into_slots`], which waits for the helper, and dropping a
 //! batch waits too. The helper itself sees only addresses.
+//!
+//! # A panicking logger
+//!
+//! The helper logs (when the kernel refuses to prefault), so the
+//! application's logger runs on it and may panic. Each job is served under
+//! `catch_unwind` and marked done however it ends: the helper lives on, and
+//! no batch waits for ever.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -35,6 +43,17 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// Cleared when the kernel refuses `MADV_POPULATE_WRITE`: prefaulting is
 /// then left to the page faults.
 static POPULATE: AtomicBool = AtomicBool::new(true);
+
+/// Set by tests (through `__private`): how many of the next prefaults fail
+/// as if the kernel had refused `MADV_POPULATE_WRITE`.
+static REFUSE_POPULATE: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes the next `n` prefaults fail as if the kernel had refused
+/// `MADV_POPULATE_WRITE` (which turns prefaulting off for the process), to
+/// test that path.
+pub(crate) fn refuse_populate(n: usize) {
+    REFUSE_POPULATE.store(n, Ordering::Relaxed);
+}
 
 /// Set by unit tests to hold the helper thread before its next job, so that
 /// batches stay lent.
@@ -63,7 +82,37 @@ struct Job {
     done: Arc<AtomicBool>,
 }
 
+/// Sets a job's `done` flag when dropped: however the job ends.
+struct MarkDone<'a>(&'a AtomicBool);
+
+impl Drop for MarkDone<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 impl Job {
+    /// Does the job and marks it done, even if the application's logger
+    /// panics in it (the only code of the job that can): the batch's owner
+    /// waits for `done`, and the helper must live on for the next jobs.
+    ///
+    /// # Safety
+    ///
+    /// As [`Job::run`].
+    unsafe fn serve(&self) {
+        let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _done = MarkDone(&self.done);
+            // SAFETY: this function's contract is `run`'s.
+            unsafe { self.run() };
+        }));
+        if let Err(payload) = served {
+            // The panic hook has reported it. Dropping the payload could
+            // panic again (a payload with a panicking `Drop`): leaking one
+            // box per panic is the smaller risk.
+            std::mem::forget(payload);
+        }
+    }
+
     /// Does the job's system calls.
     ///
     /// # Safety
@@ -78,16 +127,28 @@ impl Job {
             Work::Release => libc::MADV_DONTNEED,
         };
         for &(start, len) in &self.ranges {
-            // SAFETY: by this function's contract the range belongs to slots
-            // that nothing runs on and whose region stays mapped. Both
-            // advices keep the contents' meaning: POPULATE_WRITE faults in
-            // zero pages, DONTNEED drops pages no stack is using.
-            let rc = unsafe { libc::madvise(start as *mut c_void, len, advice) };
+            let refused = self.work == Work::Prefault
+                && REFUSE_POPULATE
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok();
+            let rc = if refused {
+                -1
+            } else {
+                // SAFETY: by this function's contract the range belongs to
+                // slots that nothing runs on and whose region stays mapped.
+                // Both advices keep the contents' meaning: POPULATE_WRITE
+                // faults in zero pages, DONTNEED drops pages no stack uses.
+                unsafe { libc::madvise(start as *mut c_void, len, advice) }
+            };
             if rc != 0 && self.work == Work::Prefault {
+                let error = match refused {
+                    true => std::io::Error::from_raw_os_error(libc::ENOMEM),
+                    false => std::io::Error::last_os_error(),
+                };
                 // Too old a kernel, or no memory now: the pages will be
                 // faulted in when used, as without the helper.
                 POPULATE.store(false, Ordering::Relaxed);
-                log::debug!("stack prefaulting off: {}", std::io::Error::last_os_error());
+                log::debug!("stack prefaulting off: {error}");
                 return;
             }
         }
@@ -110,39 +171,68 @@ impl Helper {
     }
 }
 
+/// The helper thread, once [`helper`] has tried to start it.
+static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
+
+/// Why the helper thread could not be started, until
+/// [`log_start_failure`] logs it.
+static START_FAILURE: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
 /// The helper thread, started on first use; `None` if it could not be
 /// started.
+///
+/// Nothing is logged here: the helper is started by a pool that lends it a
+/// batch, inside the pool's borrow and inside `get_or_init`, where a logger
+/// that spawns a greenlet would find the pool borrowed (or re-enter the
+/// `OnceLock`). The pool calls [`log_start_failure`] once its borrow ends.
 fn helper() -> Option<&'static Helper> {
-    static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Job>();
-            let spawned = std::thread::Builder::new()
-                .name("greenlet-stacks".into())
-                .spawn(move || {
-                    for job in rx {
-                        #[cfg(test)]
-                        while PAUSED.load(Ordering::Acquire) {
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                        }
-                        // SAFETY: every job was sent by `Batch::send`, whose
-                        // batch owns the slots and waits for `done`.
-                        unsafe { job.run() };
-                        job.done.store(true, Ordering::Release);
-                    }
-                });
-            match spawned {
-                Ok(_) => Some(Helper {
-                    queue: Mutex::new(tx),
-                    pid: std::process::id(),
-                }),
-                Err(e) => {
-                    log::debug!("no stack helper thread: {e}");
-                    None
+    HELPER.get_or_init(start_helper).as_ref()
+}
+
+/// Starts the helper thread, which does the jobs of its queue in order,
+/// for the life of the process. Keeps the error, if any, for
+/// [`log_start_failure`].
+fn start_helper() -> Option<Helper> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let spawned = std::thread::Builder::new()
+        .name("greenlet-stacks".into())
+        .spawn(move || {
+            for job in rx {
+                #[cfg(test)]
+                while PAUSED.load(Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
+                // SAFETY: every job was sent by `Batch::send`, whose batch
+                // owns the slots and waits for `done`.
+                unsafe { job.serve() };
             }
-        })
-        .as_ref()
+        });
+    match spawned {
+        Ok(_) => Some(Helper {
+            queue: Mutex::new(tx),
+            pid: std::process::id(),
+        }),
+        Err(e) => {
+            *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            None
+        }
+    }
+}
+
+/// Logs why the helper thread could not be started, once, if it could not.
+/// Called by the pool where it holds no borrow; a plain load where the
+/// helper was not needed or started.
+pub(in crate::stack) fn log_start_failure() {
+    if !matches!(HELPER.get(), Some(None)) {
+        return;
+    }
+    let failure = START_FAILURE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(e) = failure {
+        log::debug!("no stack helper thread: {e}");
+    }
 }
 
 /// Slots lent to the helper thread.

@@ -9,10 +9,10 @@ mod helper;
 mod region;
 mod signal;
 
-pub(super) use helper::Batch;
 #[cfg(test)]
 pub(super) use helper::PAUSED as HELPER_PAUSED;
-pub(crate) use helper::use_stack_helper;
+pub(super) use helper::{Batch, log_start_failure};
+pub(crate) use helper::{refuse_populate, use_stack_helper};
 pub(crate) use region::RegionStack;
 pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};
 pub(crate) use region::{force_mprotect_guards, refuse_guards};

@@ -108,8 +108,9 @@ fn probe_guard_install() -> GuardKind {
 
 /// One `mmap`ed region of equal slots.
 ///
-/// Dropping a region without [`Region::unmap`] leaks its mapping (which is
-/// always safe); the pool unmaps its regions when its thread exits.
+/// Dropping a region without unmapping it ([`unmap_regions`]) leaks its
+/// mapping (which is always safe); the pool unmaps its regions when its
+/// thread exits.
 pub(in crate::stack) struct Region {
     // # Invariant
     // `start .. start + stride * slots` is a private anonymous mapping that

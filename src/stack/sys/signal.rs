@@ -97,8 +97,13 @@ static PREVIOUS_BUS: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Installs the overflow handler for SIGSEGV and SIGBUS, once per process,
 /// on the alternate signal stack, remembering the previous handlers.
+///
+/// Logs outside the `Once`: a logger that spawns a greenlet maps the first
+/// region of stacks, which comes back here, and must find the `Once`
+/// complete rather than re-enter it (which waits for ever).
 pub(super) fn install_overflow_handler() {
     static INSTALLED: Once = Once::new();
+    let mut installed_here = false;
     INSTALLED.call_once(|| {
         for (signal, previous) in [
             (libc::SIGSEGV, &PREVIOUS_SEGV),
@@ -122,17 +127,23 @@ pub(super) fn install_overflow_handler() {
                 libc::sigaction(signal, &action, ptr::null_mut());
             }
         }
-        log::debug!("installed the stack-overflow handler");
+        installed_here = true;
     });
+    if installed_here {
+        log::debug!("installed the stack-overflow handler");
+    }
 }
 
-/// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of our
-/// stacks prints which greenlet or generator overflowed, and aborts; any
-/// other signal goes to the previous handler, as if we were not there.
+/// The SIGSEGV/SIGBUS handler. A fault in the guard page of one of the
+/// faulting thread's own stacks prints which greenlet or generator
+/// overflowed, and aborts; any other signal (a fault in another thread's
+/// guard page too: a wild pointer, no overflow) goes to the previous
+/// handler, as if we were not there.
 ///
-/// Async-signal-safe: it reads atomics and the thread-local pointer to the
-/// running greenlet, formats into a buffer on its own stack, and calls
-/// `write(2)` and `abort(3)`. It neither allocates nor locks.
+/// Async-signal-safe: it reads atomics, this thread's token and the
+/// thread-local pointer to the running greenlet, formats into a buffer on
+/// its own stack, and calls `write(2)` and `abort(3)`, or the previous
+/// handler (see [`call_previous`]). It neither allocates nor locks.
 extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler. The
     // address is meaningful for a fault raised by the kernel (si_code > 0),
@@ -189,7 +200,65 @@ unsafe fn chain(
                 libc::raise(signal);
             }
         }
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    } else {
+        // SAFETY: `previous` names a handler, and the arguments are the
+        // kernel's (this function's contract).
+        unsafe { call_previous(signal, info, context, previous) };
+    }
+}
+
+/// Calls the handler installed before ours as the kernel would have
+/// delivered the signal to it: its action reset to the default first if it
+/// asked for `SA_RESETHAND`, and its `sa_mask` blocked while it runs, with
+/// the signal itself unless it asked for `SA_NODEFER`. The thread's mask is
+/// restored when it returns.
+///
+/// Async-signal-safe: `sigaction`, `pthread_sigmask`, `sigemptyset`,
+/// `sigaddset` and `sigismember` are all on POSIX's list, and none of them
+/// sets `errno` with these arguments.
+///
+/// # Safety
+///
+/// As [`chain`], with `previous` naming a handler (neither `SIG_DFL` nor
+/// `SIG_IGN`).
+unsafe fn call_previous(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut c_void,
+    previous: &libc::sigaction,
+) {
+    if previous.sa_flags & libc::SA_RESETHAND != 0 {
+        // SAFETY: an all-zero sigaction is the default action (SIG_DFL is
+        // 0), with no flags and an empty mask; the kernel would have reset
+        // the action so before running the handler.
+        unsafe {
+            let default: libc::sigaction = mem::zeroed();
+            libc::sigaction(signal, &default, ptr::null_mut());
+        }
+    }
+    // Ours runs with `signal` blocked (no SA_NODEFER) and nothing else
+    // added, so this thread's mask is the interrupted one and `signal`: add
+    // the handler's mask, and take `signal` out again for SA_NODEFER.
+    // SAFETY: an all-zero `sigset_t` is a valid value to fill.
+    let mut saved: libc::sigset_t = unsafe { mem::zeroed() };
+    // SAFETY: blocks the signals of a valid `sigset_t` for this thread and
+    // keeps its mask before in `saved`.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &previous.sa_mask, &mut saved) };
+    // SAFETY: reads a valid `sigset_t`.
+    let masked = unsafe { libc::sigismember(&previous.sa_mask, signal) } == 1;
+    if previous.sa_flags & libc::SA_NODEFER != 0 && !masked {
+        // SAFETY: an all-zero `sigset_t` is a valid value to fill.
+        let mut only: libc::sigset_t = unsafe { mem::zeroed() };
+        // SAFETY: fills `only` with `signal` alone, a valid signal number,
+        // and unblocks it for this thread.
+        unsafe {
+            libc::sigemptyset(&mut only);
+            libc::sigaddset(&mut only, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &only, ptr::null_mut());
+        }
+    }
+    let handler = previous.sa_sigaction;
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: an SA_SIGINFO handler has this signature; we call it as
         // the kernel would have.
         unsafe {
@@ -204,6 +273,8 @@ unsafe fn chain(
             f(signal);
         }
     }
+    // SAFETY: puts back the mask kept above, a valid `sigset_t`.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, ptr::null_mut()) };
 }
 
 /// Restores the default action of `signal`, re-raising it if it did not come
