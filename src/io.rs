@@ -75,14 +75,14 @@ pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()>
 fn wait(fd: BorrowedFd<'_>, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let raw = fd.as_raw_fd();
-    match IoSource::new(SourceFd(&raw)) {
+    match IoSource::new(SourceFd(&raw), raw) {
         Ok(source) => source.wait_once(direction, deadline),
         // Registered already (it is one of ours, or watched elsewhere):
         // watch a duplicate, which epoll keys apart.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let owned = fd.try_clone_to_owned()?;
             let raw = owned.as_raw_fd();
-            IoSource::new(SourceFd(&raw))?.wait_once(direction, deadline)
+            IoSource::new(SourceFd(&raw), raw)?.wait_once(direction, deadline)
         }
         Err(e) => Err(e),
     }

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -26,13 +27,14 @@ pub(crate) struct IoSource<S: mio::event::Source> {
 }
 
 impl<S: mio::event::Source> IoSource<S> {
-    /// Registers `source`, which must be in non-blocking mode.
+    /// Registers `source`, which must be in non-blocking mode and whose
+    /// descriptor is `fd`.
     ///
     /// # Errors
     ///
     /// The kernel's error from registering it with epoll.
-    pub(crate) fn new(mut source: S) -> io::Result<Self> {
-        let token = with_hub(|hub| hub.register(&mut source))?;
+    pub(crate) fn new(source: S, fd: RawFd) -> io::Result<Self> {
+        let token = with_hub(|hub| hub.register(fd))?;
         Ok(IoSource {
             source: Some(source),
             token,
@@ -210,16 +212,16 @@ impl<S: mio::event::Source> IoSource<S> {
 
     /// Deregisters the source and returns it.
     pub(crate) fn into_inner(mut self) -> S {
-        let mut source = self.source.take().expect("a live source");
-        with_hub(|hub| hub.deregister(self.token, &mut source));
+        let source = self.source.take().expect("a live source");
+        with_hub(|hub| hub.deregister(self.token));
         source
     }
 }
 
 impl<S: mio::event::Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        if let Some(source) = self.source.as_mut() {
-            with_hub(|hub| hub.deregister(self.token, source));
+        if self.source.is_some() {
+            with_hub(|hub| hub.deregister(self.token));
         }
     }
 }
