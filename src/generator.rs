@@ -462,6 +462,8 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// # Panics
     ///
     /// Passes on a panic raised by a destructor in the body while it unwinds.
+    /// A destructor cannot yield then: its [`Yielder::yield_`] panics (where
+    /// Python raises `RuntimeError: generator ignored GeneratorExit`).
     ///
     /// # Examples
     ///
