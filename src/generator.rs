@@ -1,10 +1,12 @@
 //! Python-style generators: `send`, `yield`, `close` and `yield from`, on
 //! stackful coroutines.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
 use std::panic::{self, AssertUnwindSafe};
+use std::thread;
 
 use corosensei::{Coroutine, CoroutineResult};
 
@@ -100,9 +102,23 @@ impl<S, Y> Yielder<S, Y> {
     ///
     /// # Panics
     ///
-    /// When the generator is closed or dropped while suspended here, this call
-    /// unwinds the body so that its destructors run. Catching that unwinding
-    /// does not stop it: the next `yield_` unwinds again.
+    /// - When the generator is closed or dropped while suspended here, this
+    ///   call unwinds the body so that its destructors run. Catching that
+    ///   unwinding does not stop it: the next `yield_` unwinds again.
+    /// - Panics, without suspending, if the body is unwinding: a destructor
+    ///   called `yield_` during a panic of the body, or while [`close`] or
+    ///   drop unwinds it (Python's `finally: yield x`, where Python raises
+    ///   `RuntimeError: generator ignored GeneratorExit`). A body cannot
+    ///   suspend halfway through unwinding, since the thread would stay
+    ///   marked as panicking for its caller. Such a panic inside a destructor
+    ///   aborts the process, as any panic escaping a destructor during
+    ///   unwinding does, unless the destructor catches it
+    ///   ([`catch_unwind`](std::panic::catch_unwind)). A generator driven
+    ///   from a destructor while the thread is already panicking for another
+    ///   reason yields normally; there, a yield during its own body's
+    ///   unwinding is not told apart from one in a destructor of the body.
+    ///
+    /// [`close`]: Generator::close
     ///
     /// # Examples
     ///
@@ -118,7 +134,11 @@ impl<S, Y> Yielder<S, Y> {
     /// # let _: &Generator<i32, i32, ()> = &acc;
     /// ```
     #[inline]
+    #[track_caller]
     pub fn yield_(&self, value: Y) -> S {
+        if thread::panicking() && !SENT_WHILE_PANICKING.get() {
+            yield_while_unwinding();
+        }
         self.inner.suspend(value)
     }
 
@@ -162,6 +182,58 @@ impl<S, Y> fmt::Debug for Yielder<S, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yielder").finish_non_exhaustive()
     }
+}
+
+thread_local! {
+    /// True while a body runs that was resumed by a [`Generator::send`] made
+    /// while the thread was already panicking (from a destructor during
+    /// unwinding): there, [`Yielder::yield_`] sees `thread::panicking()` but
+    /// the body is not the one unwinding.
+    ///
+    /// # Invariant
+    ///
+    /// Changed only by a [`SentWhilePanickingScope`]: true around such a
+    /// resumption, false around a forced unwind made while panicking. It is
+    /// false whenever a send starts while the thread is not panicking, since
+    /// code run by a body resumed while panicking cannot end that panic (it
+    /// belongs to the caller's stack): every send nested in it starts while
+    /// panicking too. So a send or `yield_` made while not panicking never
+    /// touches it, and `yield_` reads it only when `thread::panicking()` is
+    /// true.
+    static SENT_WHILE_PANICKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Sets [`SENT_WHILE_PANICKING`] for its lifetime: to true around a send
+/// made while panicking, to false around a forced unwind made while
+/// panicking. Dropped, it restores the value it found, so scopes nest.
+struct SentWhilePanickingScope {
+    outer: bool,
+}
+
+impl SentWhilePanickingScope {
+    #[cold]
+    fn new(value: bool) -> Self {
+        SentWhilePanickingScope {
+            outer: SENT_WHILE_PANICKING.replace(value),
+        }
+    }
+}
+
+impl Drop for SentWhilePanickingScope {
+    fn drop(&mut self) {
+        SENT_WHILE_PANICKING.set(self.outer);
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn yield_while_unwinding() -> ! {
+    panic!(
+        "greenlet: yield_() while the generator's body unwinds (a destructor yielded \
+         during a panic of the body, or during close() or drop): a generator \
+         cannot suspend halfway through unwinding"
+    )
 }
 
 /// A generator: a body that runs on its own stack, yields values of type `Y`
@@ -322,6 +394,26 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// ```
     #[inline]
     pub fn send(&mut self, value: S) -> GeneratorState<Y, R> {
+        if thread::panicking() {
+            return self.send_while_panicking(value);
+        }
+        self.resume(value)
+    }
+
+    /// [`send`](Self::send) when the thread is panicking already (a
+    /// destructor drives the generator during unwinding): the body may yield,
+    /// since the panic is not its own.
+    #[cold]
+    #[inline(never)]
+    fn send_while_panicking(&mut self, value: S) -> GeneratorState<Y, R> {
+        let _sent_while_panicking = SentWhilePanickingScope::new(true);
+        self.resume(value)
+    }
+
+    /// Runs the body until it yields or returns; what [`send`](Self::send)
+    /// does.
+    #[inline(always)]
+    fn resume(&mut self, value: S) -> GeneratorState<Y, R> {
         let Some(coroutine) = self.coroutine.as_mut() else {
             send_on_closed();
         };
@@ -370,6 +462,8 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// # Panics
     ///
     /// Passes on a panic raised by a destructor in the body while it unwinds.
+    /// A destructor cannot yield then: its [`Yielder::yield_`] panics (where
+    /// Python raises `RuntimeError: generator ignored GeneratorExit`).
     ///
     /// # Examples
     ///
@@ -399,7 +493,14 @@ impl<S, Y, R> Generator<S, Y, R> {
         // the coroutine (finished by then) is dropped with its stack, and the
         // generator is left closed.
         if let Some(mut coroutine) = self.coroutine.take() {
-            coroutine.force_unwind();
+            if thread::panicking() {
+                // The body unwinds now, whatever resumed its caller: a
+                // `yield_` in its destructors must be refused.
+                let _body_unwinds = SentWhilePanickingScope::new(false);
+                coroutine.force_unwind();
+            } else {
+                coroutine.force_unwind();
+            }
             stack::give(coroutine.into_stack());
         }
     }

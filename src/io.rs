@@ -5,11 +5,10 @@
 //! then the caller does its own non-blocking I/O.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
 
 use crate::hub::{Direction, IoSource};
 
@@ -76,49 +75,15 @@ pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()>
 fn wait(fd: BorrowedFd<'_>, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let raw = fd.as_raw_fd();
-    match IoSource::new(Watched(raw)) {
+    match IoSource::new(SourceFd(&raw), raw) {
         Ok(source) => source.wait_once(direction, deadline),
         // Registered already (it is one of ours, or watched elsewhere):
         // watch a duplicate, which epoll keys apart.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let owned = fd.try_clone_to_owned()?;
-            IoSource::new(Watched(owned.as_raw_fd()))?.wait_once(direction, deadline)
+            let raw = owned.as_raw_fd();
+            IoSource::new(SourceFd(&raw), raw)?.wait_once(direction, deadline)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// A descriptor watched for one wait: mio's `SourceFd`, which also tells
-/// its descriptor.
-#[derive(Debug)]
-struct Watched(RawFd);
-
-impl mio::event::Source for Watched {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0).register(registry, token, interest)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0).reregister(registry, token, interest)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.0).deregister(registry)
-    }
-}
-
-impl AsRawFd for Watched {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
     }
 }

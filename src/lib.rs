@@ -96,6 +96,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![doc(test(attr(deny(warnings))))]
 
+mod fork;
 mod generator;
 mod hub;
 pub mod io;

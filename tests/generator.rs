@@ -6,6 +6,8 @@ mod util;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState, MIN_STACK_SIZE, State, Yielder};
 use util::DropCounter;
@@ -353,6 +355,218 @@ fn debug_output_names_the_state() {
     h.send(());
     seen.push_str(&format!("{h:?}"));
     assert!(seen.contains("Suspended"));
+}
+
+/// What the refusal of a `yield_` during unwinding says.
+const YIELD_WHILE_UNWINDING: &str = "yield_() while the generator's body unwinds";
+
+/// A value in a generator's body whose destructor yields, as Python's
+/// `finally: yield 7`. A catching one catches what `yield_` does and keeps
+/// its message.
+struct YieldOnDrop<'a> {
+    co: &'a Yielder<(), u32>,
+    caught: Option<Rc<RefCell<Option<String>>>>,
+}
+
+impl Drop for YieldOnDrop<'_> {
+    fn drop(&mut self) {
+        match &self.caught {
+            Some(caught) => {
+                let err = panic::catch_unwind(AssertUnwindSafe(|| self.co.yield_(7))).err();
+                *caught.borrow_mut() = err.map(|payload| panic_message(&*payload));
+            }
+            None => self.co.yield_(7),
+        }
+    }
+}
+
+/// Checks what goes wrong while a thread wrongly stays marked as panicking:
+/// `std` mutexes get poisoned, and the hub neither sleeps nor switches.
+fn assert_the_thread_is_not_left_panicking() {
+    assert!(!thread::panicking(), "the thread is still marked panicking");
+    let mutex = std::sync::Mutex::new(0);
+    drop(mutex.lock().unwrap()); // a guard dropped while panicking poisons
+    assert!(!mutex.is_poisoned(), "a std mutex got poisoned");
+    let ran = Rc::new(Cell::new(false));
+    let flag = ran.clone();
+    let other = greenlet::spawn(move || flag.set(true));
+    let start = Instant::now();
+    greenlet::sleep(Duration::from_millis(5));
+    assert!(
+        start.elapsed() >= Duration::from_millis(5),
+        "sleep returned early"
+    );
+    assert!(ran.get(), "sleep let the other greenlet run");
+    other.join().unwrap();
+}
+
+#[test]
+fn a_destructor_yielding_during_a_body_panic_left_the_thread_panicking() {
+    let caught = Rc::new(RefCell::new(None));
+    let caught_in = caught.clone();
+    let mut g: Generator<(), u32> = Generator::new(move |co, ()| {
+        let _finally = YieldOnDrop {
+            co,
+            caught: Some(caught_in),
+        };
+        panic!("body panic");
+    });
+    match panic::catch_unwind(AssertUnwindSafe(|| g.send(()))) {
+        Err(payload) => assert_eq!(panic_message(&*payload), "body panic"),
+        Ok(state) => {
+            // Suspended halfway through unwinding: dropping it would abort.
+            std::mem::forget(g);
+            panic!("send returned {state:?} from a body that was unwinding");
+        }
+    }
+    let refusal = caught.borrow_mut().take().expect("the yield_ was refused");
+    assert!(refusal.contains(YIELD_WHILE_UNWINDING), "{refusal}");
+    assert_eq!(g.state(), State::Closed);
+    assert_the_thread_is_not_left_panicking();
+    drop(g);
+}
+
+/// A started generator whose body's destructor yields, catching what
+/// `yield_` does into `caught`.
+fn yielding_in_finally(caught: &Rc<RefCell<Option<String>>>) -> Generator<(), u32> {
+    let caught = caught.clone();
+    let mut g = Generator::new(move |co, ()| {
+        let _finally = YieldOnDrop {
+            co,
+            caught: Some(caught),
+        };
+        co.yield_(1);
+    });
+    assert_eq!(g.send(()), GeneratorState::Yielded(1));
+    g
+}
+
+#[test]
+fn a_destructor_yielding_during_close_was_not_refused_clearly() {
+    let caught = Rc::new(RefCell::new(None));
+    let mut g = yielding_in_finally(&caught);
+    g.close();
+    let refusal = caught.borrow_mut().take().expect("the yield_ was refused");
+    assert!(refusal.contains(YIELD_WHILE_UNWINDING), "{refusal}");
+    assert_eq!(g.state(), State::Closed);
+    assert_the_thread_is_not_left_panicking();
+    drop(g);
+
+    // Closed from the body of a generator driven during an unrelated panic,
+    // where a yield is otherwise allowed.
+    struct CloseOnDrop(Generator<(), u32>);
+    impl Drop for CloseOnDrop {
+        fn drop(&mut self) {
+            let mut g = std::mem::replace(&mut self.0, Generator::new(|_, ()| ()));
+            let driver: Generator<(), ()> = Generator::new(move |co, ()| {
+                co.yield_(());
+                g.close();
+            });
+            assert_eq!(driver.count(), 1);
+        }
+    }
+    let closer = CloseOnDrop(yielding_in_finally(&caught));
+    let err = panic::catch_unwind(AssertUnwindSafe(move || {
+        let _closer = closer;
+        panic!("unrelated");
+    }))
+    .unwrap_err();
+    assert_eq!(panic_message(&*err), "unrelated");
+    let refusal = caught.borrow_mut().take().expect("the yield_ was refused");
+    assert!(refusal.contains(YIELD_WHILE_UNWINDING), "{refusal}");
+    assert_the_thread_is_not_left_panicking();
+}
+
+/// Re-executed in a child: a destructor that yields during a body panic
+/// without catching the refusal aborts the process, as a panic escaping a
+/// destructor during unwinding does, after printing why.
+#[test]
+fn an_uncaught_yield_during_unwinding_aborts_with_a_clear_message() {
+    const TEST: &str = "an_uncaught_yield_during_unwinding_aborts_with_a_clear_message";
+    if util::is_child() {
+        let mut g: Generator<(), u32> = Generator::new(|co, ()| {
+            let _finally = YieldOnDrop { co, caught: None };
+            panic!("body panic");
+        });
+        let state = panic::catch_unwind(AssertUnwindSafe(|| g.send(())));
+        println!("send came back: {:?}", state.is_ok());
+        return;
+    }
+    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!hung, "the child hung: {stderr}");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGABRT),
+        "the child aborted: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains(YIELD_WHILE_UNWINDING), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("send came back"),
+        "nothing ran after the refusal"
+    );
+}
+
+/// Collects what a generator yields (through `yield_from`, so that one send
+/// nests in another) when dropped, whatever the thread is doing.
+struct DrainOnDrop(Rc<RefCell<Vec<u32>>>);
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        let inner = Generator::new(|co: &Yielder<(), u32>, ()| {
+            for i in 0..3 {
+                co.yield_(i);
+            }
+            3
+        });
+        let outer = Generator::new(move |co: &Yielder<(), u32>, ()| {
+            let last = co.yield_from(inner, ());
+            co.yield_(last);
+        });
+        self.0.borrow_mut().extend(outer);
+    }
+}
+
+#[test]
+fn a_generator_iterated_in_a_drop_during_an_unrelated_panic_yields_all_its_values() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let drain = DrainOnDrop(seen.clone());
+    let err = panic::catch_unwind(AssertUnwindSafe(move || {
+        let _drain = drain;
+        panic!("unrelated");
+    }))
+    .unwrap_err();
+    assert_eq!(panic_message(&*err), "unrelated");
+    assert_eq!(*seen.borrow(), [0, 1, 2, 3]);
+    assert!(!thread::panicking());
+}
+
+#[test]
+fn a_generator_iterated_in_a_destructor_of_an_unwinding_body_yields_all_its_values() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let drain = DrainOnDrop(seen.clone());
+    let mut g: Generator<(), u32> = Generator::new(move |co, ()| {
+        let _drain = drain;
+        co.yield_(1);
+        panic!("body panic");
+    });
+    assert_eq!(g.send(()), GeneratorState::Yielded(1));
+    let err = panic::catch_unwind(AssertUnwindSafe(|| g.send(()))).unwrap_err();
+    assert_eq!(panic_message(&*err), "body panic");
+    assert_eq!(*seen.borrow(), [0, 1, 2, 3]);
+
+    // And while close() unwinds it.
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let drain = DrainOnDrop(seen.clone());
+    let mut g: Generator<(), u32> = Generator::new(move |co, ()| {
+        let _drain = drain;
+        co.yield_(1);
+    });
+    assert_eq!(g.send(()), GeneratorState::Yielded(1));
+    g.close();
+    assert_eq!(*seen.borrow(), [0, 1, 2, 3]);
+    assert!(!thread::panicking());
 }
 
 /// Re-executed in a child with `RUST_BACKTRACE=full`: a panic that prints a

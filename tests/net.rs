@@ -428,3 +428,138 @@ fn a_short_read_before_a_pending_eof_does_not_hang() {
         "end of stream, at once"
     );
 }
+
+/// Forks this process and returns the child's pid, or 0 in the child, which
+/// must end with [`exit_child`].
+///
+/// Call it only in a child copy of the test binary (`util::is_child`),
+/// which runs this one test on one thread.
+fn fork() -> libc::pid_t {
+    // SAFETY: the process runs this test alone, so no other thread holds a
+    // lock the child could need (glibc resets the allocator's); the child
+    // leaves through `exit_child`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    pid
+}
+
+/// In a forked child: runs `body` (greenlets and all, on this thread's hub)
+/// and leaves with `_exit`, its result as exit code (101 if it panicked), so
+/// that nothing of the parent's test harness runs in the child.
+fn exit_child(body: impl FnOnce() -> i32) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+    // SAFETY: ends the forked child at once, running none of the parent's
+    // destructors or exit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Waits up to 20 s for the forked child `pid` to exit and returns its exit
+/// code; kills it and fails if it hangs or dies of a signal.
+fn reap(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    for _ in 0..2_000 {
+        // SAFETY: waits for our own child without blocking.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            assert!(libc::WIFEXITED(status), "the forked child died: {status}");
+            return libc::WEXITSTATUS(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kills and reaps our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    panic!("the forked child hung");
+}
+
+/// Runs the test named `test` in a child copy of this binary, where it
+/// forks, and checks that it passed.
+fn assert_passes_in_a_child(test: &str) {
+    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(90));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!hung, "the child hung\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+/// A green stream on the parent's side of a loopback connection, with its
+/// read timeout set (so a lost wake-up is an error, not a hang), and the
+/// std peer writing to it.
+fn connected_pair() -> (Rc<TcpStream>, std::net::TcpStream) {
+    let (listener, addr) = bind_local();
+    let peer = std::net::TcpStream::connect(addr).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (Rc::new(stream), peer)
+}
+
+/// Spawns a greenlet that reads 5 bytes from `stream`, and lets it start
+/// waiting for them.
+fn spawn_reader(stream: &Rc<TcpStream>) -> greenlet::Greenlet<io::Result<[u8; 5]>> {
+    let stream = stream.clone();
+    let reader = greenlet::spawn(move || {
+        let mut buf = [0u8; 5];
+        (&*stream).read_exact(&mut buf).map(|()| buf)
+    });
+    greenlet::yield_now();
+    assert!(!reader.is_finished(), "the reader waits for data");
+    reader
+}
+
+/// A forked child shared its parent's epoll instance, so dropping its copy
+/// of a registered socket removed the parent's registration: the parent's
+/// reader never saw the data that came afterwards.
+#[test]
+fn a_forked_child_dropping_an_inherited_socket_deregistered_the_parents() {
+    if !util::is_child() {
+        return assert_passes_in_a_child(
+            "a_forked_child_dropping_an_inherited_socket_deregistered_the_parents",
+        );
+    }
+    let (stream, mut peer) = connected_pair();
+    let reader = spawn_reader(&stream);
+    let child = fork();
+    if child == 0 {
+        exit_child(move || {
+            reader.kill();
+            drop(stream);
+            0
+        });
+    }
+    assert_eq!(reap(child), 0);
+    peer.write_all(b"hello").unwrap();
+    let got = reader.join().unwrap();
+    assert_eq!(&got.expect("the parent's reader got the data"), b"hello");
+}
+
+/// A forked child's greenlets keep working on the sockets they inherited:
+/// one waiting before the fork gets what the parent's peer writes after it,
+/// and the parent's own reader works once the child is gone.
+#[test]
+fn a_forked_child_reads_an_inherited_socket_on_its_own_epoll() {
+    if !util::is_child() {
+        return assert_passes_in_a_child(
+            "a_forked_child_reads_an_inherited_socket_on_its_own_epoll",
+        );
+    }
+    let (stream, mut peer) = connected_pair();
+    let reader = spawn_reader(&stream);
+    let child = fork();
+    if child == 0 {
+        exit_child(move || match reader.join() {
+            Ok(Ok(got)) if &got == b"hello" => 0,
+            _ => 1,
+        });
+    }
+    peer.write_all(b"hello").unwrap();
+    assert_eq!(reap(child), 0, "the child's reader got the data");
+    peer.write_all(b"again").unwrap();
+    let got = reader.join().unwrap();
+    assert_eq!(&got.expect("the parent's reader got the data"), b"again");
+}

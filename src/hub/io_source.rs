@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,11 @@ const UNREGISTERED: usize = usize::MAX;
 /// poller of its own, blocking the thread as std's sockets do, timeouts
 /// included.
 #[derive(Debug)]
-pub(crate) struct IoSource<S: mio::event::Source + AsRawFd> {
+pub(crate) struct IoSource<S> {
     /// `None` only after `into_inner`.
     source: Option<S>,
+    /// The source's descriptor, which its hub watches.
+    fd: RawFd,
     token: usize,
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
@@ -38,21 +40,23 @@ pub(crate) struct IoSource<S: mio::event::Source + AsRawFd> {
     _not_send: PhantomData<Rc<()>>,
 }
 
-impl<S: mio::event::Source + AsRawFd> IoSource<S> {
-    /// Registers `source`, which must be in non-blocking mode (once the hub
-    /// is closed, it is registered nowhere).
+impl<S> IoSource<S> {
+    /// Registers `source`, which must be in non-blocking mode and whose
+    /// descriptor is `fd` (once the hub is closed, it is registered
+    /// nowhere).
     ///
     /// # Errors
     ///
     /// The kernel's error from registering it with epoll.
-    pub(crate) fn new(mut source: S) -> io::Result<Self> {
+    pub(crate) fn new(source: S, fd: RawFd) -> io::Result<Self> {
         let token = if context::is_closed() {
             UNREGISTERED
         } else {
-            with_hub(|hub| hub.register(&mut source))?
+            with_hub(|hub| hub.register(fd))?
         };
         Ok(IoSource {
             source: Some(source),
+            fd,
             token,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
@@ -162,7 +166,7 @@ impl<S: mio::event::Source + AsRawFd> IoSource<S> {
         loop {
             match op(self.get()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_without_hub(self.get().as_raw_fd(), direction, deadline)?;
+                    wait_without_hub(self.fd, direction, deadline)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => return result,
@@ -185,7 +189,7 @@ impl<S: mio::event::Source + AsRawFd> IoSource<S> {
         let hubless =
             context::is_closed() || with_hub(|hub| hub.io_ready(self.token, direction)).is_none();
         if hubless {
-            return wait_without_hub(self.get().as_raw_fd(), direction, deadline);
+            return wait_without_hub(self.fd, direction, deadline);
         }
         wait_io(self.token, direction, deadline)?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -257,8 +261,8 @@ impl<S: mio::event::Source + AsRawFd> IoSource<S> {
 
     /// Deregisters the source and returns it.
     pub(crate) fn into_inner(mut self) -> S {
-        let mut source = self.source.take().expect("a live source");
-        with_hub(|hub| hub.deregister(self.token, &mut source));
+        let source = self.source.take().expect("a live source");
+        with_hub(|hub| hub.deregister(self.token));
         source
     }
 }
@@ -298,10 +302,10 @@ fn wait_without_hub(fd: RawFd, direction: Direction, deadline: Option<Instant>) 
     }
 }
 
-impl<S: mio::event::Source + AsRawFd> Drop for IoSource<S> {
+impl<S> Drop for IoSource<S> {
     fn drop(&mut self) {
-        if let Some(source) = self.source.as_mut() {
-            with_hub(|hub| hub.deregister(self.token, source));
+        if self.source.is_some() {
+            with_hub(|hub| hub.deregister(self.token));
         }
     }
 }

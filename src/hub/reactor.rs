@@ -17,14 +17,27 @@
 //! it: no wake-up is lost. An event wakes every waiter of its direction, and
 //! each retries; a spurious event only costs a retry that returns
 //! `WouldBlock` again.
+//!
+//! # After `fork`
+//!
+//! A forked child inherits the hub, but its epoll instance is the parent's,
+//! not a copy: an `EPOLL_CTL_DEL` made by the child would remove the
+//! parent's registration, and either could take the other's events. So the
+//! poller remembers the [`ForkGeneration`] it was made in. In a child, the
+//! first use forgets the inherited one (closing only the child's copy of
+//! its descriptor, never deleting from it) and makes a new one with every
+//! live registration in it again, readiness unknown: worth a try.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
+use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
 use super::context::Waiter;
+use crate::fork::ForkGeneration;
 
 /// Which way a waiter waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +50,8 @@ pub(crate) enum Direction {
 /// waiting on it.
 #[derive(Debug)]
 struct Registration {
+    /// The source's descriptor, registered under this registration's token.
+    fd: RawFd,
     /// False once an operation proved the direction not ready (`WouldBlock`,
     /// or a short read or write); true again at its next event.
     read_ready: bool,
@@ -51,9 +66,10 @@ struct Registration {
 }
 
 impl Registration {
-    /// A new registration: readiness unknown, so worth a try.
-    fn new() -> Self {
+    /// A new registration of `fd`: readiness unknown, so worth a try.
+    fn new(fd: RawFd) -> Self {
         Registration {
+            fd,
             read_ready: true,
             write_ready: true,
             read_closed: false,
@@ -64,12 +80,27 @@ impl Registration {
     }
 }
 
-/// A lazily created `mio::Poll`, its event buffer, and the registrations.
+/// An epoll instance, its event buffer, and the process it was made in.
+#[derive(Debug)]
+struct Poller {
+    poll: mio::Poll,
+    events: mio::Events,
+    made_in: ForkGeneration,
+}
+
+/// A lazily created [`Poller`] and the registrations.
 #[derive(Debug, Default)]
 pub(crate) struct Reactor {
-    poll: Option<(mio::Poll, mio::Events)>,
+    // # Invariant
+    //
+    // Every registration is in `poller`'s epoll instance when that was made
+    // in this process (see the module's "After `fork`").
+    poller: Option<Poller>,
     registrations: Slab<Registration>,
 }
+
+/// Sources are registered for both directions, edge-triggered.
+const INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
 
 /// Waiter lists are pruned of stale entries when they grow past this.
 const PRUNE_AT: usize = 16;
@@ -77,55 +108,89 @@ const PRUNE_AT: usize = 16;
 impl Reactor {
     pub(crate) const fn new() -> Self {
         Reactor {
-            poll: None,
+            poller: None,
             registrations: Slab::new(),
         }
     }
 
-    fn poll(&mut self) -> io::Result<&mut (mio::Poll, mio::Events)> {
-        if self.poll.is_none() {
-            self.poll = Some((mio::Poll::new()?, mio::Events::with_capacity(1024)));
+    /// The poller, if one was made in this process. One inherited across a
+    /// `fork` is dropped, which closes the child's copy of its descriptor
+    /// and leaves the parent's registrations alone.
+    fn live_poller(&mut self) -> Option<&mut Poller> {
+        if self
+            .poller
+            .as_ref()
+            .is_some_and(|p| !p.made_in.is_current())
+        {
+            self.poller = None;
         }
-        Ok(self.poll.as_mut().expect("just created"))
+        self.poller.as_mut()
     }
 
-    /// Registers `source` for both directions, edge-triggered, and returns
-    /// its token.
+    /// The poller, made now if there is none in this process: with every
+    /// registration in it, each worth a try again (none on the hub's first
+    /// use; after a `fork`, those inherited).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error from creating the epoll instance or registering a
+    /// descriptor in it, or `pthread_atfork`'s; the next call tries again.
+    fn poller(&mut self) -> io::Result<&mut Poller> {
+        if self.live_poller().is_none() {
+            let made_in = ForkGeneration::current()?;
+            let poll = mio::Poll::new()?;
+            for (token, registration) in &mut self.registrations {
+                poll.registry().register(
+                    &mut SourceFd(&registration.fd),
+                    Token(token),
+                    INTEREST,
+                )?;
+                registration.read_ready = true;
+                registration.write_ready = true;
+            }
+            self.poller = Some(Poller {
+                poll,
+                events: mio::Events::with_capacity(1024),
+                made_in,
+            });
+        }
+        Ok(self.poller.as_mut().expect("made above"))
+    }
+
+    /// Registers the descriptor `fd` for both directions, edge-triggered,
+    /// and returns its token. `fd` must stay open until
+    /// [`deregister`](Self::deregister).
     ///
     /// # Errors
     ///
     /// The kernel's error from `epoll_ctl` (for example `EEXIST` when the
     /// descriptor is registered already) or from creating the epoll instance.
-    pub(crate) fn register(&mut self, source: &mut impl mio::event::Source) -> io::Result<usize> {
+    pub(crate) fn register(&mut self, fd: RawFd) -> io::Result<usize> {
         let token = self.registrations.vacant_key();
-        self.poll()?.0.registry().register(
-            source,
-            Token(token),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        self.registrations.insert(Registration::new());
+        self.poller()?
+            .poll
+            .registry()
+            .register(&mut SourceFd(&fd), Token(token), INTEREST)?;
+        self.registrations.insert(Registration::new(fd));
         Ok(token)
     }
 
     /// Deregisters the source at `token` and returns every context that was
     /// waiting on it, to be woken: their next attempt meets the closed
     /// source.
-    pub(crate) fn deregister(
-        &mut self,
-        token: usize,
-        source: &mut impl mio::event::Source,
-    ) -> Vec<Waiter> {
-        if let Some((poll, _)) = &self.poll {
+    pub(crate) fn deregister(&mut self, token: usize) -> Vec<Waiter> {
+        let Some(mut registration) = self.registrations.try_remove(token) else {
+            return Vec::new();
+        };
+        if let Some(poller) = self.live_poller() {
             // A source closed by its peer may already be gone from epoll.
-            let _ = poll.registry().deregister(source);
+            let _ = poller
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&registration.fd));
         }
-        match self.registrations.try_remove(token) {
-            Some(mut registration) => {
-                registration.readers.append(&mut registration.writers);
-                registration.readers
-            }
-            None => Vec::new(),
-        }
+        registration.readers.append(&mut registration.writers);
+        registration.readers
     }
 
     /// Whether an operation in `direction` on the source at `token` may
@@ -176,13 +241,14 @@ impl Reactor {
     ///
     /// # Panics
     ///
-    /// Panics if the kernel refuses to create the epoll instance, or if
+    /// Panics if the kernel refuses to create the epoll instance (or, in a
+    /// forked child, to register an inherited descriptor in its own), or if
     /// `epoll_wait` fails with anything but `EINTR`: the hub cannot go on.
     pub(crate) fn poll_into(&mut self, timeout: Option<Duration>, woken: &mut Vec<Waiter>) {
-        if let Err(e) = self.poll() {
+        if let Err(e) = self.poller() {
             panic!("greenlet: cannot create the hub's epoll instance: {e}");
         }
-        let (poll, events) = self.poll.as_mut().expect("created above");
+        let Poller { poll, events, .. } = self.poller.as_mut().expect("made above");
         match poll.poll(events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return,

@@ -490,22 +490,20 @@ impl Hub {
         }
     }
 
-    /// Registers an I/O source with the reactor and returns its token.
+    /// Registers an I/O source's descriptor with the reactor and returns its
+    /// token.
     ///
     /// # Errors
     ///
     /// The kernel's error (see [`Reactor::register`]).
-    pub(crate) fn register(
-        &mut self,
-        source: &mut impl mio::event::Source,
-    ) -> std::io::Result<usize> {
+    pub(crate) fn register(&mut self, fd: std::os::fd::RawFd) -> std::io::Result<usize> {
         self.arm_teardown();
-        self.reactor.register(source)
+        self.reactor.register(fd)
     }
 
     /// Deregisters an I/O source and wakes whoever waits on it.
-    pub(crate) fn deregister(&mut self, token: usize, source: &mut impl mio::event::Source) {
-        for waiter in self.reactor.deregister(token, source) {
+    pub(crate) fn deregister(&mut self, token: usize) {
+        for waiter in self.reactor.deregister(token) {
             self.wake(waiter);
         }
     }

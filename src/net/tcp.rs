@@ -62,8 +62,9 @@ pub struct TcpStream {
 
 impl TcpStream {
     fn wrap(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let fd = stream.as_raw_fd();
         Ok(TcpStream {
-            inner: Rc::new(IoSource::new(stream)?),
+            inner: Rc::new(IoSource::new(stream, fd)?),
         })
     }
 
@@ -551,8 +552,9 @@ impl TcpListener {
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
+        let fd = listener.as_raw_fd();
         Ok(TcpListener {
-            inner: IoSource::new(mio::net::TcpListener::from_std(listener))?,
+            inner: IoSource::new(mio::net::TcpListener::from_std(listener), fd)?,
         })
     }
 
@@ -675,9 +677,10 @@ impl From<std::net::TcpListener> for TcpListener {
     /// Panics if the kernel refuses either step; use [`TcpListener::bind`]
     /// to get the error instead.
     fn from(listener: std::net::TcpListener) -> TcpListener {
+        let fd = listener.as_raw_fd();
         listener
             .set_nonblocking(true)
-            .and_then(|()| IoSource::new(mio::net::TcpListener::from_std(listener)))
+            .and_then(|()| IoSource::new(mio::net::TcpListener::from_std(listener), fd))
             .map(|inner| TcpListener { inner })
             .unwrap_or_else(|e| panic!("greenlet: cannot register a TcpListener: {e}"))
     }

@@ -70,8 +70,9 @@ pub struct UnixStream {
 
 impl UnixStream {
     fn wrap(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        let fd = stream.as_raw_fd();
         Ok(UnixStream {
-            inner: Rc::new(IoSource::new(stream)?),
+            inner: Rc::new(IoSource::new(stream, fd)?),
         })
     }
 
@@ -518,8 +519,9 @@ pub struct UnixListener {
 
 impl UnixListener {
     fn wrap(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
+        let fd = listener.as_raw_fd();
         Ok(UnixListener {
-            inner: IoSource::new(listener)?,
+            inner: IoSource::new(listener, fd)?,
         })
     }
 
