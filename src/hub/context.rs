@@ -338,8 +338,9 @@ impl Header {
     /// Forgets a pending kill once the greenlet's body has ended: the kill
     /// has done its work, and the destructors of the greenlet's locals and
     /// result may block as in any greenlet (a new kill interrupts them).
+    #[inline(always)]
     pub(crate) fn clear_kill(&self) {
-        if self.pending() == Some(Unwind::Kill) {
+        if self.pending.get() == KILL {
             self.pending.set(NO_UNWIND);
         }
     }
@@ -382,6 +383,10 @@ thread_local! {
     /// can still be reached from other thread-locals' destructors.
     static MAIN_LOCALS: ManuallyDrop<Cell<Option<Box<LocalMap>>>> =
         const { ManuallyDrop::new(Cell::new(None)) };
+
+    /// How many loops run on the main context: more than one when a
+    /// blocking call is made by code the loop itself runs (a logger).
+    static LOOP_DEPTH: Cell<u32> = const { Cell::new(0) };
 
     /// Set once the hub's teardown has begun at thread exit: from then on no
     /// greenlet runs on this thread, and blocking calls block the thread.
@@ -481,6 +486,31 @@ pub(crate) fn drop_main_locals() {
             );
         });
     });
+}
+
+/// Whether the hub's loop runs on the main context: a wait the main
+/// context makes then is nested in it (see `Hub::nest_main_wait`).
+#[inline]
+pub(crate) fn in_loop() -> bool {
+    LOOP_DEPTH.with(Cell::get) > 0
+}
+
+/// Counts a loop running on the main context while it lives.
+pub(crate) struct InLoop(());
+
+impl InLoop {
+    #[inline(always)]
+    pub(crate) fn enter() -> InLoop {
+        LOOP_DEPTH.with(|depth| depth.set(depth.get() + 1));
+        InLoop(())
+    }
+}
+
+impl Drop for InLoop {
+    #[inline(always)]
+    fn drop(&mut self) {
+        LOOP_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    }
 }
 
 /// Whether the hub of this thread is closed: its teardown at thread exit

@@ -122,28 +122,38 @@ pub(super) fn run_body<T>(header: &Header, body: impl FnOnce() -> T) -> Result<T
 }
 
 /// What a greenlet does after its body, still on its own stack and still
-/// the running greenlet: forgets a kill (it has done its work), drops its
-/// `greenlet_local!` values, and drops its outcome if its handle is gone
-/// (nobody could read it). Returns the outcome to record otherwise.
+/// the running greenlet: forgets a kill (it has done its work) and drops its
+/// `greenlet_local!` values. Then the caller records its outcome, or drops
+/// it with [`drop_detached`] if its handle is gone (nobody could read it).
 ///
 /// So these destructors run as part of the greenlet: `current()` names it,
 /// a blocking call in them blocks only it, and a panic in them is its own
 /// (logged), never the hub's or the main context's.
-pub(super) fn end_greenlet<T>(
-    header: &Header,
-    outcome: Result<T, JoinError>,
-) -> Option<Result<T, JoinError>> {
+#[inline(always)]
+pub(super) fn end_body(header: &Header) {
     header.clear_kill();
+    if let Some(locals) = header.locals.take() {
+        header.locals.set(Some(locals));
+        drop_own_locals(header);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_own_locals(header: &Header) {
     context::drop_locals(&header.locals, |payload| {
         caught_after_body(header, "a greenlet_local! value", payload);
     });
-    if !header.detached.get() {
-        return Some(outcome);
-    }
+}
+
+/// Drops the outcome of a greenlet whose handle is gone, on the greenlet
+/// (see [`end_body`]).
+#[cold]
+#[inline(never)]
+pub(super) fn drop_detached<T>(header: &Header, outcome: Result<T, JoinError>) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(outcome))) {
         caught_after_body(header, "its result", payload);
     }
-    None
 }
 
 /// A panic out of a destructor that a greenlet ran after its body: logged
@@ -317,10 +327,15 @@ impl<T> Greenlet<T> {
 /// result is dropped here; otherwise the greenlet drops it itself when it
 /// ends, so that its destructor never runs in the hub's loop.
 impl<T> Drop for Greenlet<T> {
+    #[inline]
     fn drop(&mut self) {
-        match self.shared.outcome().take() {
-            Some(outcome) => drop(outcome),
-            None => self.shared.header().detached.set(true),
+        let header = self.shared.header();
+        if header.finished.get() {
+            drop(self.shared.outcome().take()); // none left after `join`
+        } else {
+            // Its outcome is recorded, if at all, as it finishes: the
+            // greenlet drops it instead.
+            header.detached.set(true);
         }
     }
 }
@@ -534,6 +549,10 @@ impl Builder {
 /// Once the hub is closed (at thread exit, see `context::close`), no
 /// greenlet can run: the new one is killed at once, its closure dropped
 /// here, and its `join` returns [`JoinError::Killed`].
+///
+/// # Errors
+///
+/// The stack pool's, when no stack can be reserved.
 #[inline(always)]
 fn spawn_checked<T, F>(
     name: Option<Name>,
@@ -549,6 +568,16 @@ where
         return Ok(spawn_dead(name, stack_size, f));
     }
     crate::stack::reserve(stack_size)?;
+    Ok(spawn_task(name, stack_size, start, f))
+}
+
+/// Spawns a greenlet whose stack is reserved.
+#[inline(always)]
+fn spawn_task<T, F>(name: Option<Name>, stack_size: usize, start: Start, f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
     let shared = with_hub(|hub| {
         let shared = TypedTask::new(hub.next_greenlet_id(), name, stack_size, f);
         hub.insert(shared.task().clone(), start);
@@ -556,7 +585,7 @@ where
     });
     // Outside the hub's borrow: a logger may call back into it.
     log::debug!("spawned {}", shared.header().describe());
-    Ok(Greenlet { shared })
+    Greenlet { shared }
 }
 
 /// A greenlet spawned once the hub is closed: killed before it starts.
@@ -599,7 +628,12 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    spawn_checked(None, crate::DEFAULT_STACK_SIZE, Start::Now, f).unwrap_or_else(|e| panic!("{e}"))
+    let stack_size = crate::DEFAULT_STACK_SIZE;
+    if context::is_closed() {
+        return spawn_dead(None, stack_size, f);
+    }
+    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
+    spawn_task(None, stack_size, Start::Now, f)
 }
 
 /// Spawns a greenlet that starts after `delay`.

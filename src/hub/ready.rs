@@ -108,6 +108,22 @@ impl ReadyQueue {
         })
     }
 
+    /// Whether an entry of the main context made ready with wait id `wait`
+    /// is queued. A scan, for the rare wait nested in the hub's loop.
+    #[cold]
+    pub(crate) fn holds_main(&self, wait: u64) -> bool {
+        let mask = self.mask();
+        let mut at = self.head;
+        while at != self.tail {
+            let entry = &self.slots[at & mask];
+            if entry.task.is_none() && entry.wait == wait {
+                return true;
+            }
+            at = at.wrapping_add(1);
+        }
+        false
+    }
+
     /// Begins a turn: every entry queued now belongs to it (including any
     /// left over from the previous turn, which come first), and so do the
     /// next `then_pushed` entries, which the caller pushes after popping

@@ -15,7 +15,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use corosensei::{Coroutine, CoroutineResult};
 
-use super::context::{self, GreenletCoroutine, Request, Running};
+use super::context::{self, GreenletCoroutine, InLoop, Request, Running};
 use super::scheduler::{HUB, Hub, IDLE_WORKERS, Next, Task, with_hub};
 use super::task;
 use crate::monitor;
@@ -52,7 +52,7 @@ pub(super) fn retire(mut worker: GreenletCoroutine) {
 /// Panics with the deadlock report when nothing can ever wake it.
 pub(crate) fn run_until_main_woken() {
     HUB.with(|hub| {
-        let _in_loop = InLoop::enter(hub);
+        let _in_loop = InLoop::enter();
         // A greenlet that asked to be requeued: done in the same borrow of
         // the hub as picking the next one, so a yield borrows it once.
         let mut requeue: Option<Task> = None;
@@ -77,24 +77,6 @@ pub(crate) fn run_until_main_woken() {
             }
         }
     })
-}
-
-/// Counts a loop running on the main context while it lives, so that a wait
-/// that code run by the loop makes (a logger's) is known to be nested in
-/// it (see `Hub::nest_main_wait`).
-struct InLoop;
-
-impl InLoop {
-    fn enter(hub: &RefCell<Hub>) -> InLoop {
-        hub.borrow_mut().enter_loop();
-        InLoop
-    }
-}
-
-impl Drop for InLoop {
-    fn drop(&mut self) {
-        with_hub(Hub::leave_loop);
-    }
 }
 
 /// Requeues the greenlet in `requeue`, if any, and picks the next context
@@ -198,7 +180,7 @@ fn finish(hub: &RefCell<Hub>, task: Task) {
         retire(*boxed);
     }
     // Its greenlet_local! values, and its result if detached, were dropped
-    // by the greenlet itself (see `end_greenlet`): dropping the task runs
+    // by the greenlet itself (see `end_body`): dropping the task runs
     // no code of the user's.
     drop(finished);
 }
@@ -230,7 +212,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
 /// waiting, then runs what is ready. Returns how many greenlets ran.
 pub(crate) fn run_one_turn() -> usize {
     HUB.with(|hub| {
-        let _in_loop = InLoop::enter(hub);
+        let _in_loop = InLoop::enter();
         let _ = hub.borrow_mut().begin_turn(false, &mut None);
         let mut ran = 0;
         loop {

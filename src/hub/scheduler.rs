@@ -97,9 +97,6 @@ pub(crate) struct Hub {
     /// Waits of the main context interrupted by a wait nested in them (see
     /// [`Hub::nest_main_wait`]), innermost last.
     main_outer: Vec<OuterWait>,
-    /// How many loops run on the main context, one inside another when a
-    /// blocking call is made by code that the loop itself runs (a logger).
-    loop_depth: u32,
     /// Why each greenlet waits, by task-table key, for the deadlock report
     /// alone: kept here rather than in the header, so that a greenlet's
     /// block stays small (see design.md, A greenlet).
@@ -181,7 +178,6 @@ impl Hub {
             main_wait: Cell::new(0),
             main_reason: WaitReason::on("nothing"),
             main_outer: Vec::new(),
-            loop_depth: 0,
             reasons: Vec::new(),
             idle_waiters: Vec::new(),
             teardown_armed: false,
@@ -242,15 +238,21 @@ impl Hub {
         }
         let wait = self.fresh_wait();
         header.wait.set(wait);
-        match start {
-            Start::Now => self.ready.push(Some(task.clone()), wait),
-            Start::At(at) => {
-                let me = Waiter { key, wait };
-                self.timers.insert(at, TimerAction::Wake(me));
-            }
-            Start::Never => {}
+        if let Start::Now = start {
+            self.ready.push(Some(task.clone()), wait);
+        } else {
+            self.start_later(Waiter { key, wait }, start);
         }
         self.tasks.insert(task);
+    }
+
+    /// Arms the start of a greenlet spawned for later.
+    #[cold]
+    #[inline(never)]
+    fn start_later(&mut self, me: Waiter, start: Start) {
+        if let Start::At(at) = start {
+            self.timers.insert(at, TimerAction::Wake(me));
+        }
     }
 
     /// Records that the running greenlet `header` blocks for `reason`.
@@ -328,7 +330,7 @@ impl Hub {
     /// every record the loop logs).
     pub(crate) fn park_main(&mut self, reason: WaitReason) -> (Waiter, bool) {
         self.arm_teardown();
-        let nested = self.loop_depth > 0;
+        let nested = super::context::in_loop();
         if nested {
             self.nest_main_wait();
         }
@@ -343,9 +345,10 @@ impl Hub {
     /// The loop runs on the main context, and what it runs there (a
     /// logger, for one) may block: that wait runs a loop of its own, nested
     /// in the first. The main context's outer wait (or none, for a host
-    /// loop's turn) is kept here meanwhile, and a wake-up meant for it is
-    /// recorded instead of being taken for stale; when the nested wait ends,
-    /// the outer one is restored, ready if it was woken.
+    /// loop's turn) is kept here meanwhile, and a wake-up meant for it
+    /// (or one already queued) is recorded instead of being taken for
+    /// stale; when the nested wait ends, the outer one is restored, ready if
+    /// it was woken.
     #[cold]
     fn nest_main_wait(&mut self) {
         assert!(
@@ -353,11 +356,14 @@ impl Hub {
             "greenlet: blocking calls nested {MAX_NESTED_WAITS} deep inside the hub's loop \
              (a logger that blocks on every record the loop logs?)"
         );
+        let wait = self.main_wait.get();
         self.main_outer.push(OuterWait {
-            wait: self.main_wait.get(),
+            wait,
             reason: self.main_reason,
             io_wait: self.main_io_wait.replace(false),
-            woken: false,
+            // Made ready already, its entry queued: the nested loop will
+            // take that entry for stale, so it counts as woken instead.
+            woken: wait != 0 && self.ready.holds_main(wait),
         });
     }
 
@@ -397,31 +403,10 @@ impl Hub {
         true
     }
 
-    /// A ready entry of the main context met by a nested loop: if it is an
-    /// outer wait's, that wait is woken (made ready again when the nested
-    /// one ends), not lost.
-    #[cold]
-    #[inline(never)]
-    fn outer_made_ready(&mut self, wait: u64) {
-        if let Some(outer) = self.main_outer.iter_mut().find(|o| o.wait == wait) {
-            outer.woken = true;
-        }
-    }
-
     /// Why the main context waits in the waits a nested one set aside,
     /// innermost first (for the deadlock report).
     pub(super) fn outer_reasons(&self) -> impl Iterator<Item = WaitReason> + '_ {
         self.main_outer.iter().rev().map(|o| o.reason)
-    }
-
-    /// Counts a loop that starts on the main context.
-    pub(super) fn enter_loop(&mut self) {
-        self.loop_depth += 1;
-    }
-
-    /// Counts a loop on the main context that ends.
-    pub(super) fn leave_loop(&mut self) {
-        self.loop_depth -= 1;
     }
 
     /// The context at `key`, if it is alive.
@@ -656,9 +641,6 @@ impl Hub {
                         self.main_wait.set(0);
                         self.watch.idle();
                         return Some(Next::Main);
-                    }
-                    if !self.main_outer.is_empty() {
-                        self.outer_made_ready(wait);
                     }
                 }
                 Some(task) => {

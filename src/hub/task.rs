@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use super::context::{Header, Name};
-use super::greenlet::{JoinError, end_greenlet, run_body};
+use super::greenlet::{JoinError, drop_detached, end_body, run_body};
 
 /// The functions that know a greenlet's types, reached from its header.
 pub(crate) struct Vtable {
@@ -84,7 +84,10 @@ impl<T, F: FnOnce() -> T> TaskBox<T, F> {
         let outcome = run_body(&this.header, body);
         // The greenlet's own values end with it, on its own stack; a
         // detached greenlet's result too (nobody can read it).
-        if let Some(outcome) = end_greenlet(&this.header, outcome) {
+        end_body(&this.header);
+        if this.header.detached.get() {
+            drop_detached(&this.header, outcome);
+        } else {
             this.outcome.set(Some(outcome));
         }
     }
@@ -218,6 +221,7 @@ pub(crate) struct TypedTask<T> {
 impl<T> TypedTask<T> {
     /// Allocates a greenlet with id `id`, `name`, a stack of `stack_size`
     /// bytes to come, and `body`, and returns a typed handle to it.
+    #[inline(always)]
     pub(crate) fn new<F>(id: u64, name: Option<Name>, stack_size: usize, body: F) -> Self
     where
         F: FnOnce() -> T + 'static,
