@@ -489,7 +489,7 @@ pub(crate) fn drop_main_locals() {
 }
 
 /// Whether the hub's loop runs on the main context: a wait the main
-/// context makes then is nested in it (see `Hub::nest_main_wait`).
+/// context makes then is nested in it (see `main_wait.rs`).
 #[inline]
 pub(crate) fn in_loop() -> bool {
     LOOP_DEPTH.with(Cell::get) > 0

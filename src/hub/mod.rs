@@ -5,6 +5,7 @@ mod blocking;
 mod context;
 mod greenlet;
 mod io_source;
+mod main_wait;
 mod reactor;
 mod ready;
 mod run;

@@ -26,6 +26,7 @@ use std::mem::{self, ManuallyDrop};
 use std::time::Instant;
 
 use super::context::{CoroutineBox, Header, Unwind, WaitReason, Waiter};
+use super::main_wait::MainWait;
 use super::reactor::{Direction, Reactor};
 use super::ready::{Ready, ReadyQueue};
 use super::run::Teardown;
@@ -91,12 +92,8 @@ pub(crate) struct Hub {
     next_wait: u64,
     next_greenlet_id: u64,
     next_timeout_id: u64,
-    /// The main context's current wait id; 0 while it runs.
-    pub(super) main_wait: Cell<u64>,
-    pub(super) main_reason: WaitReason,
-    /// Waits of the main context interrupted by a wait nested in them (see
-    /// [`Hub::nest_main_wait`]), innermost last.
-    main_outer: Vec<OuterWait>,
+    /// The main context's wait.
+    pub(super) main: MainWait,
     /// Why each greenlet waits, by task-table key, for the deadlock report
     /// alone: kept here rather than in the header, so that a greenlet's
     /// block stays small (see design.md, A greenlet).
@@ -108,8 +105,6 @@ pub(crate) struct Hub {
     /// Contexts parked on I/O (each counted until it is woken): while
     /// there are any, every turn polls, and the loop may wait for I/O.
     pub(super) io_waiting: usize,
-    /// Whether the main context is among them.
-    main_io_wait: Cell<bool>,
     /// Scratch list of the waiters a poll wakes.
     pub(super) woken: Vec<Waiter>,
     /// Workers (of the default stack size) whose greenlet has finished, for
@@ -123,22 +118,6 @@ pub(crate) struct Hub {
 /// How many idle workers the hub keeps at most; more go back to the stack
 /// pool.
 pub(super) const IDLE_WORKERS: usize = 64;
-
-/// How deep waits of the main context may nest inside the hub's loop (a
-/// logger that blocks on each record the loop logs would recurse for ever).
-const MAX_NESTED_WAITS: usize = 16;
-
-/// A wait of the main context that a wait nested in it interrupted: kept
-/// so that a wake-up meant for it is not lost meanwhile.
-#[derive(Clone, Copy, Debug)]
-struct OuterWait {
-    wait: u64,
-    reason: WaitReason,
-    /// Parked on I/O (still counted in `io_waiting` until woken).
-    io_wait: bool,
-    /// Woken while the nested wait lasted: made ready when it ends.
-    woken: bool,
-}
 
 thread_local! {
     // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
@@ -159,12 +138,6 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
     HUB.with(|hub| f(&mut hub.borrow_mut()))
 }
 
-/// Whether `waiter` names a wait of the main context still going on: its
-/// current one (`main_wait`) or one a nested wait set aside (`outer`).
-fn main_waits(main_wait: &Cell<u64>, outer: &[OuterWait], waiter: &Waiter) -> bool {
-    main_wait.get() == waiter.wait || outer.iter().any(|o| o.wait == waiter.wait && !o.woken)
-}
-
 impl Hub {
     pub(super) const fn new() -> Self {
         Hub {
@@ -175,14 +148,11 @@ impl Hub {
             next_wait: 0,
             next_greenlet_id: 0,
             next_timeout_id: 0,
-            main_wait: Cell::new(0),
-            main_reason: WaitReason::on("nothing"),
-            main_outer: Vec::new(),
+            main: MainWait::new(),
             reasons: Vec::new(),
             idle_waiters: Vec::new(),
             teardown_armed: false,
             io_waiting: 0,
-            main_io_wait: Cell::new(false),
             woken: Vec::new(),
             idle_workers: Vec::new(),
             watch: &monitor::UNWATCHED,
@@ -321,8 +291,8 @@ impl Hub {
 
     /// Records that the main context blocks for `reason`. Returns its
     /// waiter, and whether the wait is nested in the hub's loop (see
-    /// [`Self::nest_main_wait`]): the caller then calls
-    /// [`Self::unnest_main_wait`] when it ends, however it ends.
+    /// `main_wait.rs`): the caller then calls [`Self::unnest_main_wait`]
+    /// when it ends, however it ends.
     ///
     /// # Panics
     ///
@@ -331,82 +301,41 @@ impl Hub {
     pub(crate) fn park_main(&mut self, reason: WaitReason) -> (Waiter, bool) {
         self.arm_teardown();
         let nested = super::context::in_loop();
-        if nested {
-            self.nest_main_wait();
-        }
         let wait = self.fresh_wait();
-        self.main_wait.set(wait);
-        self.main_reason = reason;
+        let ready = &self.ready;
+        self.main
+            .park(wait, reason, nested, |outer| ready.holds_main(outer));
         (Waiter { key: MAIN, wait }, nested)
     }
 
-    /// Sets the main context's current wait aside for a wait nested in it.
-    ///
-    /// The loop runs on the main context, and what it runs there (a
-    /// logger, for one) may block: that wait runs a loop of its own, nested
-    /// in the first. The main context's outer wait (or none, for a host
-    /// loop's turn) is kept here meanwhile, and a wake-up meant for it
-    /// (or one already queued) is recorded instead of being taken for
-    /// stale; when the nested wait ends, the outer one is restored, ready if
-    /// it was woken.
-    #[cold]
-    fn nest_main_wait(&mut self) {
-        assert!(
-            self.main_outer.len() < MAX_NESTED_WAITS,
-            "greenlet: blocking calls nested {MAX_NESTED_WAITS} deep inside the hub's loop \
-             (a logger that blocks on every record the loop logs?)"
-        );
-        let wait = self.main_wait.get();
-        self.main_outer.push(OuterWait {
-            wait,
-            reason: self.main_reason,
-            io_wait: self.main_io_wait.replace(false),
-            // Made ready already, its entry queued: the nested loop will
-            // take that entry for stale, so it counts as woken instead.
-            woken: wait != 0 && self.ready.holds_main(wait),
-        });
-    }
-
-    /// Restores the main context's outer wait when a nested one ends.
+    /// Restores the main context's outer wait when a nested one ends, ready
+    /// if it was woken meanwhile.
     #[cold]
     pub(crate) fn unnest_main_wait(&mut self) {
-        let outer = self.main_outer.pop().expect("a nested wait to end");
-        self.main_reason = outer.reason;
-        if outer.woken {
-            self.main_io_wait.set(false);
-            let wait = self.fresh_wait();
-            self.main_wait.set(wait);
+        let next_wait = &mut self.next_wait;
+        let woken = self.main.restore(|| {
+            *next_wait += 1;
+            *next_wait
+        });
+        if let Some(wait) = woken {
             self.ready.push(None, wait);
-        } else {
-            self.main_wait.set(outer.wait);
-            self.main_io_wait.set(outer.io_wait);
         }
     }
 
-    /// Wakes an outer wait of the main context (see
-    /// [`Self::nest_main_wait`]) that `waiter` names, if any. Returns
-    /// whether it did.
+    /// Wakes a wait of the main context that a nested one set aside, if
+    /// `waiter` names one. Returns whether it did.
     #[cold]
     #[inline(never)]
     fn wake_outer(&mut self, waiter: Waiter) -> bool {
-        let Some(outer) = self
-            .main_outer
-            .iter_mut()
-            .find(|o| o.wait == waiter.wait && o.wait != 0 && !o.woken)
-        else {
-            return false;
-        };
-        outer.woken = true;
-        if mem::take(&mut outer.io_wait) {
-            self.io_waiting -= 1;
+        match self.main.wake_outer(waiter.wait) {
+            None => false,
+            Some(was_io) => {
+                if was_io {
+                    self.io_waiting -= 1;
+                }
+                true
+            }
         }
-        true
-    }
-
-    /// Why the main context waits in the waits a nested one set aside,
-    /// innermost first (for the deadlock report).
-    pub(super) fn outer_reasons(&self) -> impl Iterator<Item = WaitReason> + '_ {
-        self.main_outer.iter().rev().map(|o| o.reason)
     }
 
     /// The context at `key`, if it is alive.
@@ -414,8 +343,8 @@ impl Hub {
     fn context(&self, key: usize) -> Option<Context<'_>> {
         if key == MAIN {
             Some(Context {
-                wait: &self.main_wait,
-                io_wait: &self.main_io_wait,
+                wait: self.main.wait(),
+                io_wait: self.main.io_wait(),
                 task: None,
             })
         } else {
@@ -452,7 +381,7 @@ impl Hub {
                 context.wait.set(fresh);
                 (context.task.cloned(), context.io_wait.replace(false))
             }
-            _ if waiter.key == MAIN && !self.main_outer.is_empty() => {
+            _ if waiter.key == MAIN && self.main.has_outer() => {
                 return self.wake_outer(waiter);
             }
             _ => return false,
@@ -507,10 +436,10 @@ impl Hub {
     /// Records that the context parked as `waiter` waits for `direction` on
     /// the source at `token`.
     pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
-        let (tasks, main_wait, outer) = (&self.tasks, &self.main_wait, &self.main_outer);
+        let (tasks, main) = (&self.tasks, &self.main);
         let is_live = |w: &Waiter| {
             if w.key == MAIN {
-                main_waits(main_wait, outer, w)
+                main.waits(w.wait)
             } else {
                 tasks.get(w.key).map(|t| t.header().wait.get()) == Some(w.wait)
             }
@@ -637,8 +566,8 @@ impl Hub {
             }
             match task {
                 None => {
-                    if self.main_wait.get() == wait {
-                        self.main_wait.set(0);
+                    if self.main.wait().get() == wait {
+                        self.main.wait().set(0);
                         self.watch.idle();
                         return Some(Next::Main);
                     }

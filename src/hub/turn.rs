@@ -93,8 +93,11 @@ impl Hub {
             0 => reason.what.to_string(),
             id => format!("{} (greenlet {id})", reason.what),
         };
-        let _ = write!(report, "\n  main waits on {}", describe(self.main_reason));
-        for outer in self.outer_reasons() {
+        let mut reasons = self.main.reasons();
+        if let Some(reason) = reasons.next() {
+            let _ = write!(report, "\n  main waits on {}", describe(reason));
+        }
+        for outer in reasons {
             let _ = write!(report, ", nested in a wait on {}", describe(outer));
         }
         for (_, task) in &self.tasks {
