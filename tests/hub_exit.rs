@@ -17,22 +17,6 @@ use greenlet::{Generator, Greenlet, JoinError};
 const LONG: Duration = Duration::from_secs(3600);
 const BOUND: Duration = Duration::from_secs(60);
 
-/// Runs the test `name` in a child, bounded, and returns its stdout, its
-/// stderr and its exit code; fails if it hung or died by a signal.
-fn child(name: &str) -> (String, String, i32) {
-    let (out, hung) = util::run_in_child_bounded(name, BOUND);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!hung, "the child hung\n{stdout}\n{stderr}");
-    let code = out.status.code().unwrap_or_else(|| {
-        panic!(
-            "the child died by a signal: {:?}\n{stdout}\n{stderr}",
-            out.status
-        )
-    });
-    (stdout, stderr, code)
-}
-
 /// A record of what happened, shared with a thread that exits.
 type Record = Arc<Mutex<Vec<String>>>;
 
@@ -82,11 +66,14 @@ fn process_exit_inside_a_greenlet_exits_with_its_status() {
         let _ = greenlet::spawn(|| std::process::exit(7)).join();
         unreachable!("the process has exited");
     }
-    let (stdout, stderr, code) = child("process_exit_inside_a_greenlet_exits_with_its_status");
-    assert_eq!(code, 7, "{stdout}\n{stderr}");
+    let run = util::run_child(
+        "process_exit_inside_a_greenlet_exits_with_its_status",
+        BOUND,
+    );
+    assert_eq!(run.code(), 7, "{run}");
     assert!(
-        stdout.contains("late user: slept true, spawned killed"),
-        "{stdout}\n{stderr}"
+        run.stdout.contains("late user: slept true, spawned killed"),
+        "{run}"
     );
 }
 
@@ -173,12 +160,10 @@ fn a_destructor_that_kills_a_greenlet_at_thread_exit_does_not_abort() {
         println!("{:?}", record.lock().unwrap());
         return;
     }
-    let (stdout, stderr, code) =
-        child("a_destructor_that_kills_a_greenlet_at_thread_exit_does_not_abort");
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(r#"["killed, finished: true", "newcomer: killed"]"#),
-        "{stdout}\n{stderr}"
+    util::assert_child_passes(
+        "a_destructor_that_kills_a_greenlet_at_thread_exit_does_not_abort",
+        BOUND,
+        r#"["killed, finished: true", "newcomer: killed"]"#,
     );
 }
 
@@ -230,12 +215,10 @@ fn joining_a_greenlet_torn_down_at_thread_exit_reports_killed() {
         println!("{:?}", record.lock().unwrap());
         return;
     }
-    let (stdout, stderr, code) =
-        child("joining_a_greenlet_torn_down_at_thread_exit_reports_killed");
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(r#"["joined: killed", "joined: killed"]"#),
-        "{stdout}\n{stderr}"
+    util::assert_child_passes(
+        "joining_a_greenlet_torn_down_at_thread_exit_reports_killed",
+        BOUND,
+        r#"["joined: killed", "joined: killed"]"#,
     );
 }
 
@@ -354,9 +337,11 @@ fn thread_local_destructors_after_the_hubs_teardown_use_the_library() {
         }
         return;
     }
-    let (stdout, stderr, code) =
-        child("thread_local_destructors_after_the_hubs_teardown_use_the_library");
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let stdout = util::assert_child_passes(
+        "thread_local_destructors_after_the_hubs_teardown_use_the_library",
+        BOUND,
+        "peer got: ",
+    );
     for line in [
         "a local's destructor read another: hello",
         "spawn: killed",
@@ -367,6 +352,6 @@ fn thread_local_destructors_after_the_hubs_teardown_use_the_library() {
         r#"receive: Ok("pong")"#,
         "peer got: late bytes",
     ] {
-        assert!(stdout.contains(line), "no {line:?} in\n{stdout}\n{stderr}");
+        assert!(stdout.contains(line), "no {line:?} in\n{stdout}");
     }
 }

@@ -130,15 +130,6 @@ fn workload() {
     .unwrap_err();
 }
 
-fn run_child(test: &str) -> String {
-    let (out, hung) = util::run_in_child_bounded(test, BOUND);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!hung, "the child hung\n{stdout}\n{stderr}");
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    stdout
-}
-
 /// The hub logged "spawned" inside its own `RefCell` borrow, so a logger
 /// that sent records over a green socket made `spawn` panic ("already
 /// borrowed"), leaking a stack reservation.
@@ -170,7 +161,11 @@ fn a_logger_that_sends_over_a_green_udp_socket_sees_every_record() {
         );
         return;
     }
-    let stdout = run_child("a_logger_that_sends_over_a_green_udp_socket_sees_every_record");
+    let stdout = util::assert_child_passes(
+        "a_logger_that_sends_over_a_green_udp_socket_sees_every_record",
+        BOUND,
+        "spawned ",
+    );
     let at = stdout
         .find("spawned ")
         .unwrap_or_else(|| panic!("no counts in {stdout}"));
@@ -208,8 +203,11 @@ fn a_logger_that_blocks_in_the_hubs_loop_does_not_lose_mains_wakeup() {
         println!("main woke every time");
         return;
     }
-    let stdout = run_child("a_logger_that_blocks_in_the_hubs_loop_does_not_lose_mains_wakeup");
-    assert!(stdout.contains("main woke every time"), "{stdout}");
+    util::assert_child_passes(
+        "a_logger_that_blocks_in_the_hubs_loop_does_not_lose_mains_wakeup",
+        BOUND,
+        "main woke every time",
+    );
 }
 
 /// A logger that hands its records to a greenlet (through a queue, which
@@ -232,6 +230,9 @@ fn a_logger_that_hands_records_to_a_greenlet_sees_them() {
         assert!(spawned >= 23, "{handed:?}");
         return;
     }
-    let stdout = run_child("a_logger_that_hands_records_to_a_greenlet_sees_them");
-    assert!(stdout.contains("handed "), "{stdout}");
+    util::assert_child_passes(
+        "a_logger_that_hands_records_to_a_greenlet_sees_them",
+        BOUND,
+        "handed ",
+    );
 }

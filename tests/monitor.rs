@@ -141,10 +141,5 @@ fn a_panicking_logger_does_not_stop_the_monitor() {
         println!("both episodes reported: {warnings:?}");
         return;
     }
-    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("both episodes reported"), "{stdout}");
+    util::assert_child_passes(TEST, Duration::from_secs(60), "both episodes reported");
 }

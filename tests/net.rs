@@ -476,14 +476,7 @@ fn reap(pid: libc::pid_t) -> i32 {
 /// Runs the test named `test` in a child copy of this binary, where it
 /// forks, and checks that it passed.
 fn assert_passes_in_a_child(test: &str) {
-    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(90));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(!hung, "the child hung\n{stdout}\n{stderr}");
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    util::assert_child_passes(test, Duration::from_secs(90), "1 passed");
 }
 
 /// A green stream on the parent's side of a loopback connection, with its

@@ -650,11 +650,7 @@ fn a_forked_child_does_without_the_stack_helper() {
 /// Runs `test` in a child bounded to a minute (a hang is a failure), and
 /// checks that it succeeded and printed `needle`.
 fn assert_child_finishes(test: &str, needle: &str) {
-    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
-    let (stdout, stderr) = text(&out);
-    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
-    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains(needle), "{stdout}");
+    util::assert_child_passes(test, Duration::from_secs(60), needle);
 }
 
 thread_local! {
@@ -819,16 +815,9 @@ fn a_fault_in_another_threads_guard_is_not_reported_as_an_overflow() {
         println!("the child survived its fault");
         return;
     }
-    let (out, hung) = util::run_in_child_bounded(TEST, Duration::from_secs(60));
-    let (stdout, stderr) = text(&out);
-    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGSEGV),
-        "{:?}\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(!stderr.contains("has overflowed"), "{stderr}");
+    let run = util::run_child(TEST, Duration::from_secs(60));
+    assert_eq!(run.signal(), Some(libc::SIGSEGV), "{run}");
+    assert!(!run.stderr.contains("has overflowed"), "{run}");
 }
 
 /// What the handler installed before ours saw while it ran, as the exit
@@ -875,15 +864,7 @@ fn previous_handler_sees(test: &str, flags: libc::c_int, mask_usr1: bool) -> Opt
         println!("the child survived its signal");
         return None;
     }
-    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(60));
-    let (stdout, stderr) = text(&out);
-    assert!(!hung, "the child hung:\n{stdout}\n{stderr}");
-    assert!(
-        out.status.code().is_some(),
-        "{:?}\n{stdout}\n{stderr}",
-        out.status
-    );
-    out.status.code()
+    Some(util::run_child(test, Duration::from_secs(60)).code())
 }
 
 /// A signal that is not ours reaches the previous handler as the kernel

@@ -139,12 +139,7 @@ fn greenlets_without_stacks_fail_the_point_cleanly() {
         measure::yield_ring(2, 10, 1, &Counter::default()).unwrap();
         return;
     }
-    let (out, hung) = util::run_in_child_bounded(test, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!hung, "the child hung\n{stdout}\n{stderr}");
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("failed as expected"), "{stdout}");
+    util::assert_child_passes(test, Duration::from_secs(120), "failed as expected");
 }
 
 /// The example `switch_cost`, built up to date once per test run (with

@@ -170,6 +170,60 @@ pub fn run_in_child_bounded(
     (child.wait_with_output().expect("the child's output"), hung)
 }
 
+/// How a child started by [`run_child`] ended, and what it printed.
+#[derive(Debug)]
+pub struct ChildRun {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: std::process::ExitStatus,
+}
+
+impl ChildRun {
+    /// The exit code, or a failed test if a signal killed the child.
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("the child died by a signal: {self}"))
+    }
+
+    /// The signal that killed the child, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&self.status)
+    }
+}
+
+impl std::fmt::Display for ChildRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the test named `test` in a child (see [`run_in_child_bounded`]),
+/// and fails the calling test if the child has not finished within `limit`.
+pub fn run_child(test: &str, limit: std::time::Duration) -> ChildRun {
+    let (out, hung) = run_in_child_bounded(test, limit);
+    let run = ChildRun {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status,
+    };
+    assert!(!hung, "the child hung: {run}");
+    run
+}
+
+/// As [`run_child`], and fails the calling test unless the child passed and
+/// printed `needle`; returns its standard output.
+pub fn assert_child_passes(test: &str, limit: std::time::Duration, needle: &str) -> String {
+    let run = run_child(test, limit);
+    assert!(run.status.success(), "the child failed: {run}");
+    assert!(run.stdout.contains(needle), "no {needle:?} in: {run}");
+    run.stdout
+}
+
 /// Serves `connections` echo connections, one greenlet each: `accept`
 /// returns the next connection (TCP or Unix), echoed until the peer closes.
 pub fn spawn_echo_server<S: 'static>(
