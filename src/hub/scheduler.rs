@@ -468,11 +468,15 @@ impl Hub {
     }
 
     /// Arms a timeout for the context at `key` (`MAIN` or a greenlet with id
-    /// `id`) and returns its timeout id and timer.
+    /// `id`) and returns its timeout id and timer. Once the hub is closed
+    /// (at thread exit) no timer can fire: none is armed.
     pub(crate) fn arm_timeout(&mut self, key: usize, id: u64, deadline: Instant) -> (u64, TimerId) {
-        self.arm_teardown();
         self.next_timeout_id += 1;
         let timeout = self.next_timeout_id;
+        if super::context::is_closed() {
+            return (timeout, TimerId::NONE);
+        }
+        self.arm_teardown();
         let timer = self
             .timers
             .insert(deadline, TimerAction::Timeout { key, id, timeout });

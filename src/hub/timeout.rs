@@ -101,7 +101,10 @@ pub struct Timeout {
 impl Timeout {
     /// Arms a timeout of `duration` for the running context.
     ///
-    /// A duration too long to add to `Instant::now()` never expires.
+    /// A duration too long to add to `Instant::now()` never expires, and
+    /// neither does a timeout started once the hub is torn down at thread
+    /// exit (from another thread-local's destructor), where blocking calls
+    /// block the thread and nothing can interrupt them.
     ///
     /// # Examples
     ///

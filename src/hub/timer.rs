@@ -29,6 +29,14 @@ pub(crate) struct TimerId {
     seq: u64,
 }
 
+impl TimerId {
+    /// Names no timer: cancelling it does nothing.
+    pub(crate) const NONE: TimerId = TimerId {
+        slot: usize::MAX,
+        seq: u64::MAX,
+    };
+}
+
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     deadline: Instant,
@@ -196,6 +204,19 @@ mod tests {
         assert_eq!(drain(&mut timers, t0 + Duration::from_secs(1)), ["late"]);
         assert_eq!(timers.len(), 0);
         assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn cancelling_no_timer_or_an_older_heaps_does_nothing() {
+        let t0 = Instant::now();
+        let mut old = TimerHeap::new();
+        let stale = old.insert(t0, "old");
+        let mut timers = TimerHeap::continuing(&old);
+        timers.insert(t0, "new");
+        timers.cancel(TimerId::NONE);
+        timers.cancel(stale); // same slot, an older sequence number
+        assert_eq!(timers.len(), 1);
+        assert_eq!(drain(&mut timers, t0), ["new"]);
     }
 
     #[test]
