@@ -5,10 +5,8 @@
 //! then the caller does its own non-blocking I/O.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
-
-use mio::unix::SourceFd;
 
 use crate::hub::{Direction, IoSource};
 
@@ -74,15 +72,12 @@ pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()>
 
 fn wait(fd: BorrowedFd<'_>, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let raw = fd.as_raw_fd();
-    match IoSource::new(SourceFd(&raw), raw) {
+    match IoSource::new(fd) {
         Ok(source) => source.wait_once(direction, deadline),
         // Registered already (it is one of ours, or watched elsewhere):
         // watch a duplicate, which epoll keys apart.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let owned = fd.try_clone_to_owned()?;
-            let raw = owned.as_raw_fd();
-            IoSource::new(SourceFd(&raw), raw)?.wait_once(direction, deadline)
+            IoSource::new(fd.try_clone_to_owned()?)?.wait_once(direction, deadline)
         }
         Err(e) => Err(e),
     }

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -40,15 +40,15 @@ pub(crate) struct IoSource<S> {
     _not_send: PhantomData<Rc<()>>,
 }
 
-impl<S> IoSource<S> {
-    /// Registers `source`, which must be in non-blocking mode and whose
-    /// descriptor is `fd` (once the hub is closed, it is registered
-    /// nowhere).
+impl<S: AsRawFd> IoSource<S> {
+    /// Registers the descriptor of `source`, which must be in non-blocking
+    /// mode (once the hub is closed, it is registered nowhere).
     ///
     /// # Errors
     ///
     /// The kernel's error from registering it with epoll.
-    pub(crate) fn new(source: S, fd: RawFd) -> io::Result<Self> {
+    pub(crate) fn new(source: S) -> io::Result<Self> {
+        let fd = source.as_raw_fd();
         let token = if context::is_closed() {
             UNREGISTERED
         } else {

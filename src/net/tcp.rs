@@ -62,9 +62,8 @@ pub struct TcpStream {
 
 impl TcpStream {
     fn wrap(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
-        let fd = stream.as_raw_fd();
         Ok(TcpStream {
-            inner: Rc::new(IoSource::new(stream, fd)?),
+            inner: Rc::new(IoSource::new(stream)?),
         })
     }
 
@@ -552,9 +551,8 @@ impl TcpListener {
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
-        let fd = listener.as_raw_fd();
         Ok(TcpListener {
-            inner: IoSource::new(mio::net::TcpListener::from_std(listener), fd)?,
+            inner: IoSource::new(mio::net::TcpListener::from_std(listener))?,
         })
     }
 
@@ -677,10 +675,9 @@ impl From<std::net::TcpListener> for TcpListener {
     /// Panics if the kernel refuses either step; use [`TcpListener::bind`]
     /// to get the error instead.
     fn from(listener: std::net::TcpListener) -> TcpListener {
-        let fd = listener.as_raw_fd();
         listener
             .set_nonblocking(true)
-            .and_then(|()| IoSource::new(mio::net::TcpListener::from_std(listener), fd))
+            .and_then(|()| IoSource::new(mio::net::TcpListener::from_std(listener)))
             .map(|inner| TcpListener { inner })
             .unwrap_or_else(|e| panic!("greenlet: cannot register a TcpListener: {e}"))
     }

@@ -63,9 +63,8 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     fn wrap(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
-        let fd = socket.as_raw_fd();
         Ok(UdpSocket {
-            inner: Rc::new(IoSource::new(socket, fd)?),
+            inner: Rc::new(IoSource::new(socket)?),
         })
     }
 

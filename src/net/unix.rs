@@ -70,9 +70,8 @@ pub struct UnixStream {
 
 impl UnixStream {
     fn wrap(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
-        let fd = stream.as_raw_fd();
         Ok(UnixStream {
-            inner: Rc::new(IoSource::new(stream, fd)?),
+            inner: Rc::new(IoSource::new(stream)?),
         })
     }
 
@@ -519,9 +518,8 @@ pub struct UnixListener {
 
 impl UnixListener {
     fn wrap(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
-        let fd = listener.as_raw_fd();
         Ok(UnixListener {
-            inner: IoSource::new(listener, fd)?,
+            inner: IoSource::new(listener)?,
         })
     }
 
