@@ -480,9 +480,10 @@ impl Drop for PutBack<'_> {
 pub(crate) fn drop_main_locals() {
     MAIN_LOCALS.with(|locals| {
         drop_locals(locals, |payload| {
-            log::error!(
-                "greenlet: a greenlet_local! value of the main context panicked in its destructor: {}",
-                super::greenlet::panic_message(&*payload)
+            super::greenlet::log_destructor_panic(
+                "greenlet: the main context",
+                "a greenlet_local! value",
+                &*payload,
             );
         });
     });

@@ -166,12 +166,18 @@ fn caught_after_body(header: &Header, what: &str, payload: Box<dyn Any + Send>) 
     if payload.is::<GreenletExit>() {
         log::debug!("{} was killed while dropping {what}", header.describe());
     } else {
-        log::error!(
-            "{}: the destructor of {what} panicked: {}",
-            header.describe(),
-            panic_message(&*payload)
-        );
+        log_destructor_panic(&header.describe(), what, &*payload);
     }
+}
+
+/// Logs a panic out of the destructor of `what`, a value of `owner`'s that
+/// the library dropped: it stays with its owner, never reaching the
+/// context that happened to drop it.
+pub(crate) fn log_destructor_panic(owner: &str, what: &str, payload: &(dyn Any + Send)) {
+    log::error!(
+        "{owner}: the destructor of {what} panicked: {}",
+        panic_message(payload)
+    );
 }
 
 /// A handle to a greenlet: a green thread of this OS thread, run by the hub.

@@ -16,6 +16,7 @@ use std::panic::{self, AssertUnwindSafe};
 use corosensei::{Coroutine, CoroutineResult};
 
 use super::context::{self, GreenletCoroutine, InLoop, Request, Running};
+use super::greenlet::log_destructor_panic;
 use super::scheduler::{HUB, Hub, IDLE_WORKERS, Next, Task, with_hub};
 use super::task;
 use crate::monitor;
@@ -199,11 +200,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
     // the greenlet's, never the main context's.
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.discard_body(Some(message))))
     {
-        log::error!(
-            "{}: its closure panicked when dropped: {}",
-            header.describe(),
-            super::greenlet::panic_message(&*payload)
-        );
+        log_destructor_panic(&header.describe(), "its closure", &*payload);
     }
     drop(removed);
 }
@@ -271,10 +268,7 @@ impl Drop for Teardown {
             abandon();
         } else {
             tear_down_greenlets();
-            let mut old = with_hub(|hub| {
-                let next = hub.successor();
-                mem::replace(hub, next)
-            });
+            let mut old = replace_hub();
             for worker in old.idle_workers.drain(..) {
                 retire(*worker);
             }
@@ -319,14 +313,18 @@ fn tear_down_greenlets() {
                 }
             }
             context::drop_locals(&header.locals, |payload| {
-                log::error!(
-                    "{}: a greenlet_local! value panicked in its destructor at thread exit: {}",
-                    header.describe(),
-                    super::greenlet::panic_message(&*payload)
-                );
+                log_destructor_panic(&header.describe(), "a greenlet_local! value", &*payload);
             });
         }
     }
+}
+
+/// Replaces the hub torn down with its successor, and returns it.
+fn replace_hub() -> Hub {
+    with_hub(|hub| {
+        let next = hub.successor();
+        mem::replace(hub, next)
+    })
 }
 
 /// Marks a greenlet taken out of the hub at thread exit as finished and
@@ -343,10 +341,7 @@ fn end_at_exit(task: &Task) {
 /// greenlet killed and leaks them, their stacks and the hub's workers.
 #[cold]
 fn abandon() {
-    let old = with_hub(|hub| {
-        let next = hub.successor();
-        mem::replace(hub, next)
-    });
+    let old = replace_hub();
     for (_, task) in &old.tasks {
         end_at_exit(task);
     }
