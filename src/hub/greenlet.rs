@@ -634,12 +634,7 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let stack_size = crate::DEFAULT_STACK_SIZE;
-    if context::is_closed() {
-        return spawn_dead(None, stack_size, f);
-    }
-    crate::stack::reserve(stack_size).unwrap_or_else(|e| panic!("{e}"));
-    spawn_task(None, stack_size, Start::Now, f)
+    spawn_checked(None, crate::DEFAULT_STACK_SIZE, Start::Now, f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Spawns a greenlet that starts after `delay`.
