@@ -228,13 +228,8 @@ unsafe fn call_previous(
     previous: &libc::sigaction,
 ) {
     if previous.sa_flags & libc::SA_RESETHAND != 0 {
-        // SAFETY: an all-zero sigaction is the default action (SIG_DFL is
-        // 0), with no flags and an empty mask; the kernel would have reset
-        // the action so before running the handler.
-        unsafe {
-            let default: libc::sigaction = mem::zeroed();
-            libc::sigaction(signal, &default, ptr::null_mut());
-        }
+        // The kernel would have reset the action so before the handler ran.
+        set_default(signal);
     }
     // Ours runs with `signal` blocked (no SA_NODEFER) and nothing else
     // added, so this thread's mask is the interrupted one and `signal`: add
@@ -284,12 +279,22 @@ unsafe fn call_previous(
 ///
 /// As [`chain`].
 unsafe fn restore_default(signal: libc::c_int, info: *mut libc::siginfo_t) {
-    // SAFETY: an all-zero sigaction with SIG_DFL (0) is the default action.
+    set_default(signal);
+    // SAFETY: `info` is the kernel's (this function's contract); raising a
+    // signal is async-signal-safe.
     unsafe {
-        let action: libc::sigaction = mem::zeroed();
-        libc::sigaction(signal, &action, ptr::null_mut());
         if (*info).si_code <= 0 {
             libc::raise(signal);
         }
+    }
+}
+
+/// Sets the action of `signal` to the default one. Async-signal-safe.
+fn set_default(signal: libc::c_int) {
+    // SAFETY: an all-zero sigaction is the default action (SIG_DFL is 0),
+    // with no flags and an empty mask; `sigaction` only reads it.
+    unsafe {
+        let action: libc::sigaction = mem::zeroed();
+        libc::sigaction(signal, &action, ptr::null_mut());
     }
 }
