@@ -33,6 +33,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::region::{PAGE, Slot};
+use crate::fork::ForkGeneration;
 
 /// `madvise` advice: fault the range in, writable (Linux 5.14+).
 const MADV_POPULATE_WRITE: libc::c_int = 23;
@@ -160,14 +161,14 @@ struct Helper {
     queue: Mutex<Sender<Job>>,
     /// The process that started it: a child made by `fork` has no helper
     /// thread, though it inherits this.
-    pid: u32,
+    made_in: ForkGeneration,
 }
 
 impl Helper {
     /// Whether the helper thread runs in this process (not in the parent of
     /// a forked child).
     fn is_here(&self) -> bool {
-        self.pid == std::process::id()
+        self.made_in.is_current()
     }
 }
 
@@ -193,6 +194,13 @@ fn helper() -> Option<&'static Helper> {
 /// for the life of the process. Keeps the error, if any, for
 /// [`log_start_failure`].
 fn start_helper() -> Option<Helper> {
+    let made_in = match ForkGeneration::current() {
+        Ok(generation) => generation,
+        Err(e) => {
+            *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            return None;
+        }
+    };
     let (tx, rx) = mpsc::channel::<Job>();
     let spawned = std::thread::Builder::new()
         .name("greenlet-stacks".into())
@@ -210,7 +218,7 @@ fn start_helper() -> Option<Helper> {
     match spawned {
         Ok(_) => Some(Helper {
             queue: Mutex::new(tx),
-            pid: std::process::id(),
+            made_in,
         }),
         Err(e) => {
             *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
