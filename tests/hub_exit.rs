@@ -98,23 +98,12 @@ fn process_exit_inside_a_generator_exits_with_its_status() {
         }
         unreachable!("the process has exited");
     }
-    for in_greenlet in [true, false] {
-        let exe = std::env::current_exe().unwrap();
-        let mut cmd = std::process::Command::new(exe);
-        cmd.args([
-            "process_exit_inside_a_generator_exits_with_its_status",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(util::CHILD_ENV, "1");
-        if in_greenlet {
-            cmd.env("IN_GREENLET", "1");
-        }
-        let out = cmd.output().unwrap();
+    for env in [&[("IN_GREENLET", "1")][..], &[]] {
+        let out = util::run_in_child("process_exit_inside_a_generator_exits_with_its_status", env);
         assert_eq!(
             out.status.code(),
             Some(9),
-            "in a greenlet: {in_greenlet}\n{}",
+            "{env:?}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
