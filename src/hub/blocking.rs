@@ -10,12 +10,14 @@ use std::cell::Cell;
 use std::panic;
 use std::time::{Duration, Instant};
 
-use super::context::{self, Request, Unwind, WaitReason, Waiter};
-use super::greenlet::GreenletExit;
+use super::context;
+use super::header::Request;
 use super::reactor::Direction;
-use super::scheduler::{Hub, MAIN, with_hub};
-use super::timeout::Elapsed;
+use super::scheduler::Hub;
+use super::thread::with_hub;
 use super::timer::TimerId;
+use super::unwind::{Elapsed, GreenletExit};
+use super::wait::{MAIN, Unwind, WaitReason, Waiter};
 
 /// The timer of a wait with a deadline, cancelled however the wait ends
 /// (woken early, killed, timed out elsewhere), so that no stale timer keeps
@@ -117,6 +119,23 @@ pub(crate) fn block_until(
         block_main(reason, deadline, &timer, register);
     }
     raise_pending();
+}
+
+/// Blocks the running context until a waker wakes the [`Waiter`] that
+/// `register` stores (see [`Waiter::wake`]), or `deadline` passes (`None`:
+/// no deadline), or a kill or timeout interrupts it (then it unwinds): the
+/// one way to wait for code outside the hub (the sync primitives).
+///
+/// # Panics
+///
+/// As [`block_until`]. `register` must not call into the hub.
+#[inline(always)]
+pub(crate) fn wait_until(
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Waiter),
+) {
+    block_until(reason, deadline, |_, me| register(me));
 }
 
 /// The main context's side of [`block_until`]: it records its wait and runs

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::blocking::wait_io;
 use super::context;
 use super::reactor::Direction;
-use super::scheduler::with_hub;
+use super::thread::with_hub;
 
 /// The token of a source made once the hub was closed: registered nowhere.
 const UNREGISTERED: usize = usize::MAX;

@@ -14,7 +14,7 @@
 use std::cell::Cell;
 use std::mem;
 
-use super::context::WaitReason;
+use super::wait::WaitReason;
 
 /// How deep waits of the main context may nest inside the hub's loop (a
 /// logger that blocks on each record the loop logs would recurse for ever).

@@ -36,7 +36,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
-use super::context::Waiter;
+use super::wait::Waiter;
 use crate::fork::ForkGeneration;
 
 /// Which way a waiter waits.

@@ -1,50 +1,17 @@
 //! The loop that runs contexts: on the main context until it is woken
 //! ([`run_until_main_woken`]), or one turn for a host loop
-//! ([`run_one_turn`]); the workers that run greenlets' bodies; and the
-//! hub's teardown at thread exit.
-//!
-//! A greenlet runs on a *worker*, a coroutine that runs the body of one
-//! greenlet after another: when a body ends, the worker suspends with
-//! [`Request::Finished`] and waits, idle, for the next greenlet to start,
-//! so that starting one costs a switch instead of a coroutine built and torn
-//! down.
+//! ([`run_one_turn`]), starting and finishing greenlets on their carriers.
 
 use std::cell::RefCell;
-use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
-use corosensei::{Coroutine, CoroutineResult};
-
-use super::context::{self, GreenletCoroutine, InLoop, Request, Running};
-use super::greenlet::log_destructor_panic;
-use super::scheduler::{HUB, Hub, IDLE_WORKERS, Next, Task, with_hub};
-use super::task;
-use crate::monitor;
-use crate::stack::{self, PooledStack};
-
-/// Makes a worker coroutine on `stack`. Each time it is resumed to start a
-/// greenlet (the running one), it runs that greenlet's body and then
-/// suspends with [`Request::Finished`]; resumed with `false` instead, it
-/// returns.
-fn new_worker(stack: PooledStack) -> GreenletCoroutine {
-    Coroutine::with_stack(stack, |yielder, mut go_on: bool| {
-        while go_on {
-            // SAFETY: `yielder` is the one corosensei handed to this very
-            // coroutine's body, which is about to run the current greenlet.
-            unsafe { context::started(yielder) };
-            context::run_current();
-            go_on = yielder.suspend(Request::Finished);
-        }
-    })
-}
-
-/// Ends an idle worker: it returns, and its stack goes back to the pool.
-pub(super) fn retire(mut worker: GreenletCoroutine) {
-    match worker.resume(false) {
-        CoroutineResult::Return(()) => stack::give(worker.into_stack()),
-        CoroutineResult::Yield(_) => unreachable!("an idle worker returns when resumed"),
-    }
-}
+use super::carrier::{new_carrier, retire};
+use super::context::{self, InLoop};
+use super::header::Request;
+use super::scheduler::{Hub, Next, Task};
+use super::thread::{with_hub, with_hub_cell};
+use super::unwind::log_destructor_panic;
+use crate::stack;
 
 /// Runs the loop on the main context until the main context is woken.
 ///
@@ -52,7 +19,7 @@ pub(super) fn retire(mut worker: GreenletCoroutine) {
 ///
 /// Panics with the deadlock report when nothing can ever wake it.
 pub(crate) fn run_until_main_woken() {
-    HUB.with(|hub| {
+    with_hub_cell(|hub| {
         let _in_loop = InLoop::enter();
         // A greenlet that asked to be requeued: done in the same borrow of
         // the hub as picking the next one, so a yield borrows it once.
@@ -105,16 +72,16 @@ fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
     let header = task.header();
     // SAFETY: this is the loop, on the main context, and `task` keeps the
     // header alive until the resume returns.
-    let request = match unsafe { header.resume() } {
+    let request = match unsafe { context::resume(header) } {
         Some(request) => request,
         None => {
-            // Only a started greenlet has a worker: a finished one is no
+            // Only a started greenlet has a carrier: a finished one is no
             // longer in the task table, so it is never run.
             if !start_greenlet(hub, &task) {
                 return None;
             }
             // SAFETY: as above.
-            unsafe { header.resume() }.expect("a started greenlet has a worker")
+            unsafe { context::resume(header) }.expect("a started greenlet has a carrier")
         }
     };
     match request {
@@ -127,7 +94,7 @@ fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
     }
 }
 
-/// Gives a greenlet that has not started its worker: an idle one, or a new
+/// Gives a greenlet that has not started its carrier: an idle one, or a new
 /// one on a stack from the pool. Returns `false` (the greenlet removed) when
 /// no stack can be had.
 #[inline(never)]
@@ -135,19 +102,19 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     let header = task.header();
     header.started.set(true);
     if header.stack_size() == crate::DEFAULT_STACK_SIZE
-        && let Some(worker) = hub.borrow_mut().idle_workers.pop()
+        && let Some(carrier) = hub.borrow_mut().take_idle_carrier()
     {
-        // The worker has a stack already: the one reserved at spawn is not
+        // The carrier has a stack already: the one reserved at spawn is not
         // needed.
         stack::release(header.stack_size());
         // SAFETY: this is the loop, on the main context.
-        unsafe { header.set_coroutine(worker) };
+        unsafe { header.set_coroutine(carrier) };
         return true;
     }
     match stack::take_reserved(header.stack_size()) {
         Ok(stack) => {
             // SAFETY: this is the loop, on the main context.
-            unsafe { header.set_coroutine(Box::new(new_worker(stack))) };
+            unsafe { header.set_coroutine(Box::new(new_carrier(stack))) };
             true
         }
         Err(e) => {
@@ -157,24 +124,17 @@ fn start_greenlet(hub: &RefCell<Hub>, task: &Task) -> bool {
     }
 }
 
-/// Removes a finished greenlet from the hub, and keeps its worker for the
+/// Removes a finished greenlet from the hub, and keeps its carrier for the
 /// next greenlet to start or retires it.
 #[inline(never)]
 fn finish(hub: &RefCell<Hub>, task: Task) {
     let header = task.header();
     log::debug!("{} finished", header.describe());
     // SAFETY: this is the loop, on the main context.
-    let boxed = unsafe { header.take_coroutine() }.expect("a finished greenlet has its worker");
+    let boxed = unsafe { header.take_coroutine() }.expect("a finished greenlet has its carrier");
     let (unkept, finished) = {
         let mut hub = hub.borrow_mut();
-        let unkept = if header.stack_size() == crate::DEFAULT_STACK_SIZE
-            && hub.idle_workers.len() < IDLE_WORKERS
-        {
-            hub.idle_workers.push(boxed);
-            None
-        } else {
-            Some(boxed)
-        };
+        let unkept = hub.keep_idle_carrier(boxed, header.stack_size());
         (unkept, hub.remove(header.key()))
     };
     if let Some(boxed) = unkept {
@@ -208,7 +168,7 @@ fn fail_to_start(task: Task, error: std::io::Error) {
 /// Runs one turn for a host loop: fires due timers, polls I/O without
 /// waiting, then runs what is ready. Returns how many greenlets ran.
 pub(crate) fn run_one_turn() -> usize {
-    HUB.with(|hub| {
+    with_hub_cell(|hub| {
         let _in_loop = InLoop::enter();
         let _ = hub.borrow_mut().begin_turn(false, &mut None);
         let mut ran = 0;
@@ -216,7 +176,7 @@ pub(crate) fn run_one_turn() -> usize {
             let next = hub.borrow_mut().pop_in_turn(&mut None);
             match next {
                 None => {
-                    hub.borrow().watch.idle();
+                    hub.borrow().watch_idle();
                     return ran;
                 }
                 // The main context is not blocked here; a stale wake-up of
@@ -232,125 +192,4 @@ pub(crate) fn run_one_turn() -> usize {
             }
         }
     })
-}
-
-/// At thread exit, closes the hub for good, unwinds every greenlet still
-/// suspended so that its destructors run, drops the bodies of those never
-/// started, and empties the hub.
-///
-/// # After the teardown
-///
-/// The hub is *closed* from the moment it starts (see `context::close`): no
-/// greenlet runs any more on this thread. So what other thread-locals'
-/// destructors (or the destructors run here) do with the library is still
-/// well defined: a greenlet spawned then is killed at once, a blocking call
-/// blocks the thread (a sleep sleeps, green sockets wait with a poller of
-/// their own), every greenlet torn down reports [`JoinError::Killed`], and
-/// ids keep counting (see `Hub::successor`).
-///
-/// # When it runs on a coroutine's stack
-///
-/// `std::process::exit` called inside a greenlet runs the thread's TLS
-/// destructors, this one included, on that greenlet's stack. Nothing that
-/// stack belongs to may be freed then, nor any other greenlet resumed: the
-/// hub is abandoned instead of emptied, its greenlets marked killed and
-/// leaked with their stacks, as `exit` leaves other threads' stacks (the
-/// process is ending).
-///
-/// [`JoinError::Killed`]: super::JoinError::Killed
-pub(super) struct Teardown;
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let on_a_greenlet = context::in_greenlet();
-        context::close();
-        if on_a_greenlet {
-            abandon();
-        } else {
-            tear_down_greenlets();
-            let mut old = replace_hub();
-            for worker in old.idle_workers.drain(..) {
-                retire(*worker);
-            }
-            monitor::unregister(old.watch);
-            drop(old);
-        }
-        context::drop_main_locals();
-        task::close_free_lists();
-    }
-}
-
-/// Unwinds or discards every greenlet of the hub, repeatedly, until none is
-/// left.
-fn tear_down_greenlets() {
-    loop {
-        let tasks: Vec<Task> = with_hub(|hub| hub.tasks.drain().collect());
-        if tasks.is_empty() {
-            break;
-        }
-        // Every one is finished and killed before any destructor runs: a
-        // destructor may kill or join any of them.
-        for task in &tasks {
-            end_at_exit(task);
-        }
-        for task in tasks {
-            let header = task.header();
-            // SAFETY: thread exit, on the main context: no greenlet runs.
-            match unsafe { header.take_coroutine() } {
-                Some(coroutine) => {
-                    log::debug!("unwinding {} at thread exit", header.describe());
-                    // SAFETY: the coroutine resumed (to unwind) while the
-                    // guard lives is this header's greenlet's, and `task`
-                    // keeps the header alive past it.
-                    let _running = unsafe { Running::enter(header) };
-                    drop(coroutine); // corosensei unwinds a suspended coroutine
-                }
-                None => {
-                    if !header.started.get() {
-                        stack::release(header.stack_size()); // issue 7: its reserved stack
-                    }
-                    task.discard_body(None);
-                }
-            }
-            context::drop_locals(&header.locals, |payload| {
-                log_destructor_panic(&header.describe(), "a greenlet_local! value", &*payload);
-            });
-        }
-    }
-}
-
-/// Replaces the hub torn down with its successor, and returns it.
-fn replace_hub() -> Hub {
-    with_hub(|hub| {
-        let next = hub.successor();
-        mem::replace(hub, next)
-    })
-}
-
-/// Marks a greenlet taken out of the hub at thread exit as finished and
-/// killed, so that joining or killing it from then on returns at once.
-fn end_at_exit(task: &Task) {
-    let header = task.header();
-    header.tearing_down.set(true);
-    header.finished.set(true);
-    header.wait.set(0); // its records are stale
-    task.set_killed();
-}
-
-/// The teardown on a greenlet's stack (see [`Teardown`]): marks every
-/// greenlet killed and leaks them, their stacks and the hub's workers.
-#[cold]
-fn abandon() {
-    let old = replace_hub();
-    for (_, task) in &old.tasks {
-        end_at_exit(task);
-    }
-    monitor::unregister(old.watch);
-    log::debug!(
-        "the process exits from inside a greenlet: {} greenlets are left as they are",
-        old.tasks.len()
-    );
-    // The running greenlet's stack is among the ones this leaks: this very
-    // code runs on it.
-    mem::forget(old);
 }

@@ -27,23 +27,9 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use super::context::{Header, Name};
-use super::greenlet::{JoinError, drop_detached, end_body, run_body};
-
-/// The functions that know a greenlet's types, reached from its header.
-pub(crate) struct Vtable {
-    /// Runs the body and records its outcome.
-    run: unsafe fn(NonNull<Header>),
-    /// Drops the body of a greenlet that never ran and records why.
-    discard_body: unsafe fn(NonNull<Header>, Option<String>),
-    /// Records that the greenlet was killed, if it has no outcome yet,
-    /// without dropping anything of the user's.
-    set_killed: unsafe fn(NonNull<Header>),
-    /// Drops the whole box in place (the allocation stays).
-    drop_box: unsafe fn(NonNull<Header>),
-    /// The layout of the box.
-    layout: Layout,
-}
+use super::body::{drop_detached, end_body, run_body};
+use super::header::{Header, Name, Vtable};
+use super::unwind::JoinError;
 
 /// The outcome of a greenlet that returns `T`: empty until it ends.
 pub(crate) type OutcomeCell<T> = Cell<Option<Result<T, JoinError>>>;

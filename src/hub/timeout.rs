@@ -8,55 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::blocking::current_key;
 use super::context;
-use super::scheduler::{MAIN, with_hub};
+use super::thread::with_hub;
 use super::timer::TimerId;
-
-/// The error of [`with_timeout`]: the deadline passed while the closure was
-/// blocked.
-///
-/// It is also the unwinding payload that an expired [`Timeout`] raises in the
-/// blocked call.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let err = greenlet::with_timeout(Duration::from_millis(5), || {
-///     greenlet::sleep(Duration::from_secs(60))
-/// })
-/// .unwrap_err();
-/// assert_eq!(err.to_string(), "deadline has elapsed");
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Elapsed {
-    /// Which timeout expired.
-    id: u64,
-}
-
-impl Elapsed {
-    pub(crate) fn new(id: u64) -> Self {
-        Elapsed { id }
-    }
-
-    pub(crate) fn message(&self) -> &'static str {
-        "deadline has elapsed"
-    }
-}
-
-impl fmt::Debug for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Elapsed")
-    }
-}
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl std::error::Error for Elapsed {}
+use super::unwind::Elapsed;
+use super::wait::MAIN;
 
 /// A timeout for the context that starts it, without a closure: gevent's
 /// `with Timeout(seconds):`.
@@ -190,7 +145,7 @@ pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, E
     match result {
         Ok(value) => Ok(value),
         Err(payload) => match payload.downcast::<Elapsed>() {
-            Ok(elapsed) if elapsed.id == id => Err(*elapsed),
+            Ok(elapsed) if elapsed.id() == id => Err(*elapsed),
             Ok(other) => panic::resume_unwind(other),
             Err(payload) => panic::resume_unwind(payload),
         },

@@ -3,19 +3,20 @@
 //! queue item) to one particular waiter, and a waiter that is killed or
 //! times out before it takes its value passes it on.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::hub::{WaitReason, Waiter, block_until, with_hub};
+use slab::Slab;
 
-/// One waiting context: where the hub finds it, and where a waker puts what
-/// it hands over.
-struct Entry<T> {
+use crate::hub::{WaitReason, Waiter, wait_until};
+
+/// One waiting context: the record that wakes it, and the key of the slot
+/// where a waker puts what it hands over.
+struct Entry {
     waiter: Waiter,
-    slot: Rc<Cell<Option<T>>>,
+    slot: usize,
 }
 
 /// Why a wait ended without a value.
@@ -34,24 +35,44 @@ pub(crate) enum WaitError {
 /// its entry, unless a waker already popped it. So an empty queue means
 /// that nobody waits, and a primitive may let a newcomer take a free
 /// permit or item without overtaking anyone.
+///
+/// Each waiting context owns one slot of `slots` from the start of its
+/// wait to its end, and only its entry names that slot. The slots are kept
+/// in the queue rather than allocated per wait, so that a hand-off
+/// allocates nothing once the slab has grown to the most waiters seen.
 pub(crate) struct WaitQueue<T> {
-    entries: RefCell<VecDeque<Entry<T>>>,
+    inner: RefCell<Inner<T>>,
+}
+
+struct Inner<T> {
+    entries: VecDeque<Entry>,
+    slots: Slab<Option<T>>,
+}
+
+impl<T> Inner<T> {
+    /// Removes the entry that names `slot`, if a waker has not popped it.
+    fn forget(&mut self, slot: usize) {
+        self.entries.retain(|entry| entry.slot != slot);
+    }
 }
 
 impl<T> WaitQueue<T> {
     pub(crate) const fn new() -> Self {
         WaitQueue {
-            entries: RefCell::new(VecDeque::new()),
+            inner: RefCell::new(Inner {
+                entries: VecDeque::new(),
+                slots: Slab::new(),
+            }),
         }
     }
 
     /// How many contexts wait.
     pub(crate) fn len(&self) -> usize {
-        self.entries.borrow().len()
+        self.inner.borrow().entries.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.borrow().is_empty()
+        self.inner.borrow().entries.is_empty()
     }
 
     /// Blocks the running context at the back of the queue until a waker
@@ -69,6 +90,7 @@ impl<T> WaitQueue<T> {
     ///
     /// As every blocking call: while the thread is unwinding it cannot wait;
     /// a kill or an expired outer timeout unwinds it.
+    #[inline]
     pub(crate) fn wait(
         &self,
         what: &'static str,
@@ -76,31 +98,36 @@ impl<T> WaitQueue<T> {
         pass_on: impl FnOnce(T),
     ) -> Result<T, WaitError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let slot = Rc::new(Cell::new(None));
-        let guard = PassOn {
+        let slot = self.inner.borrow_mut().slots.insert(None);
+        let guard = Leave {
             queue: self,
-            slot: &slot,
+            slot,
             pass_on: Some(pass_on),
         };
         loop {
-            block_until(WaitReason::on(what), deadline, |_, me| {
-                self.entries.borrow_mut().push_back(Entry {
-                    waiter: me,
-                    slot: slot.clone(),
-                });
+            wait_until(WaitReason::on(what), deadline, |me| {
+                self.inner
+                    .borrow_mut()
+                    .entries
+                    .push_back(Entry { waiter: me, slot });
             });
-            if let Some(value) = slot.take() {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(value) = inner.slots[slot].take() {
+                inner.slots.remove(slot);
+                drop(inner);
                 guard.defuse();
                 return Ok(value);
             }
+            // Woken without a value: our entry is stale now (its wait id is
+            // spent), whether the deadline passed or the wake-up was
+            // spurious.
+            inner.forget(slot);
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                inner.slots.remove(slot);
+                drop(inner);
                 guard.defuse();
-                self.forget(&slot);
                 return Err(WaitError::TimedOut);
             }
-            // Woken without a value and in time: a spurious wake-up. Our old
-            // entry is stale now (its wait id is spent); wait again.
-            self.forget(&slot);
         }
     }
 
@@ -109,24 +136,19 @@ impl<T> WaitQueue<T> {
     /// # Errors
     ///
     /// Gives `value` back when nobody waits.
+    #[inline]
     pub(crate) fn notify_one(&self, value: T) -> Result<(), T> {
+        let mut inner = self.inner.borrow_mut();
         loop {
-            let Some(entry) = self.entries.borrow_mut().pop_front() else {
+            let Some(entry) = inner.entries.pop_front() else {
                 return Err(value);
             };
-            if with_hub(|hub| hub.wake(entry.waiter)) {
-                entry.slot.set(Some(value));
+            if entry.waiter.wake() {
+                inner.slots[entry.slot] = Some(value);
                 return Ok(());
             }
             // A stale entry: its context left (kill, timeout) or was woken.
         }
-    }
-
-    /// Removes the entry whose slot is `slot`, if a waker has not met it.
-    fn forget(&self, slot: &Rc<Cell<Option<T>>>) {
-        self.entries
-            .borrow_mut()
-            .retain(|entry| !Rc::ptr_eq(&entry.slot, slot));
     }
 }
 
@@ -134,11 +156,12 @@ impl<T: Clone> WaitQueue<T> {
     /// Hands a clone of `value` to every waiter still waiting, in FIFO order,
     /// and returns how many were woken.
     pub(crate) fn notify_all(&self, value: &T) -> usize {
-        let entries = std::mem::take(&mut *self.entries.borrow_mut());
+        let mut inner = self.inner.borrow_mut();
+        let entries = std::mem::take(&mut inner.entries);
         let mut woken = 0;
         for entry in entries {
-            if with_hub(|hub| hub.wake(entry.waiter)) {
-                entry.slot.set(Some(value.clone()));
+            if entry.waiter.wake() {
+                inner.slots[entry.slot] = Some(value.clone());
                 woken += 1;
             }
         }
@@ -154,25 +177,31 @@ impl<T> fmt::Debug for WaitQueue<T> {
     }
 }
 
-/// When the waiting context unwinds: removes its entry, and gives a value
-/// handed to it but never taken to `pass_on`.
-struct PassOn<'a, T, F: FnOnce(T)> {
+/// When the waiting context unwinds: removes its entry and its slot, and
+/// gives a value handed to it but never taken to `pass_on`.
+struct Leave<'a, T, F: FnOnce(T)> {
     queue: &'a WaitQueue<T>,
-    slot: &'a Rc<Cell<Option<T>>>,
+    slot: usize,
     pass_on: Option<F>,
 }
 
-impl<T, F: FnOnce(T)> PassOn<'_, T, F> {
+impl<T, F: FnOnce(T)> Leave<'_, T, F> {
+    /// The wait ended normally: its slot is gone already.
+    #[inline(always)]
     fn defuse(mut self) {
         self.pass_on = None;
     }
 }
 
-impl<T, F: FnOnce(T)> Drop for PassOn<'_, T, F> {
+impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
     fn drop(&mut self) {
         if let Some(pass_on) = self.pass_on.take() {
-            self.queue.forget(self.slot);
-            if let Some(value) = self.slot.take() {
+            let value = {
+                let mut inner = self.queue.inner.borrow_mut();
+                inner.forget(self.slot);
+                inner.slots.remove(self.slot)
+            };
+            if let Some(value) = value {
                 pass_on(value);
             }
         }

@@ -155,14 +155,15 @@ extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context:
         }
     };
     if let Some(hit) = fault.and_then(overflow::guard_hit) {
-        // SAFETY: the identity is read while the greenlet that faulted (if
-        // any) still runs, and used only to format the report before we
-        // abort: the process never returns to it.
-        let running = unsafe { crate::hub::running_greenlet_identity() };
-        let mut buffer = overflow::ReportBuffer::new();
-        let report = overflow::report(&mut buffer, hit, running);
-        // SAFETY: writes the bytes of `report` to stderr.
-        unsafe { libc::write(libc::STDERR_FILENO, report.as_ptr().cast(), report.len()) };
+        // The identity is read while the greenlet that faulted (if any)
+        // still runs, and used only to format the report before we abort:
+        // the process never returns to it.
+        crate::hub::with_running_greenlet(|running| {
+            let mut buffer = overflow::ReportBuffer::new();
+            let report = overflow::report(&mut buffer, hit, running);
+            // SAFETY: writes the bytes of `report` to stderr.
+            unsafe { libc::write(libc::STDERR_FILENO, report.as_ptr().cast(), report.len()) };
+        });
         std::process::abort();
     }
     let previous = match signal {

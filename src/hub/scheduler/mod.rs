@@ -6,12 +6,14 @@
 //! back to the loop, which resumes the next ready greenlet: a switch from one
 //! greenlet to another is two stack switches (greenlet → loop → greenlet).
 //! The main context takes part in the ready queue like a greenlet, under the
-//! key [`MAIN`], so it is woken in FIFO order too.
+//! key `MAIN`, so it is woken in FIFO order too.
 //!
 //! A turn (see `turn.rs`) runs the contexts that were ready when it began,
 //! then fires due timers and polls I/O. Picking the next context is here,
-//! the rest of a turn in `turn.rs`; the loop that runs contexts, the
-//! workers and the thread's teardown are in `run.rs`.
+//! the rest of a turn in `turn.rs`. The fields of [`Hub`] are private to
+//! this module and `turn.rs`, which state their invariants; the layers above
+//! (the thread's hub and its teardown in `thread.rs`, the loop in `run.rs`,
+//! the carriers in `carrier.rs`) call its methods.
 //!
 //! # Wake-ups
 //!
@@ -21,22 +23,25 @@
 //! by one source (a kill, a timeout) is never resumed again by another. Stale
 //! records are dropped lazily, never searched for.
 
-use std::cell::{Cell, RefCell};
-use std::mem::{self, ManuallyDrop};
+use std::cell::Cell;
+use std::mem;
 use std::time::Instant;
 
-use super::context::{CoroutineBox, Header, Unwind, WaitReason, Waiter};
+use super::context;
+use super::header::{CoroutineBox, Header};
 use super::main_wait::MainWait;
-use super::reactor::{Direction, Reactor};
+use super::reactor::Reactor;
 use super::ready::{Ready, ReadyQueue};
-use super::run::Teardown;
 use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
+use super::wait::{MAIN, Unwind, WaitReason, Waiter};
 use crate::monitor::{self, Watch};
 use crate::stack;
 
+mod io;
+mod turn;
+
 /// The key of the main context in wait records.
-pub(crate) const MAIN: usize = usize::MAX;
 
 pub(crate) type Task = TaskRef;
 
@@ -85,15 +90,15 @@ struct Context<'a> {
 pub(crate) struct Hub {
     /// Every greenlet that has not finished, for kills, timeouts, the
     /// deadlock report and thread exit.
-    pub(super) tasks: slab::Slab<Task>,
-    pub(super) ready: ReadyQueue,
-    pub(super) timers: TimerHeap<TimerAction>,
-    pub(super) reactor: Reactor,
+    tasks: slab::Slab<Task>,
+    ready: ReadyQueue,
+    timers: TimerHeap<TimerAction>,
+    reactor: Reactor,
     next_wait: u64,
     next_greenlet_id: u64,
     next_timeout_id: u64,
     /// The main context's wait.
-    pub(super) main: MainWait,
+    main: MainWait,
     /// Why each greenlet waits, by task-table key, for the deadlock report
     /// alone: kept here rather than in the header, so that a greenlet's
     /// block stays small (see design.md, A greenlet).
@@ -104,42 +109,28 @@ pub(crate) struct Hub {
     teardown_armed: bool,
     /// Contexts parked on I/O (each counted until it is woken): while
     /// there are any, every turn polls, and the loop may wait for I/O.
-    pub(super) io_waiting: usize,
+    io_waiting: usize,
     /// Scratch list of the waiters a poll wakes.
-    pub(super) woken: Vec<Waiter>,
-    /// Workers (of the default stack size) whose greenlet has finished, for
-    /// the next greenlets to start: starting one costs a switch instead of
-    /// a new coroutine.
-    pub(super) idle_workers: Vec<CoroutineBox>,
+    woken: Vec<Waiter>,
+    /// Carriers (of the default stack size) whose greenlet has finished,
+    /// for the next greenlets to start: starting one costs a switch instead
+    /// of a new coroutine.
+    idle_carriers: Vec<CoroutineBox>,
+    /// Registers the thread's teardown when the hub is first used (the
+    /// thread-local that holds the hub owns the teardown, a layer above).
+    on_first_use: fn(),
     /// This hub's slot in the blocking monitor: written on every switch.
-    pub(super) watch: &'static Watch,
+    watch: &'static Watch,
 }
 
-/// How many idle workers the hub keeps at most; more go back to the stack
+/// How many idle carriers the hub keeps at most; more go back to the stack
 /// pool.
-pub(super) const IDLE_WORKERS: usize = 64;
-
-thread_local! {
-    // `ManuallyDrop` keeps the hub free of a TLS destructor, so that every
-    // access is a plain thread-local load, and so that it is never in a
-    // "destroyed" state: `Teardown` empties it at thread exit instead.
-    pub(super) static HUB: ManuallyDrop<RefCell<Hub>> = const { ManuallyDrop::new(RefCell::new(Hub::new())) };
-    static TEARDOWN: Teardown = const { Teardown };
-}
-
-/// Runs `f` on this thread's hub. `f` must not switch, and must not drop
-/// anything whose destructor could call back into the hub.
-///
-/// # Panics
-///
-/// Panics if called again from inside `f`.
-#[inline(always)]
-pub(crate) fn with_hub<R>(f: impl FnOnce(&mut Hub) -> R) -> R {
-    HUB.with(|hub| f(&mut hub.borrow_mut()))
-}
+const IDLE_CARRIERS: usize = 64;
 
 impl Hub {
-    pub(super) const fn new() -> Self {
+    /// An empty hub; `on_first_use` is called once, when it is first used
+    /// in a way that needs a teardown at thread exit.
+    pub(super) const fn new(on_first_use: fn()) -> Self {
         Hub {
             tasks: slab::Slab::new(),
             ready: ReadyQueue::new(),
@@ -154,7 +145,8 @@ impl Hub {
             teardown_armed: false,
             io_waiting: 0,
             woken: Vec::new(),
-            idle_workers: Vec::new(),
+            idle_carriers: Vec::new(),
+            on_first_use,
             watch: &monitor::UNWATCHED,
         }
     }
@@ -166,7 +158,7 @@ impl Hub {
     fn arm_teardown(&mut self) {
         if !self.teardown_armed {
             self.teardown_armed = true;
-            TEARDOWN.with(|_| {});
+            (self.on_first_use)();
             self.watch = monitor::register();
         }
     }
@@ -176,7 +168,7 @@ impl Hub {
     /// so that no id of a record made before (a wait, a timer, a timeout,
     /// a greenlet) is ever given again to a new one.
     pub(super) fn successor(&self) -> Hub {
-        let mut next = Hub::new();
+        let mut next = Hub::new(self.on_first_use);
         next.next_wait = self.next_wait;
         next.next_greenlet_id = self.next_greenlet_id;
         next.next_timeout_id = self.next_timeout_id;
@@ -300,7 +292,7 @@ impl Hub {
     /// every record the loop logs).
     pub(crate) fn park_main(&mut self, reason: WaitReason) -> (Waiter, bool) {
         self.arm_teardown();
-        let nested = super::context::in_loop();
+        let nested = context::in_loop();
         let wait = self.fresh_wait();
         let ready = &self.ready;
         self.main
@@ -404,55 +396,6 @@ impl Hub {
         }
     }
 
-    /// Registers an I/O source's descriptor with the reactor and returns its
-    /// token.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error (see [`Reactor::register`]).
-    pub(crate) fn register(&mut self, fd: std::os::fd::RawFd) -> std::io::Result<usize> {
-        self.arm_teardown();
-        self.reactor.register(fd)
-    }
-
-    /// Deregisters an I/O source and wakes whoever waits on it.
-    pub(crate) fn deregister(&mut self, token: usize) {
-        for waiter in self.reactor.deregister(token) {
-            self.wake(waiter);
-        }
-    }
-
-    /// See [`Reactor::is_ready`]: `None` when the token is not registered
-    /// with this hub (it was registered with a hub since torn down).
-    pub(crate) fn io_ready(&self, token: usize, direction: Direction) -> Option<bool> {
-        self.reactor.is_ready(token, direction)
-    }
-
-    /// See [`Reactor::clear_ready`].
-    pub(crate) fn clear_io_ready(&mut self, token: usize, direction: Direction) {
-        self.reactor.clear_ready(token, direction);
-    }
-
-    /// Records that the context parked as `waiter` waits for `direction` on
-    /// the source at `token`.
-    pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
-        let (tasks, main) = (&self.tasks, &self.main);
-        let is_live = |w: &Waiter| {
-            if w.key == MAIN {
-                main.waits(w.wait)
-            } else {
-                tasks.get(w.key).map(|t| t.header().wait.get()) == Some(w.wait)
-            }
-        };
-        self.reactor.add_waiter(token, direction, waiter, is_live);
-        let context = self
-            .context(waiter.key)
-            .expect("a context that just parked");
-        if !context.io_wait.replace(true) {
-            self.io_waiting += 1;
-        }
-    }
-
     /// Adds `waiter` to those woken when no greenlet is left.
     pub(crate) fn add_idle_waiter(&mut self, waiter: Waiter) {
         self.idle_waiters.push(waiter);
@@ -473,7 +416,7 @@ impl Hub {
     pub(crate) fn arm_timeout(&mut self, key: usize, id: u64, deadline: Instant) -> (u64, TimerId) {
         self.next_timeout_id += 1;
         let timeout = self.next_timeout_id;
-        if super::context::is_closed() {
+        if context::is_closed() {
             return (timeout, TimerId::NONE);
         }
         self.arm_teardown();
@@ -499,7 +442,7 @@ impl Hub {
     pub(crate) fn kill(&mut self, key: usize) -> Option<Task> {
         let header = self.tasks[key].header();
         if !header.started.get() {
-            stack::release(header.stack_size()); // issue 7: its reserved stack
+            stack::release(header.stack_size()); // its stack, reserved at spawn
             return Some(self.remove(key));
         }
         header.request_unwind(Unwind::Kill);
@@ -528,6 +471,50 @@ impl Hub {
             }
         }
         task
+    }
+
+    /// An idle carrier for a greenlet of the default stack size to start
+    /// on, if the hub keeps one.
+    #[inline]
+    pub(super) fn take_idle_carrier(&mut self) -> Option<CoroutineBox> {
+        self.idle_carriers.pop()
+    }
+
+    /// Keeps the carrier of a greenlet that finished, for the next one to
+    /// start, if it has the default stack size and the hub keeps fewer than
+    /// [`IDLE_CARRIERS`]; gives it back otherwise, to retire.
+    #[inline]
+    pub(super) fn keep_idle_carrier(
+        &mut self,
+        carrier: CoroutineBox,
+        stack_size: usize,
+    ) -> Option<CoroutineBox> {
+        if stack_size == crate::DEFAULT_STACK_SIZE && self.idle_carriers.len() < IDLE_CARRIERS {
+            self.idle_carriers.push(carrier);
+            None
+        } else {
+            Some(carrier)
+        }
+    }
+
+    /// Tells the blocking monitor that the loop has nothing to run.
+    #[inline]
+    pub(super) fn watch_idle(&self) {
+        self.watch.idle();
+    }
+
+    /// Every greenlet still alive, taken out of the hub (at thread exit).
+    pub(super) fn take_tasks(&mut self) -> Vec<Task> {
+        self.tasks.drain().collect()
+    }
+
+    /// Ends the hub at thread exit: unregisters it from the blocking
+    /// monitor and returns its idle carriers, to retire, and the greenlets
+    /// left in it.
+    pub(super) fn dismantle(mut self) -> (Vec<CoroutineBox>, Vec<Task>) {
+        monitor::unregister(self.watch);
+        let tasks = self.tasks.drain().collect();
+        (mem::take(&mut self.idle_carriers), tasks)
     }
 
     /// Ends a turn and begins the next: fires due timers, polls I/O, and

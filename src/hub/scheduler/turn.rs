@@ -13,8 +13,9 @@ use std::fmt::Write as _;
 use std::mem;
 use std::time::Instant;
 
-use super::context::{self, Unwind, WaitReason};
-use super::scheduler::{Hub, MAIN, TimerAction};
+use super::{Hub, TimerAction};
+use crate::hub::context;
+use crate::hub::wait::{MAIN, Unwind, WaitReason};
 
 impl Hub {
     fn fire_due_timers(&mut self) {
@@ -84,7 +85,7 @@ impl Hub {
     }
 
     /// The deadlock report: what every blocked context waits on.
-    pub(super) fn deadlock_report(&self) -> String {
+    pub(crate) fn deadlock_report(&self) -> String {
         let mut report = String::from(
             "greenlet: this operation would block forever: no greenlet is ready, \
              no timer is armed and no I/O is awaited.\nBlocked:",

@@ -1,0 +1,74 @@
+//! The records of a wait, shared by every layer of the hub: who waits
+//! ([`Waiter`]), on what ([`WaitReason`]), and why a wait must unwind instead
+//! of returning ([`Unwind`]). Plain data: nothing here touches the hub.
+
+/// The hub key of the main context in a [`Waiter`] (greenlets have the keys
+/// of their slots in the task table).
+pub(crate) const MAIN: usize = usize::MAX;
+
+/// Why a blocking call must unwind instead of returning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unwind {
+    /// The greenlet was killed.
+    Kill,
+    /// The timeout with this id expired.
+    Timeout(u64),
+}
+
+impl Unwind {
+    /// The unwind that wins when `new` is requested while `old` is pending:
+    /// a kill beats any timeout, and of two timeouts the outer one (the one
+    /// armed first, with the smaller id) wins.
+    pub(crate) fn merge(old: Option<Unwind>, new: Unwind) -> Unwind {
+        match (old, new) {
+            (Some(Unwind::Kill), _) | (_, Unwind::Kill) => Unwind::Kill,
+            (Some(Unwind::Timeout(a)), Unwind::Timeout(b)) => Unwind::Timeout(a.min(b)),
+            (None, new) => new,
+        }
+    }
+}
+
+/// One wait of one context: stale once that context has been woken since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waiter {
+    /// The hub key of the context (`MAIN` for the main context).
+    pub(crate) key: usize,
+    /// The wait id, unique per hub; stale once the context has been woken.
+    pub(crate) wait: u64,
+}
+
+/// What a context is blocked on, for the deadlock report: `what` names the
+/// call, `target` the id of the greenlet it concerns, or 0 for none (greenlet
+/// ids start at 1).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitReason {
+    pub(crate) what: &'static str,
+    pub(crate) target: u64,
+}
+
+impl WaitReason {
+    pub(crate) const fn on(what: &'static str) -> Self {
+        WaitReason { what, target: 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_beats_timeouts_and_the_outermost_timeout_wins() {
+        let merge = Unwind::merge;
+        assert_eq!(merge(None, Unwind::Timeout(5)), Unwind::Timeout(5));
+        assert_eq!(
+            merge(Some(Unwind::Timeout(5)), Unwind::Timeout(2)),
+            Unwind::Timeout(2)
+        );
+        assert_eq!(
+            merge(Some(Unwind::Timeout(2)), Unwind::Timeout(5)),
+            Unwind::Timeout(2)
+        );
+        assert_eq!(merge(Some(Unwind::Timeout(2)), Unwind::Kill), Unwind::Kill);
+        assert_eq!(merge(Some(Unwind::Kill), Unwind::Timeout(1)), Unwind::Kill);
+    }
+}
