@@ -41,8 +41,6 @@ use crate::stack;
 mod io;
 mod turn;
 
-/// The key of the main context in wait records.
-
 pub(crate) type Task = TaskRef;
 
 /// What a timer does when it fires.
