@@ -94,31 +94,51 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
 /// - In the main context, panics with the deadlock report when nothing can
 ///   ever wake it (also for a wait without deadline once the hub is
 ///   closed).
+#[inline]
 pub(crate) fn block_until(
     reason: WaitReason,
     deadline: Option<Instant>,
     register: impl FnOnce(&mut Hub, Waiter),
 ) {
     if std::thread::panicking() {
-        panic!(
-            "greenlet: cannot block in {} while the thread is unwinding",
-            reason.what
-        );
+        cannot_block_while_unwinding(reason);
     }
     raise_pending();
-    let timer = DeadlineTimer::new();
     let mut register = Some(register);
-    let suspended = context::suspend_current(Request::Parked, |header| {
-        with_hub(|hub| {
-            let me = hub.park_greenlet(header, reason);
-            register.take().expect("parked once")(hub, me);
-            timer.arm(hub, deadline, me);
+    if deadline.is_none() {
+        // Without a deadline no timer is armed, and none needs cancelling.
+        let suspended = context::suspend_current(Request::Parked, |header| {
+            with_hub(|hub| {
+                let me = hub.park_greenlet(header, reason);
+                register.take().expect("parked once")(hub, me);
+            });
         });
-    });
-    if let Some(register) = register.filter(|_| !suspended) {
-        block_main(reason, deadline, &timer, register);
+        if let Some(register) = register.filter(|_| !suspended) {
+            block_main(reason, None, &DeadlineTimer::new(), register);
+        }
+    } else {
+        let timer = DeadlineTimer::new();
+        let suspended = context::suspend_current(Request::Parked, |header| {
+            with_hub(|hub| {
+                let me = hub.park_greenlet(header, reason);
+                register.take().expect("parked once")(hub, me);
+                timer.arm(hub, deadline, me);
+            });
+        });
+        if let Some(register) = register.filter(|_| !suspended) {
+            block_main(reason, deadline, &timer, register);
+        }
     }
     raise_pending();
+}
+
+#[cold]
+#[inline(never)]
+fn cannot_block_while_unwinding(reason: WaitReason) -> ! {
+    panic!(
+        "greenlet: cannot block in {} while the thread is unwinding",
+        reason.what
+    );
 }
 
 /// Blocks the running context until a waker wakes the [`Waiter`] that
