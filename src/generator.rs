@@ -41,17 +41,17 @@ pub enum GeneratorState<Y, R> {
 /// # Examples
 ///
 /// ```
-/// use greenlet::{Generator, State};
+/// use greenlet::{Generator, GeneratorStatus};
 ///
 /// let mut g: Generator<(), u8> = Generator::new(|co, ()| co.yield_(1));
-/// assert_eq!(g.state(), State::Created);
+/// assert_eq!(g.status(), GeneratorStatus::Created);
 /// g.send(());
-/// assert_eq!(g.state(), State::Suspended);
+/// assert_eq!(g.status(), GeneratorStatus::Suspended);
 /// g.close();
-/// assert_eq!(g.state(), State::Closed);
+/// assert_eq!(g.status(), GeneratorStatus::Closed);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
+pub enum GeneratorStatus {
     /// Made but not started: the first [`Generator::send`] starts the body.
     Created,
     /// Suspended in [`Yielder::yield_`], waiting for the next send.
@@ -61,6 +61,18 @@ pub enum State {
     /// Returned, panicked or closed. It can never run again.
     Closed,
 }
+
+/// The former name of [`GeneratorStatus`]: beside [`GeneratorState`] (what
+/// a send returns) the two names were easy to confuse.
+///
+/// # Examples
+///
+/// ```
+/// # #![allow(deprecated)]
+/// assert_eq!(greenlet::State::Closed, greenlet::GeneratorStatus::Closed);
+/// ```
+#[deprecated(since = "0.1.0", note = "renamed `GeneratorStatus`")]
+pub type State = GeneratorStatus;
 
 /// The handle a generator's body uses to yield values and receive sent ones.
 ///
@@ -256,11 +268,11 @@ fn yield_while_unwinding() -> ! {
 ///     co.yield_(sent * 2);
 ///     "done"
 /// });
-/// assert_eq!(g.state(), State::Created);
+/// assert_eq!(g.status(), GeneratorStatus::Created);
 /// assert_eq!(g.send(1), GeneratorState::Yielded(2));
 /// assert_eq!(g.send(5), GeneratorState::Yielded(10));
 /// assert_eq!(g.send(0), GeneratorState::Complete("done"));
-/// assert_eq!(g.state(), State::Closed);
+/// assert_eq!(g.status(), GeneratorStatus::Closed);
 /// ```
 ///
 /// A generator stays on the thread that made it:
@@ -283,7 +295,7 @@ fn yield_while_unwinding() -> ! {
 pub struct Generator<S, Y, R = ()> {
     /// `None` once closed: the stack has gone back to the pool.
     coroutine: Option<Coroutine<S, Y, R, PooledStack>>,
-    state: State,
+    state: GeneratorStatus,
 }
 
 impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
@@ -361,7 +373,7 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
         });
         Ok(Generator {
             coroutine: Some(coroutine),
-            state: State::Created,
+            state: GeneratorStatus::Created,
         })
     }
 }
@@ -375,7 +387,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     ///
     /// # Panics
     ///
-    /// - Panics if the generator is [`State::Closed`]: it returned, panicked
+    /// - Panics if the generator is [`GeneratorStatus::Closed`]: it returned, panicked
     ///   or was closed before. Python raises `StopIteration` there.
     /// - A panic in the body comes out of `send`, and leaves the generator
     ///   closed.
@@ -417,10 +429,10 @@ impl<S, Y, R> Generator<S, Y, R> {
         let Some(coroutine) = self.coroutine.as_mut() else {
             send_on_closed();
         };
-        self.state = State::Running;
+        self.state = GeneratorStatus::Running;
         match panic::catch_unwind(AssertUnwindSafe(|| coroutine.resume(value))) {
             Ok(CoroutineResult::Yield(value)) => {
-                self.state = State::Suspended;
+                self.state = GeneratorStatus::Suspended;
                 GeneratorState::Yielded(value)
             }
             Ok(CoroutineResult::Return(result)) => {
@@ -439,14 +451,31 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// # Examples
     ///
     /// ```
-    /// use greenlet::{Generator, State};
+    /// use greenlet::{Generator, GeneratorStatus};
     ///
     /// let mut g: Generator<(), ()> = Generator::new(|_, ()| ());
-    /// assert_eq!(g.state(), State::Created);
+    /// assert_eq!(g.status(), GeneratorStatus::Created);
     /// g.send(());
-    /// assert_eq!(g.state(), State::Closed);
+    /// assert_eq!(g.status(), GeneratorStatus::Closed);
     /// ```
-    pub fn state(&self) -> State {
+    pub fn status(&self) -> GeneratorStatus {
+        self.state
+    }
+
+    /// The former name of [`Self::status`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// let g: greenlet::Generator<(), ()> = greenlet::Generator::new(|_, ()| ());
+    /// assert_eq!(g.state(), g.status());
+    /// ```
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `status`, beside the type `GeneratorStatus`"
+    )]
+    pub fn state(&self) -> GeneratorStatus {
         self.state
     }
 
@@ -455,7 +484,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// A suspended body is unwound from its pending [`Yielder::yield_`], so
     /// every value alive on its stack is dropped: the equivalent of running
     /// its `finally` blocks. A body that never started is dropped without
-    /// running. The state becomes [`State::Closed`], and the stack goes back
+    /// running. The state becomes [`GeneratorStatus::Closed`], and the stack goes back
     /// to the pool. Closing a closed generator does nothing. Dropping a
     /// generator closes it.
     ///
@@ -468,7 +497,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// # Examples
     ///
     /// ```
-    /// use greenlet::{Generator, State};
+    /// use greenlet::{Generator, GeneratorStatus};
     /// use std::{cell::Cell, rc::Rc};
     ///
     /// struct Finally(Rc<Cell<bool>>);
@@ -485,10 +514,10 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// g.send(());
     /// g.close();
     /// assert!(ran.get());
-    /// assert_eq!(g.state(), State::Closed);
+    /// assert_eq!(g.status(), GeneratorStatus::Closed);
     /// ```
     pub fn close(&mut self) {
-        self.state = State::Closed;
+        self.state = GeneratorStatus::Closed;
         // Taken out first: if a destructor in the body panics while unwinding,
         // the coroutine (finished by then) is dropped with its stack, and the
         // generator is left closed.
@@ -508,7 +537,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// Marks the generator closed and returns its finished coroutine's stack
     /// to the pool.
     fn release_stack(&mut self) {
-        self.state = State::Closed;
+        self.state = GeneratorStatus::Closed;
         if let Some(coroutine) = self.coroutine.take() {
             stack::give(coroutine.into_stack());
         }
@@ -557,7 +586,7 @@ impl<Y, R> Iterator for Generator<(), Y, R> {
     type Item = Y;
 
     fn next(&mut self) -> Option<Y> {
-        if self.state == State::Closed {
+        if self.state == GeneratorStatus::Closed {
             return None;
         }
         match self.send(()) {

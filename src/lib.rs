@@ -107,9 +107,13 @@ pub mod pool;
 mod stack;
 pub mod sync;
 
-pub use generator::{Generator, GeneratorState, State, Yielder};
+#[allow(deprecated)]
+pub use generator::State;
+pub use generator::{Generator, GeneratorState, GeneratorStatus, Yielder};
+#[allow(deprecated)]
+pub use hub::run_until_idle;
 pub use hub::{
-    Builder, Current, Elapsed, Greenlet, JoinError, Timeout, current, joinall, run, run_until_idle,
+    Builder, Current, Elapsed, Greenlet, JoinError, Timeout, current, joinall, run, run_once,
     sleep, spawn, spawn_later, with_timeout, yield_now,
 };
 pub use local::GreenletLocal;

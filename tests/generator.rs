@@ -9,7 +9,9 @@ use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState, MIN_STACK_SIZE, State, Yielder};
+use greenlet::{
+    DEFAULT_STACK_SIZE, Generator, GeneratorState, GeneratorStatus, MIN_STACK_SIZE, Yielder,
+};
 use util::DropCounter;
 
 /// A generator that yields `0..n` and returns `n`, counting what it is sent.
@@ -42,12 +44,12 @@ fn the_issue_example_holds() {
             co.yield_(sent * 2);
             "done"
         });
-    assert_eq!(g.state(), State::Created);
+    assert_eq!(g.status(), GeneratorStatus::Created);
     assert_eq!(g.send(1), GeneratorState::Yielded(2));
-    assert_eq!(g.state(), State::Suspended);
+    assert_eq!(g.status(), GeneratorStatus::Suspended);
     assert_eq!(g.send(5), GeneratorState::Yielded(10));
     assert_eq!(g.send(0), GeneratorState::Complete("done"));
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -94,10 +96,10 @@ fn close_unwinds_a_suspended_body_and_runs_its_destructors() {
     assert_eq!(drops.count(), 0);
     g.close();
     assert_eq!(drops.count(), 2);
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     g.close(); // again: nothing happens
     assert_eq!(drops.count(), 2);
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -111,7 +113,7 @@ fn close_before_start_drops_the_body_without_running_it() {
         drop(token);
     });
     g.close();
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     assert!(!ran.get());
     assert_eq!(drops.count(), 1, "the captured token is dropped");
 }
@@ -167,7 +169,7 @@ fn catching_the_close_unwinding_does_not_stop_it() {
     g.close();
     assert_eq!(caught.get(), 1);
     assert_eq!(drops.count(), 1);
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -182,7 +184,7 @@ fn a_panic_in_the_body_comes_out_of_send_and_closes_the_generator() {
     assert_eq!(g.send(1), GeneratorState::Yielded(1));
     let err = panic::catch_unwind(AssertUnwindSafe(|| g.send(2))).unwrap_err();
     assert_eq!(panic_message(&*err), "bad input 2");
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     assert_eq!(
         drops.count(),
         1,
@@ -201,7 +203,7 @@ fn iterator_yields_each_value_then_none_for_ever() {
     assert_eq!(g.next(), Some("a"));
     assert_eq!(g.next(), Some("b"));
     assert_eq!(g.next(), None);
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     assert_eq!(g.next(), None);
     assert_eq!(g.next(), None);
 }
@@ -257,7 +259,7 @@ fn yield_from_a_closed_generator_panics() {
     let mut outer: Generator<(), (), ()> = Generator::new(move |co, ()| co.yield_from(inner, ()));
     let err = panic::catch_unwind(AssertUnwindSafe(|| outer.send(()))).unwrap_err();
     assert!(panic_message(&*err).contains("closed generator"));
-    assert_eq!(outer.state(), State::Closed);
+    assert_eq!(outer.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -295,7 +297,7 @@ fn a_panic_in_a_delegated_generator_reaches_the_outer_caller() {
     assert_eq!(outer.send(3), GeneratorState::Yielded(3));
     let err = panic::catch_unwind(AssertUnwindSafe(|| outer.send(0))).unwrap_err();
     assert_eq!(panic_message(&*err), "inner got zero");
-    assert_eq!(outer.state(), State::Closed);
+    assert_eq!(outer.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -316,7 +318,7 @@ fn a_generator_drives_another_generator() {
     });
     let out: Vec<u32> = (&mut pipeline).collect();
     assert_eq!(out, [3, 5, 7, 9]);
-    assert_eq!(pipeline.state(), State::Closed);
+    assert_eq!(pipeline.status(), GeneratorStatus::Closed);
 }
 
 #[test]
@@ -421,7 +423,7 @@ fn a_destructor_yielding_during_a_body_panic_left_the_thread_panicking() {
     }
     let refusal = caught.borrow_mut().take().expect("the yield_ was refused");
     assert!(refusal.contains(YIELD_WHILE_UNWINDING), "{refusal}");
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     assert_the_thread_is_not_left_panicking();
     drop(g);
 }
@@ -448,7 +450,7 @@ fn a_destructor_yielding_during_close_was_not_refused_clearly() {
     g.close();
     let refusal = caught.borrow_mut().take().expect("the yield_ was refused");
     assert!(refusal.contains(YIELD_WHILE_UNWINDING), "{refusal}");
-    assert_eq!(g.state(), State::Closed);
+    assert_eq!(g.status(), GeneratorStatus::Closed);
     assert_the_thread_is_not_left_panicking();
     drop(g);
 

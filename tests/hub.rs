@@ -673,7 +673,7 @@ fn thread_exit_unwinds_suspended_greenlets_and_drops_unstarted_ones() {
 }
 
 #[test]
-fn run_until_idle_drives_the_hub_from_a_host_loop() {
+fn run_once_drives_the_hub_from_a_host_loop() {
     let counter = Rc::new(Cell::new(0));
     let c = counter.clone();
     let g = greenlet::spawn(move || {
@@ -689,21 +689,19 @@ fn run_until_idle_drives_the_hub_from_a_host_loop() {
         if g.is_finished() {
             break;
         }
-        ran.push(greenlet::run_until_idle());
+        ran.push(greenlet::run_once());
         std::thread::sleep(Duration::from_micros(200)); // the host's own work
     }
     assert!(g.is_finished());
     assert_eq!(&ran[..5], [1, 1, 1, 1, 1], "one greenlet, once per turn");
     assert_eq!(counter.get(), 5);
     assert_eq!(g.join().unwrap(), "slept");
-    assert_eq!(greenlet::run_until_idle(), 0);
+    assert_eq!(greenlet::run_once(), 0);
 }
 
 #[test]
-fn run_until_idle_from_a_greenlet_panics() {
-    let err = greenlet::spawn(greenlet::run_until_idle)
-        .join()
-        .unwrap_err();
+fn run_once_from_a_greenlet_panics() {
+    let err = greenlet::spawn(greenlet::run_once).join().unwrap_err();
     assert!(err.is_panic());
 }
 

@@ -1,5 +1,5 @@
 //! Blocking: the one way a context waits, and the public calls built on it
-//! (`yield_now`, `sleep`, `run`, `run_until_idle`).
+//! (`yield_now`, `sleep`, `run`, `run_once`).
 //!
 //! A blocking call in a greenlet records its wait in the hub and suspends to
 //! the loop. The same call in the main context records its wait and runs the
@@ -405,16 +405,38 @@ pub fn run() {
 /// });
 /// let mut turns = 0;
 /// while !g.is_finished() && turns < 1_000 {
-///     greenlet::run_until_idle(); // the host does its own work between calls
+///     greenlet::run_once(); // the host does its own work between calls
 ///     turns += 1;
 /// }
 /// assert_eq!(turns, 2);
 /// assert_eq!(g.join().unwrap(), "done");
 /// ```
-pub fn run_until_idle() -> usize {
+pub fn run_once() -> usize {
     assert!(
         !context::in_greenlet(),
-        "greenlet: run_until_idle() is for the main context, not for a greenlet"
+        "greenlet: run_once() is for the main context, not for a greenlet"
     );
     super::run::run_one_turn()
+}
+
+/// The former name of [`run_once`], which runs one turn and returns: it
+/// never ran "until idle".
+///
+/// # Panics
+///
+/// As [`run_once`].
+///
+/// # Examples
+///
+/// ```
+/// #[allow(deprecated)]
+/// let ran = greenlet::run_until_idle();
+/// assert_eq!(ran, 0);
+/// ```
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `run_once`: it runs one turn of the hub"
+)]
+pub fn run_until_idle() -> usize {
+    run_once()
 }

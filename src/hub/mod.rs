@@ -34,7 +34,9 @@ mod timer;
 mod unwind;
 mod wait;
 
-pub use blocking::{run, run_until_idle, sleep, yield_now};
+#[allow(deprecated)]
+pub use blocking::run_until_idle;
+pub use blocking::{run, run_once, sleep, yield_now};
 pub use greenlet::{Builder, Current, Greenlet, current, joinall, spawn, spawn_later};
 pub use timeout::{Timeout, with_timeout};
 pub use unwind::{Elapsed, JoinError};

@@ -11,8 +11,9 @@
 //!   the count of references and a table of the functions that know the
 //!   typed part (the body, then its outcome).
 //!
-//! This module and [`context`](super::context) are the hub's only `unsafe`
-//! code.
+//! The hub's `unsafe` code is here (the allocation), in `header.rs` (the
+//! carrier coroutine kept in place) and in `context.rs` (the pointer to the
+//! running greenlet); design.md, Where `unsafe` lives, lists them all.
 //!
 //! # Invariant
 //!
