@@ -261,7 +261,7 @@ fn yield_while_unwinding() -> ! {
 /// # Examples
 ///
 /// ```
-/// use greenlet::{Generator, GeneratorState, State, Yielder};
+/// use greenlet::{Generator, GeneratorState, GeneratorStatus, Yielder};
 ///
 /// let mut g: Generator<i64, i64, &'static str> = Generator::new(|co: &Yielder<i64, i64>, first: i64| {
 ///     let sent = co.yield_(first + 1);
