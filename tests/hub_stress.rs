@@ -10,23 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use greenlet::{Greenlet, JoinError};
-use util::DropCounter;
-
-/// xorshift64*: small, seeded, good enough to pick actions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use util::{DropCounter, xorshift};
 
 type Handles = Rc<RefCell<Vec<Option<Greenlet<u64>>>>>;
 
@@ -53,16 +37,16 @@ fn bump(c: &Cell<u64>) {
 }
 
 fn worker(i: u64, seed: u64, handles: Handles, tally: Rc<Tally>) -> u64 {
-    let mut rng = Rng(seed);
+    let mut next = xorshift(seed);
     let mut done = 0;
     for _ in 0..20 {
         bump(&tally.steps);
-        match rng.below(6) {
+        match next() % 6 {
             0 | 1 => greenlet::yield_now(),
-            2 => greenlet::sleep(Duration::from_micros(rng.below(500))),
+            2 => greenlet::sleep(Duration::from_micros(next() % 500)),
             3 => {
                 // Join a greenlet spawned earlier (never ourselves: no cycles).
-                let target = rng.below(i.max(1));
+                let target = next() % i.max(1);
                 let handle = (target < i)
                     .then(|| {
                         handles
@@ -77,15 +61,15 @@ fn worker(i: u64, seed: u64, handles: Handles, tally: Rc<Tally>) -> u64 {
                 }
             }
             4 => {
-                let expired = greenlet::with_timeout(Duration::from_micros(rng.below(300)), || {
-                    greenlet::sleep(Duration::from_micros(rng.below(3_000)));
+                let expired = greenlet::with_timeout(Duration::from_micros(next() % 300), || {
+                    greenlet::sleep(Duration::from_micros(next() % 3_000));
                 });
                 if expired.is_err() {
                     bump(&tally.timeouts);
                 }
             }
             _ => {
-                let target = rng.below(handles.borrow().len() as u64);
+                let target = next() % handles.borrow().len() as u64;
                 if target != i {
                     let handle = handles
                         .borrow_mut()

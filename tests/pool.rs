@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use greenlet::pool::{Group, Pool};
 use greenlet::sync::Event;
-use util::DropCounter;
+use util::{DropCounter, xorshift};
 
 /// Counts the bodies running now and the most ever seen at once.
 #[derive(Clone, Default)]
@@ -34,18 +34,6 @@ struct Inside(Rc<Cell<usize>>);
 impl Drop for Inside {
     fn drop(&mut self) {
         self.0.set(self.0.get() - 1);
-    }
-}
-
-/// A small seeded generator (xorshift64*), so that the stress test repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
 
@@ -531,14 +519,14 @@ fn debug_forms_name_the_counts() {
 fn stress_the_pool_never_exceeds_its_size_under_sleeps_yields_and_kills() {
     const SIZE: usize = 4;
     const TASKS: usize = 300;
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut next = xorshift(0x5eed_1234_abcd_0001);
     let pool = Pool::new(SIZE);
     let seen = Concurrency::default();
     let drops = DropCounter::new();
     let mut handles = Vec::new();
     let mut kills = 0;
     for i in 0..TASKS {
-        let steps: Vec<u64> = (0..rng.below(4)).map(|_| rng.below(6)).collect();
+        let steps: Vec<u64> = (0..next() % 4).map(|_| next() % 6).collect();
         let (seen, token) = (seen.clone(), drops.token());
         handles.push(pool.spawn(move || {
             let _token = token;
@@ -555,14 +543,14 @@ fn stress_the_pool_never_exceeds_its_size_under_sleeps_yields_and_kills() {
             i
         }));
         assert!(pool.len() <= SIZE);
-        if rng.below(5) == 0 {
-            let victim = rng.below(handles.len() as u64) as usize;
+        if next() % 5 == 0 {
+            let victim = (next() % handles.len() as u64) as usize;
             if !handles[victim].is_finished() {
                 kills += 1;
             }
             handles[victim].kill();
         }
-        if rng.below(7) == 0 {
+        if next() % 7 == 0 {
             greenlet::yield_now();
         }
     }

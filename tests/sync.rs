@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::cell::Cell;
 
 use greenlet::sync::{Event, Semaphore};
-use util::DropCounter;
+use util::{DropCounter, xorshift};
 
 #[test]
 fn event_wakes_waiters_in_fifo_order_from_greenlets_and_main() {
@@ -212,13 +212,7 @@ fn a_permit_handed_to_a_killed_waiter_passes_to_the_next() {
 #[test]
 fn semaphore_permits_are_conserved_under_random_kills_and_timeouts() {
     const PERMITS: usize = 3;
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let sem = Semaphore::new(PERMITS);
     let holders = Rc::new(Cell::new(0usize));
     let most = Rc::new(Cell::new(0usize));

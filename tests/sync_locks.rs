@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use greenlet::sync::{AlreadySet, AsyncResult, Barrier, Mutex};
-use util::DropCounter;
+use util::{DropCounter, xorshift};
 
 /// The message of a caught panic.
 fn message(err: &(dyn std::any::Any + Send)) -> String {
@@ -313,16 +313,6 @@ fn mutex_get_mut_into_inner_default_and_debug() {
     }
     assert_eq!(Mutex::from(3).into_inner(), 3);
     assert_eq!(mutex.into_inner(), [1]);
-}
-
-/// A xorshift generator: the same seed, the same sequence.
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
 }
 
 /// Seeded random lock, try_lock and lock_timeout calls, yields, sleeps,

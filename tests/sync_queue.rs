@@ -11,23 +11,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use greenlet::sync::{Channel, GetError, PutError, Queue};
-use util::{DropCounter, DropToken};
+use util::{DropCounter, DropToken, xorshift};
 
 const LONG: Duration = Duration::from_secs(60);
 
 /// A log shared between greenlets.
 fn log<T>() -> Rc<RefCell<Vec<T>>> {
     Rc::new(RefCell::new(Vec::new()))
-}
-
-/// The xorshift64 generator the stress tests draw from.
-fn rng(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
 }
 
 // ---------------------------------------------------------------- Queue ---
@@ -808,7 +798,7 @@ fn stress_queue(seed: u64, bound: Option<usize>) {
     const PRODUCERS: u64 = 12;
     const ITEMS: u64 = 40;
     const CONSUMERS: usize = 10;
-    let mut next = rng(seed);
+    let mut next = xorshift(seed);
     let queue = match bound {
         Some(n) => Queue::bounded(n),
         None => Queue::unbounded(),
@@ -826,7 +816,7 @@ fn stress_queue(seed: u64, bound: Option<usize>) {
     let mut producers = Vec::new();
     for p in 0..PRODUCERS {
         let (queue, tally, check) = (queue.clone(), tally.clone(), check.clone());
-        let mut next = rng(next() | 1);
+        let mut next = xorshift(next() | 1);
         producers.push(greenlet::spawn(move || {
             for i in 0..ITEMS {
                 let item = p * 1000 + i;
@@ -853,7 +843,7 @@ fn stress_queue(seed: u64, bound: Option<usize>) {
     let mut consumers = Vec::new();
     for c in 0..CONSUMERS {
         let (queue, tally, check) = (queue.clone(), tally.clone(), check.clone());
-        let mut next = rng(next() | 1);
+        let mut next = xorshift(next() | 1);
         consumers.push(greenlet::spawn(move || {
             loop {
                 let r = next();
@@ -934,13 +924,13 @@ fn stress_an_unbounded_queue_delivers_every_item_exactly_once() {
 #[test]
 fn stress_a_channel_delivers_every_item_exactly_once() {
     for seed in [5u64, 0xC0FF_EE00_1234_5678] {
-        let mut next = rng(seed);
+        let mut next = xorshift(seed);
         let channel = Channel::new();
         let tally = Rc::new(Tally::default());
         let mut putters = Vec::new();
         for p in 0..8u64 {
             let (channel, tally) = (channel.clone(), tally.clone());
-            let mut next = rng(next() | 1);
+            let mut next = xorshift(next() | 1);
             putters.push(greenlet::spawn(move || {
                 for i in 0..30 {
                     let item = p * 1000 + i;
@@ -964,7 +954,7 @@ fn stress_a_channel_delivers_every_item_exactly_once() {
         let mut getters = Vec::new();
         for g in 0..6 {
             let (channel, tally) = (channel.clone(), tally.clone());
-            let mut next = rng(next() | 1);
+            let mut next = xorshift(next() | 1);
             getters.push(greenlet::spawn(move || {
                 loop {
                     let r = next();

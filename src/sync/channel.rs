@@ -6,7 +6,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::queue::{GetError, PutError};
+use super::error::{GetError, PutError};
+use super::handoff::{Handoff, Store};
 use super::wait_queue::{WaitError, WaitQueue};
 
 /// What a blocked putter offers: its item, which a getter takes, and where
@@ -27,26 +28,56 @@ enum Pending<T> {
     Orphan(T),
 }
 
-/// The state that the handles share.
-///
-/// A getter waits only while no item is pending, and a put hands its item
-/// to the first waiting getter if there is one: so `pending` holds live
-/// offers only while no getter waits.
-struct Inner<T> {
+/// A channel's [`Store`]: items offered by waiting putters, and items
+/// orphaned by getters that left without them. It holds live offers only
+/// while no getter waits.
+struct Offers<T> {
     /// Items offered, in FIFO order. An offer whose putter left (timed out
     /// or killed) stays until that putter removes it; getters skip it.
     pending: RefCell<VecDeque<Pending<T>>>,
-    /// Getters waiting for an item (`Some`), or to hear that the channel is
-    /// closed (`None`).
-    getters: WaitQueue<Option<T>>,
-    closed: Cell<bool>,
 }
 
-impl<T> Inner<T> {
-    /// Takes the first pending item whose putter still waits (waking that
+/// The state that a channel's handles share.
+type Inner<T> = Handoff<T, Offers<T>>;
+
+impl<T> Store<T> for Offers<T> {
+    const GET: &'static str = "Channel::get";
+
+    fn try_put(channel: &Inner<T>, item: T) -> Result<(), T> {
+        channel.hand_to_getter(item)
+    }
+
+    fn wait_put(channel: &Inner<T>, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+        let offer = Rc::new(Offer {
+            item: Cell::new(Some(item)),
+            reply: WaitQueue::new(),
+        });
+        let offers = channel.store();
+        offers
+            .pending
+            .borrow_mut()
+            .push_back(Pending::Putter(offer.clone()));
+        let mut withdraw = Withdraw {
+            offers,
+            offer: &offer,
+            armed: true,
+        };
+        let reply = offer.reply.wait("Channel::put", timeout, |_| {});
+        // A reply means whoever sent it removed the offer already.
+        withdraw.armed = reply.is_err();
+        drop(withdraw);
+        let item_back = || offer.item.take().expect("an item nobody took");
+        match reply {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PutError::Closed(item_back())),
+            Err(WaitError::TimedOut) => Err(PutError::TimedOut(item_back())),
+        }
+    }
+
+    /// The first pending item whose putter still waits (waking that
     /// putter), or the first orphan, whichever comes first.
-    fn take_pending(&self) -> Option<T> {
-        let mut pending = self.pending.borrow_mut();
+    fn take(channel: &Inner<T>) -> Option<T> {
+        let mut pending = channel.store().pending.borrow_mut();
         let at = pending.iter().position(|p| match p {
             Pending::Orphan(_) => true,
             Pending::Putter(offer) => offer.reply.notify_one(true).is_ok(),
@@ -57,19 +88,27 @@ impl<T> Inner<T> {
         }
     }
 
-    /// An item handed to a getter that left without it: to the next waiting
-    /// getter, else to the front of the channel as an orphan.
-    fn redeliver(&self, item: T) {
-        if let Err(Some(item)) = self.getters.notify_one(Some(item)) {
-            self.pending.borrow_mut().push_front(Pending::Orphan(item));
-        }
+    fn taken(_: &Inner<T>) {}
+
+    /// To the front of the channel as an orphan.
+    fn keep(channel: &Inner<T>, item: T) {
+        let pending = &channel.store().pending;
+        pending.borrow_mut().push_front(Pending::Orphan(item));
+    }
+
+    fn close(channel: &Inner<T>) {
+        channel.store().pending.borrow_mut().retain(|p| match p {
+            Pending::Orphan(_) => true,
+            // A putter that is leaving anyway removes its own offer.
+            Pending::Putter(offer) => offer.reply.notify_one(false).is_err(),
+        });
     }
 }
 
 /// Removes a putter's offer from the channel when the putter leaves without
 /// a reply (it timed out, or unwinds).
 struct Withdraw<'a, T> {
-    inner: &'a Inner<T>,
+    offers: &'a Offers<T>,
     offer: &'a Rc<Offer<T>>,
     armed: bool,
 }
@@ -77,7 +116,7 @@ struct Withdraw<'a, T> {
 impl<T> Drop for Withdraw<'_, T> {
     fn drop(&mut self) {
         if self.armed {
-            self.inner
+            self.offers
                 .pending
                 .borrow_mut()
                 .retain(|p| !matches!(p, Pending::Putter(o) if Rc::ptr_eq(o, self.offer)));
@@ -137,11 +176,9 @@ impl<T> Channel<T> {
     /// ```
     pub fn new() -> Channel<T> {
         Channel {
-            inner: Rc::new(Inner {
+            inner: Rc::new(Handoff::new(Offers {
                 pending: RefCell::new(VecDeque::new()),
-                getters: WaitQueue::new(),
-                closed: Cell::new(false),
-            }),
+            })),
         }
     }
 
@@ -177,7 +214,7 @@ impl<T> Channel<T> {
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_within(item, None)
+        self.inner.put(item, None)
     }
 
     /// Gives `item` to a getter if one waits now; never blocks.
@@ -203,14 +240,7 @@ impl<T> Channel<T> {
     /// assert_eq!(getter.join().unwrap(), Ok(2));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
-        let inner = &*self.inner;
-        if inner.closed.get() {
-            return Err(PutError::Closed(item));
-        }
-        match inner.getters.notify_one(Some(item)) {
-            Err(Some(item)) => Err(PutError::Full(item)),
-            _ => Ok(()),
-        }
+        self.inner.try_put(item)
     }
 
     /// As [`put`](Self::put), but waits at most `timeout` for a getter to
@@ -237,40 +267,7 @@ impl<T> Channel<T> {
     /// assert!(matches!(err, PutError::TimedOut("lost?")));
     /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_within(item, Some(timeout))
-    }
-
-    fn put_within(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
-        let inner = &*self.inner;
-        if inner.closed.get() {
-            return Err(PutError::Closed(item));
-        }
-        let Err(Some(item)) = inner.getters.notify_one(Some(item)) else {
-            return Ok(());
-        };
-        let offer = Rc::new(Offer {
-            item: Cell::new(Some(item)),
-            reply: WaitQueue::new(),
-        });
-        inner
-            .pending
-            .borrow_mut()
-            .push_back(Pending::Putter(offer.clone()));
-        let mut withdraw = Withdraw {
-            inner,
-            offer: &offer,
-            armed: true,
-        };
-        let reply = offer.reply.wait("Channel::put", timeout, |_| {});
-        // A reply means whoever sent it removed the offer already.
-        withdraw.armed = reply.is_err();
-        drop(withdraw);
-        let item_back = || offer.item.take().expect("an item nobody took");
-        match reply {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(PutError::Closed(item_back())),
-            Err(WaitError::TimedOut) => Err(PutError::TimedOut(item_back())),
-        }
+        self.inner.put(item, Some(timeout))
     }
 
     /// Takes an item from a putter, waiting (FIFO) until one offers it.
@@ -298,7 +295,7 @@ impl<T> Channel<T> {
     /// assert_eq!(channel.get(), Ok("hi"));
     /// ```
     pub fn get(&self) -> Result<T, GetError> {
-        self.get_within(None)
+        self.inner.get(None)
     }
 
     /// Takes an item if a putter offers one now; never blocks.
@@ -324,14 +321,7 @@ impl<T> Channel<T> {
     /// assert!(putter.join().unwrap().is_ok());
     /// ```
     pub fn try_get(&self) -> Result<T, GetError> {
-        let inner = &*self.inner;
-        if let Some(item) = inner.take_pending() {
-            Ok(item)
-        } else if inner.closed.get() {
-            Err(GetError::Closed)
-        } else {
-            Err(GetError::Empty)
-        }
+        self.inner.try_get()
     }
 
     /// As [`get`](Self::get), but waits at most `timeout` for an item.
@@ -355,27 +345,7 @@ impl<T> Channel<T> {
     /// assert_eq!(channel.get_timeout(Duration::from_millis(2)), Err(GetError::TimedOut));
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_within(Some(timeout))
-    }
-
-    fn get_within(&self, timeout: Option<Duration>) -> Result<T, GetError> {
-        let inner = &*self.inner;
-        if let Some(item) = inner.take_pending() {
-            return Ok(item);
-        }
-        if inner.closed.get() {
-            return Err(GetError::Closed);
-        }
-        let got = inner.getters.wait("Channel::get", timeout, |got| {
-            if let Some(item) = got {
-                inner.redeliver(item);
-            }
-        });
-        match got {
-            Ok(Some(item)) => Ok(item),
-            Ok(None) => Err(GetError::Closed),
-            Err(WaitError::TimedOut) => Err(GetError::TimedOut),
-        }
+        self.inner.get(Some(timeout))
     }
 
     /// Closes the channel: blocked putters wake with [`PutError::Closed`]
@@ -399,16 +369,7 @@ impl<T> Channel<T> {
     /// assert_eq!(channel.get(), Err(GetError::Closed));
     /// ```
     pub fn close(&self) {
-        let inner = &*self.inner;
-        if inner.closed.replace(true) {
-            return;
-        }
-        while inner.getters.notify_one(None).is_ok() {}
-        inner.pending.borrow_mut().retain(|p| match p {
-            Pending::Orphan(_) => true,
-            // A putter that is leaving anyway removes its own offer.
-            Pending::Putter(offer) => offer.reply.notify_one(false).is_err(),
-        });
+        self.inner.close();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -421,7 +382,7 @@ impl<T> Channel<T> {
     /// assert!(channel.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.is_closed()
     }
 }
 
@@ -441,11 +402,10 @@ impl<T> Default for Channel<T> {
 
 impl<T> fmt::Debug for Channel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &*self.inner;
         f.debug_struct("Channel")
-            .field("closed", &inner.closed.get())
-            .field("pending", &inner.pending.borrow().len())
-            .field("getters", &inner.getters.len())
+            .field("closed", &self.inner.is_closed())
+            .field("pending", &self.inner.store().pending.borrow().len())
+            .field("getters", &self.inner.getters())
             .finish()
     }
 }

@@ -7,127 +7,22 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::error::{GetError, PutError};
+use super::handoff::{Handoff, Store};
 use super::wait_queue::{WaitError, WaitQueue};
 
-/// The error of putting an item into a [`Queue`] or a
-/// [`Channel`](super::Channel): the item comes back with it.
-///
-/// Its `Debug` form names the variant only, so that `T` need not be
-/// `Debug`.
-///
-/// # Examples
-///
-/// ```
-/// use greenlet::sync::{PutError, Queue};
-///
-/// let queue = Queue::bounded(1);
-/// queue.put("first")?;
-/// let err = queue.try_put("second").unwrap_err();
-/// assert!(matches!(err, PutError::Full(_)));
-/// assert_eq!(err.to_string(), "no room to put the item");
-/// assert_eq!(err.into_inner(), "second");
-/// # Ok::<(), PutError<&str>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub enum PutError<T> {
-    /// There was no room for the item (a full [`Queue`], or no getter
-    /// waiting on a [`Channel`](super::Channel)), and the call does not
-    /// wait.
-    Full(T),
-    /// The queue or channel is closed: it takes no more items.
-    Closed(T),
-    /// The timeout passed before there was room for the item.
-    TimedOut(T),
-}
-
-impl<T> PutError<T> {
-    /// The item that was not put.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = greenlet::sync::Queue::unbounded();
-    /// queue.close();
-    /// assert_eq!(queue.put(7).unwrap_err().into_inner(), 7);
-    /// ```
-    pub fn into_inner(self) -> T {
-        match self {
-            PutError::Full(item) | PutError::Closed(item) | PutError::TimedOut(item) => item,
-        }
-    }
-}
-
-impl<T> fmt::Debug for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PutError::Full(_) => "Full(..)",
-            PutError::Closed(_) => "Closed(..)",
-            PutError::TimedOut(_) => "TimedOut(..)",
-        })
-    }
-}
-
-impl<T> fmt::Display for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PutError::Full(_) => "no room to put the item",
-            PutError::Closed(_) => "put on a closed queue or channel",
-            PutError::TimedOut(_) => "timed out waiting to put",
-        })
-    }
-}
-
-impl<T> std::error::Error for PutError<T> {}
-
-/// The error of getting an item from a [`Queue`] or a
-/// [`Channel`](super::Channel).
-///
-/// # Examples
-///
-/// ```
-/// use greenlet::sync::{GetError, Queue};
-///
-/// let queue = Queue::<u32>::unbounded();
-/// assert_eq!(queue.try_get(), Err(GetError::Empty));
-/// queue.close();
-/// assert_eq!(queue.try_get(), Err(GetError::Closed));
-/// assert_eq!(GetError::Empty.to_string(), "no item to get");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GetError {
-    /// There was no item (in a [`Queue`], or offered by a waiting putter of a
-    /// [`Channel`](super::Channel)), and the call does not wait.
-    Empty,
-    /// The queue or channel is closed and holds no item: none will come.
-    Closed,
-    /// The timeout passed before an item came.
-    TimedOut,
-}
-
-impl fmt::Display for GetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GetError::Empty => "no item to get",
-            GetError::Closed => "get from a closed and empty queue or channel",
-            GetError::TimedOut => "timed out waiting to get",
-        })
-    }
-}
-
-impl std::error::Error for GetError {}
-
-/// The state that the handles share.
+/// A queue's [`Store`]: a buffer of items, and putters waiting for room.
 ///
 /// # Invariants
 ///
 /// - A getter waits only while `items` is empty, and an item goes to the
-///   buffer only when no getter waits: so `items` and `getters` are never
-///   both non-empty, and taking from the buffer overtakes nobody.
+///   buffer only when no getter waits: so `items` and the core's getters
+///   are never both non-empty, and taking from the buffer overtakes nobody.
 /// - A putter waits only while the queue is full, and every slot that frees
 ///   while putters wait is handed to the first of them (counted in
 ///   `reserved` until it uses it): so while putters wait the queue stays
 ///   full, and a newcomer cannot overtake them.
-struct Inner<T> {
+struct Buffer<T> {
     /// Items that no getter has been handed yet, in FIFO order.
     items: RefCell<VecDeque<T>>,
     /// Items handed to a waiting getter that has not taken it yet.
@@ -136,12 +31,8 @@ struct Inner<T> {
     reserved: Cell<usize>,
     /// `Some(n)` for [`Queue::bounded`].
     bound: Option<usize>,
-    closed: Cell<bool>,
     /// Items put and not yet marked done with [`Queue::task_done`].
     unfinished: Cell<usize>,
-    /// Getters waiting for an item (`Some`), or to hear that the queue is
-    /// closed (`None`).
-    getters: WaitQueue<Option<T>>,
     /// Putters of a full bounded queue waiting for a slot (`true`), or to
     /// hear that the queue is closed (`false`).
     putters: WaitQueue<bool>,
@@ -149,7 +40,7 @@ struct Inner<T> {
     joiners: WaitQueue<()>,
 }
 
-impl<T> Inner<T> {
+impl<T> Buffer<T> {
     /// What counts against the bound: buffered, in flight and reserved.
     fn held(&self) -> usize {
         self.items.borrow().len() + self.in_flight.get() + self.reserved.get()
@@ -159,46 +50,96 @@ impl<T> Inner<T> {
     fn has_room(&self) -> bool {
         self.putters.is_empty() && self.bound.is_none_or(|bound| self.held() < bound)
     }
+}
 
+/// The state that a queue's handles share.
+type Inner<T> = Handoff<T, Buffer<T>>;
+
+impl<T> Inner<T> {
     /// Puts `item` in (room is known): to the first waiting getter, else to
     /// the back of the buffer.
     fn push(&self, item: T) {
-        self.unfinished.set(self.unfinished.get() + 1);
-        if let Err(Some(item)) = self.getters.notify_one(Some(item)) {
-            self.items.borrow_mut().push_back(item);
+        let buffer = self.store();
+        buffer.unfinished.set(buffer.unfinished.get() + 1);
+        if let Err(item) = self.hand_to_getter(item) {
+            buffer.items.borrow_mut().push_back(item);
         } else {
-            self.in_flight.set(self.in_flight.get() + 1);
-        }
-    }
-
-    /// An item handed to a getter that left without it (killed, or its
-    /// outer timeout expired): to the next waiting getter, else back to the
-    /// front of the buffer, ahead of every item put after it.
-    fn redeliver(&self, item: T) {
-        if let Err(Some(item)) = self.getters.notify_one(Some(item)) {
-            self.in_flight.set(self.in_flight.get() - 1);
-            self.items.borrow_mut().push_front(item);
+            buffer.in_flight.set(buffer.in_flight.get() + 1);
         }
     }
 
     /// One item left the queue: its slot goes to the first blocked putter.
     fn free_slot(&self) {
-        if self.bound.is_some() && !self.closed.get() && self.putters.notify_one(true).is_ok() {
-            self.reserved.set(self.reserved.get() + 1);
+        let buffer = self.store();
+        if buffer.bound.is_some() && !self.is_closed() && buffer.putters.notify_one(true).is_ok() {
+            buffer.reserved.set(buffer.reserved.get() + 1);
         }
     }
 
     /// A slot handed to a putter that left without using it: to the next.
     fn return_slot(&self) {
-        self.reserved.set(self.reserved.get() - 1);
+        let buffer = self.store();
+        buffer.reserved.set(buffer.reserved.get() - 1);
         self.free_slot();
     }
+}
 
-    /// Takes the first buffered item, if any.
-    fn take_buffered(&self) -> Option<T> {
-        let item = self.items.borrow_mut().pop_front()?;
-        self.free_slot();
+impl<T> Store<T> for Buffer<T> {
+    const GET: &'static str = "Queue::get";
+
+    fn try_put(queue: &Inner<T>, item: T) -> Result<(), T> {
+        if queue.store().has_room() {
+            queue.push(item);
+            Ok(())
+        } else {
+            Err(item)
+        }
+    }
+
+    fn wait_put(queue: &Inner<T>, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+        let buffer = queue.store();
+        let granted = buffer.putters.wait("Queue::put", timeout, |granted| {
+            if granted {
+                queue.return_slot();
+            }
+        });
+        match granted {
+            Ok(true) if !queue.is_closed() => {
+                buffer.reserved.set(buffer.reserved.get() - 1);
+                queue.push(item);
+                Ok(())
+            }
+            Ok(true) => {
+                // Closed after the slot was handed over: no item enters now.
+                buffer.reserved.set(buffer.reserved.get() - 1);
+                Err(PutError::Closed(item))
+            }
+            Ok(false) => Err(PutError::Closed(item)),
+            Err(WaitError::TimedOut) => Err(PutError::TimedOut(item)),
+        }
+    }
+
+    fn take(queue: &Inner<T>) -> Option<T> {
+        let item = queue.store().items.borrow_mut().pop_front()?;
+        queue.free_slot();
         Some(item)
+    }
+
+    fn taken(queue: &Inner<T>) {
+        let buffer = queue.store();
+        buffer.in_flight.set(buffer.in_flight.get() - 1);
+        queue.free_slot();
+    }
+
+    /// Back to the front of the buffer, ahead of every item put after it.
+    fn keep(queue: &Inner<T>, item: T) {
+        let buffer = queue.store();
+        buffer.in_flight.set(buffer.in_flight.get() - 1);
+        buffer.items.borrow_mut().push_front(item);
+    }
+
+    fn close(queue: &Inner<T>) {
+        while queue.store().putters.notify_one(false).is_ok() {}
     }
 }
 
@@ -248,17 +189,15 @@ pub struct Queue<T> {
 impl<T> Queue<T> {
     fn with_bound(bound: Option<usize>) -> Queue<T> {
         Queue {
-            inner: Rc::new(Inner {
+            inner: Rc::new(Handoff::new(Buffer {
                 items: RefCell::new(VecDeque::new()),
                 in_flight: Cell::new(0),
                 reserved: Cell::new(0),
                 bound,
-                closed: Cell::new(false),
                 unfinished: Cell::new(0),
-                getters: WaitQueue::new(),
                 putters: WaitQueue::new(),
                 joiners: WaitQueue::new(),
-            }),
+            })),
         }
     }
 
@@ -335,7 +274,7 @@ impl<T> Queue<T> {
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_within(item, None)
+        self.inner.put(item, None)
     }
 
     /// Puts `item` if there is room now and no putter waits; never blocks.
@@ -355,15 +294,7 @@ impl<T> Queue<T> {
     /// assert!(matches!(queue.try_put(2), Err(PutError::Full(2))));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
-        let inner = &*self.inner;
-        if inner.closed.get() {
-            Err(PutError::Closed(item))
-        } else if inner.has_room() {
-            inner.push(item);
-            Ok(())
-        } else {
-            Err(PutError::Full(item))
-        }
+        self.inner.try_put(item)
     }
 
     /// As [`put`](Self::put), but waits at most `timeout` for room.
@@ -390,37 +321,7 @@ impl<T> Queue<T> {
     /// assert!(matches!(err, PutError::TimedOut(2)));
     /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_within(item, Some(timeout))
-    }
-
-    fn put_within(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
-        let inner = &*self.inner;
-        if inner.closed.get() {
-            return Err(PutError::Closed(item));
-        }
-        if inner.has_room() {
-            inner.push(item);
-            return Ok(());
-        }
-        let granted = inner.putters.wait("Queue::put", timeout, |granted| {
-            if granted {
-                inner.return_slot();
-            }
-        });
-        match granted {
-            Ok(true) if !inner.closed.get() => {
-                inner.reserved.set(inner.reserved.get() - 1);
-                inner.push(item);
-                Ok(())
-            }
-            Ok(true) => {
-                // Closed after the slot was handed over: no item enters now.
-                inner.reserved.set(inner.reserved.get() - 1);
-                Err(PutError::Closed(item))
-            }
-            Ok(false) => Err(PutError::Closed(item)),
-            Err(WaitError::TimedOut) => Err(PutError::TimedOut(item)),
-        }
+        self.inner.put(item, Some(timeout))
     }
 
     /// Takes the item at the front of the queue, waiting (FIFO) while the
@@ -449,7 +350,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Ok("hello")); // runs the producer meanwhile
     /// ```
     pub fn get(&self) -> Result<T, GetError> {
-        self.get_within(None)
+        self.inner.get(None)
     }
 
     /// Takes the item at the front of the queue if there is one; never
@@ -475,14 +376,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.try_get(), Err(GetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, GetError> {
-        let inner = &*self.inner;
-        if let Some(item) = inner.take_buffered() {
-            Ok(item)
-        } else if inner.closed.get() {
-            Err(GetError::Closed)
-        } else {
-            Err(GetError::Empty)
-        }
+        self.inner.try_get()
     }
 
     /// As [`get`](Self::get), but waits at most `timeout` for an item.
@@ -506,31 +400,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get_timeout(Duration::from_millis(2)), Err(GetError::TimedOut));
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_within(Some(timeout))
-    }
-
-    fn get_within(&self, timeout: Option<Duration>) -> Result<T, GetError> {
-        let inner = &*self.inner;
-        if let Some(item) = inner.take_buffered() {
-            return Ok(item);
-        }
-        if inner.closed.get() {
-            return Err(GetError::Closed);
-        }
-        let got = inner.getters.wait("Queue::get", timeout, |got| {
-            if let Some(item) = got {
-                inner.redeliver(item);
-            }
-        });
-        match got {
-            Ok(Some(item)) => {
-                inner.in_flight.set(inner.in_flight.get() - 1);
-                inner.free_slot();
-                Ok(item)
-            }
-            Ok(None) => Err(GetError::Closed),
-            Err(WaitError::TimedOut) => Err(GetError::TimedOut),
-        }
+        self.inner.get(Some(timeout))
     }
 
     /// How many items are in the queue: those waiting to be taken, and
@@ -545,7 +415,8 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.items.borrow().len() + self.inner.in_flight.get()
+        let buffer = self.inner.store();
+        buffer.items.borrow().len() + buffer.in_flight.get()
     }
 
     /// Whether [`len`](Self::len) is 0.
@@ -574,7 +445,7 @@ impl<T> Queue<T> {
     /// assert_eq!(Queue::<u8>::unbounded().bound(), None);
     /// ```
     pub fn bound(&self) -> Option<usize> {
-        self.inner.bound
+        self.inner.store().bound
     }
 
     /// Closes the queue: it takes no more items. Getters drain the items
@@ -596,12 +467,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Err(GetError::Closed));
     /// ```
     pub fn close(&self) {
-        let inner = &*self.inner;
-        if inner.closed.replace(true) {
-            return;
-        }
-        while inner.getters.notify_one(None).is_ok() {}
-        while inner.putters.notify_one(false).is_ok() {}
+        self.inner.close();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -614,7 +480,7 @@ impl<T> Queue<T> {
     /// assert!(queue.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.is_closed()
     }
 
     /// An iterator that [`get`](Self::get)s items, waiting for each, until
@@ -663,15 +529,15 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.unfinished(), 0);
     /// ```
     pub fn task_done(&self) {
-        let inner = &*self.inner;
-        let unfinished = inner.unfinished.get();
+        let buffer = self.inner.store();
+        let unfinished = buffer.unfinished.get();
         assert!(
             unfinished > 0,
             "Queue::task_done called more times than items were put"
         );
-        inner.unfinished.set(unfinished - 1);
+        buffer.unfinished.set(unfinished - 1);
         if unfinished == 1 {
-            inner.joiners.notify_all(&());
+            buffer.joiners.notify_all(&());
         }
     }
 
@@ -687,7 +553,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.unfinished(), 2);
     /// ```
     pub fn unfinished(&self) -> usize {
-        self.inner.unfinished.get()
+        self.inner.store().unfinished.get()
     }
 
     /// Waits until every item put has been marked done with
@@ -720,7 +586,11 @@ impl<T> Queue<T> {
     /// ```
     pub fn join(&self) {
         if self.unfinished() > 0 {
-            let _ = self.inner.joiners.wait("Queue::join", None, |()| {});
+            let _ = self
+                .inner
+                .store()
+                .joiners
+                .wait("Queue::join", None, |()| {});
         }
     }
 
@@ -745,6 +615,7 @@ impl<T> Queue<T> {
         self.unfinished() == 0
             || self
                 .inner
+                .store()
                 .joiners
                 .wait("Queue::join", Some(timeout), |()| {})
                 .is_ok()
@@ -768,14 +639,14 @@ impl<T> Default for Queue<T> {
 
 impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &*self.inner;
+        let buffer = self.inner.store();
         f.debug_struct("Queue")
             .field("len", &self.len())
-            .field("bound", &inner.bound)
-            .field("closed", &inner.closed.get())
-            .field("unfinished", &inner.unfinished.get())
-            .field("getters", &inner.getters.len())
-            .field("putters", &inner.putters.len())
+            .field("bound", &buffer.bound)
+            .field("closed", &self.inner.is_closed())
+            .field("unfinished", &buffer.unfinished.get())
+            .field("getters", &self.inner.getters())
+            .field("putters", &buffer.putters.len())
             .finish()
     }
 }

@@ -33,6 +33,22 @@ impl Drop for DropToken {
     }
 }
 
+/// A seeded xorshift64* generator for the stress tests: the same seed, the
+/// same sequence, so a failing run repeats.
+///
+/// # Panics
+///
+/// Panics if `seed` is 0, where xorshift stays forever.
+pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    assert_ne!(seed, 0, "xorshift needs a seed other than 0");
+    move || {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
 /// The environment variable that tells a re-executed test binary it is the child.
 pub const CHILD_ENV: &str = "GREENLET_TEST_CHILD";
 
