@@ -3,13 +3,22 @@
 //! `cargo bench --bench sync`
 
 mod common;
+#[path = "../examples/switch_cost/handoff.rs"]
+mod handoff;
+#[allow(dead_code)] // the report's other measurements
+#[path = "../examples/switch_cost/measure.rs"]
+mod measure;
+#[allow(dead_code)]
+#[path = "../examples/switch_cost/tokio_tasks.rs"]
+mod tokio_tasks;
 
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenlet::sync::{Event, Mutex, Queue};
+use greenlet::sync::{Channel, Event, Mutex, Queue, Semaphore};
+use measure::{NoTally, Sample};
 
 fn mutex(c: &mut Criterion) {
     let mut group = c.benchmark_group("mutex_uncontended");
@@ -104,5 +113,50 @@ fn event_wake_10000(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mutex, queue_ping_pong, event_wake_10000);
+/// The time of `iters` operations from one sample of a measurement that
+/// rounds up (to whole rounds), scaled back to `iters`.
+fn scaled(iters: u64, sample: Sample) -> Duration {
+    sample.elapsed.mul_f64(iters as f64 / sample.ops as f64)
+}
+
+/// One hand-off between two tasks (one makes the other ready and blocks; the
+/// other runs next), through each primitive, beside `yield_now` between two
+/// greenlets and tokio's `mpsc` between two `current_thread` tasks. The
+/// switch-cost report's `handoff.rs` and `tokio_tasks.rs` do the measuring.
+fn handoff(c: &mut Criterion) {
+    let mut group = c.benchmark_group("handoff");
+    let t = &NoTally;
+    let green = |iters, sample: Result<Vec<Sample>, String>| {
+        scaled(iters, sample.expect("both greenlets run")[0])
+    };
+    group.bench_function("greenlet_yield_now_2", |b| {
+        b.iter_custom(|iters| green(iters, measure::yield_ring(2, iters, 1, t)))
+    });
+    group.bench_function("greenlet_queue", |b| {
+        b.iter_custom(|iters| green(iters, handoff::greenlet_handoff::<Queue<u64>>(iters, 1, t)))
+    });
+    group.bench_function("greenlet_channel", |b| {
+        b.iter_custom(|iters| {
+            green(
+                iters,
+                handoff::greenlet_handoff::<Channel<u64>>(iters, 1, t),
+            )
+        })
+    });
+    group.bench_function("greenlet_event", |b| {
+        b.iter_custom(|iters| green(iters, handoff::greenlet_handoff::<Event>(iters, 1, t)))
+    });
+    group.bench_function("greenlet_semaphore", |b| {
+        b.iter_custom(|iters| green(iters, handoff::greenlet_handoff::<Semaphore>(iters, 1, t)))
+    });
+    group.bench_function("tokio_yield_now_2", |b| {
+        b.iter_custom(|iters| scaled(iters, tokio_tasks::yield_ring(2, iters, 1, t)[0]))
+    });
+    group.bench_function("tokio_mpsc", |b| {
+        b.iter_custom(|iters| scaled(iters, tokio_tasks::mpsc_handoff(iters, 1, t)[0]))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mutex, queue_ping_pong, handoff, event_wake_10000);
 criterion_main!(benches);

@@ -1,8 +1,11 @@
 //! The switch-cost report (`examples/switch_cost`): its measuring functions
-//! perform the switches they claim (the tasks count them), a point whose
+//! (greenlets, hand-offs, tokio tasks, OS threads) perform the switches they
+//! claim (the tasks count them), a point whose
 //! greenlets cannot start fails cleanly, and the program's `--quick --json`
 //! output and SVG plot are well formed. Nothing here asserts a timing.
 
+#[path = "../examples/switch_cost/handoff.rs"]
+mod handoff;
 #[allow(dead_code)] // the report uses what the tests do not
 #[path = "../examples/switch_cost/measure.rs"]
 mod measure;
@@ -16,6 +19,8 @@ mod plot;
 mod report;
 #[path = "../examples/switch_cost/threads.rs"]
 mod threads;
+#[path = "../examples/switch_cost/tokio_tasks.rs"]
+mod tokio_tasks;
 mod util;
 
 use std::path::PathBuf;
@@ -24,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use greenlet::sync::{Channel, Queue};
-use measure::{Sample, Tally, Token};
+use greenlet::sync::{Channel, Event, Queue, Semaphore};
+use measure::{Sample, Tally};
 use serde_json::Value;
 
 /// A tally that counts what the tasks report.
@@ -74,11 +79,29 @@ fn yield_ring_counts_every_yield_in_whole_rounds() {
 }
 
 #[test]
-fn ping_pong_counts_every_message_both_ways() {
-    let samples = counted(|t| measure::greenlet_ping_pong::<Queue<Token>>(11, 3, t).unwrap());
-    assert_eq!(ops(&samples), [12; 3]); // six round trips
-    let samples = counted(|t| measure::greenlet_ping_pong::<Channel<Token>>(100, 2, t).unwrap());
+fn tokio_yield_ring_counts_every_yield_in_whole_rounds() {
+    for (tasks, per_rep, expected) in [(1, 5, 5), (2, 100, 100), (7, 50, 56), (1_000, 10, 1_000)] {
+        let samples = counted(|t| tokio_tasks::yield_ring(tasks, per_rep, 3, t));
+        assert_eq!(ops(&samples), [expected; 3], "{tasks} tasks");
+    }
+}
+
+#[test]
+fn handoffs_count_every_hand_off_both_ways() {
+    let samples = counted(|t| handoff::greenlet_handoff::<Queue<u64>>(11, 3, t).unwrap());
+    assert_eq!(ops(&samples), [12; 3]); // six rounds
+    let samples = counted(|t| handoff::greenlet_handoff::<Channel<u64>>(100, 2, t).unwrap());
     assert_eq!(ops(&samples), [100; 2]);
+    let samples = counted(|t| handoff::greenlet_handoff::<Event>(100, 2, t).unwrap());
+    assert_eq!(ops(&samples), [100; 2]);
+    let samples = counted(|t| handoff::greenlet_handoff::<Semaphore>(1, 2, t).unwrap());
+    assert_eq!(ops(&samples), [2; 2]);
+    let samples = counted(|t| tokio_tasks::mpsc_handoff(7, 3, t));
+    assert_eq!(ops(&samples), [8; 3]);
+}
+
+#[test]
+fn thread_ping_pongs_count_every_message_both_ways() {
     let samples = counted(|t| threads::condvar_ping_pong(100, 2, t));
     assert_eq!(ops(&samples), [100; 2]);
     let samples = counted(|t| threads::mpsc_ping_pong(7, 2, t));
@@ -92,12 +115,16 @@ fn rings_count_every_hop_and_the_way_back() {
         assert_eq!(ops(&samples), [hops + 1; 3], "{tasks} greenlets");
         let samples = counted(|t| threads::thread_ring(tasks, hops, 3, t).unwrap());
         assert_eq!(ops(&samples), [hops + 1; 3], "{tasks} threads");
+        let samples = counted(|t| tokio_tasks::mpsc_ring(tasks, hops, 3, t));
+        assert_eq!(ops(&samples), [hops + 1; 3], "{tasks} tokio tasks");
     }
 }
 
 #[test]
 fn spawn_join_counts_every_task_run() {
     let samples = counted(|t| measure::greenlet_spawn_join(500, 2, t).unwrap());
+    assert_eq!(ops(&samples), [500; 2]);
+    let samples = counted(|t| tokio_tasks::spawn_join(500, 2, t));
     assert_eq!(ops(&samples), [500; 2]);
     let samples = counted(|t| threads::thread_spawn_join(20, 2, t));
     assert_eq!(ops(&samples), [20; 2]);
@@ -231,15 +258,30 @@ fn quick_json_parses_and_the_svg_holds_every_series() {
             "generator_send",
             "yield_now_2",
             "yield_now_10000",
-            "queue_ping_pong",
-            "channel_ping_pong",
+            "tokio_yield_now_2",
             "threads_condvar",
             "threads_mpsc"
         ]
     );
     assert_eq!(
+        keys("handoff"),
+        ["queue", "channel", "event", "semaphore", "tokio_mpsc"]
+    );
+    for entry in report["handoff"].as_array().unwrap() {
+        assert!(median(entry).is_some(), "quick points all fit: {entry}");
+        let times = entry["times_yield_now"].as_f64();
+        assert!(
+            times.is_some_and(|t| t > 0.0),
+            "a ratio to yield_now: {entry}"
+        );
+    }
+    assert_eq!(
         keys("spawn_join"),
-        ["greenlet_spawn_join", "thread_spawn_join"]
+        [
+            "greenlet_spawn_join",
+            "tokio_spawn_join",
+            "thread_spawn_join"
+        ]
     );
     assert_eq!(keys("memory"), ["greenlet", "thread"]);
     for entry in report["switch"]
@@ -258,7 +300,13 @@ fn quick_json_parses_and_the_svg_holds_every_series() {
     let series = report["scaling"].as_array().unwrap();
     assert_eq!(
         keys("scaling"),
-        ["greenlet_yield_now", "greenlet_queue_ring", "thread_ring"]
+        [
+            "greenlet_yield_now",
+            "greenlet_queue_ring",
+            "tokio_yield_now",
+            "tokio_mpsc_ring",
+            "thread_ring"
+        ]
     );
     for s in series {
         let points = s["points"].as_array().unwrap();
@@ -291,8 +339,17 @@ fn quick_table_names_the_machine_and_the_plot() {
     for needed in [
         "One switch",
         "yield_now, 2 greenlets",
+        "tokio yield_now, 2 tasks",
         "OS threads: mpsc rendezvous ping-pong",
+        "Hand-off between two tasks",
+        "vs yield_now",
+        "Queue: put",
+        "Channel: put",
+        "Event: set",
+        "Semaphore: release",
+        "tokio mpsc: send",
         "Spawn + join",
+        "tokio spawn + await",
         "Memory",
         "Scaling",
         "cores",

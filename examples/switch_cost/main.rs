@@ -1,5 +1,5 @@
 //! The switch-cost report: what a switch between greenlets costs on this
-//! machine, next to raw corosensei and to OS threads, in one run.
+//! machine, next to raw corosensei, tokio tasks and OS threads, in one run.
 //!
 //! ```sh
 //! cargo run --release --example switch_cost            # about half a minute
@@ -8,7 +8,8 @@
 //! ```
 //!
 //! It prints a table (ns per switch: median of several repetitions, min and
-//! max; ratios against OS threads; the machine) and writes the scaling curves
+//! max; ratios against OS threads; hand-offs between two tasks through each
+//! primitive against `yield_now`; the machine) and writes the scaling curves
 //! to `switch_cost.svg` (or `--out PATH`). With `--json` the figures go to
 //! stdout as JSON instead of the table. A progress line on stderr (when it is
 //! a terminal) says what is being measured.
@@ -18,135 +19,52 @@
 //! ratios: the machine this runs on may be noisy, but both sides of a ratio
 //! come from the same run.
 
+mod handoff;
 mod measure;
 mod memory;
+mod plan;
 mod plot;
 mod report;
 mod threads;
+mod tokio_tasks;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use greenlet::sync::{Channel, Queue};
-use measure::{NoTally, Sample, Token};
-use report::{Machine, Memory, Outcome, Report, Row, Runner, Series, Stats, group};
-
-const USAGE: &str = "\
-usage: switch_cost [--quick] [--json] [--out PATH]
-  --quick     a rough run of a few seconds (for CI)
-  --json      the figures as JSON on stdout instead of the table
-  --out PATH  where to write the SVG plot (default: switch_cost.svg)";
-
-/// How much to measure: the full run or `--quick`.
-struct Plan {
-    quick: bool,
-    /// Timed repetitions of each one-switch and spawn measurement.
-    reps: usize,
-    /// Timed repetitions at each scaling point.
-    scaling_reps: usize,
-    /// The aim for one repetition's duration.
-    target: Duration,
-    /// The largest batch of greenlets spawned before they are joined.
-    spawn_batch: u64,
-    /// Idle tasks of each kind in the memory measurement.
-    memory_tasks: usize,
-    thread_points: &'static [usize],
-    greenlet_points: &'static [usize],
-}
-
-impl Plan {
-    fn full() -> Plan {
-        Plan {
-            quick: false,
-            reps: 7,
-            scaling_reps: 5,
-            target: Duration::from_millis(40),
-            spawn_batch: 100_000,
-            memory_tasks: 10_000,
-            thread_points: &[2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000],
-            greenlet_points: &[
-                2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
-                100_000,
-            ],
-        }
-    }
-
-    fn quick() -> Plan {
-        Plan {
-            quick: true,
-            reps: 3,
-            scaling_reps: 3,
-            target: Duration::from_millis(4),
-            spawn_batch: 10_000,
-            memory_tasks: 1_000,
-            thread_points: &[2, 10, 100, 1_000],
-            greenlet_points: &[2, 10, 100, 1_000, 10_000],
-        }
-    }
-
-    fn steps(&self) -> usize {
-        8 + 2 + 2 + self.thread_points.len() + 2 * self.greenlet_points.len()
-    }
-
-    /// Calibrates `run(per_rep, reps)` so that a repetition takes about the
-    /// target (never more than `max` operations), then takes the samples.
-    fn timed(
-        &self,
-        probe: u64,
-        max: u64,
-        mut run: impl FnMut(u64, usize) -> Result<Vec<Sample>, String>,
-    ) -> Outcome {
-        let goal = self.target.as_secs_f64();
-        let mut ops = probe.clamp(1, max);
-        let secs_per_op = loop {
-            let sample = run(ops, 1)?[0];
-            let secs = sample.elapsed.as_secs_f64();
-            if secs >= goal / 8.0 || ops >= max {
-                break secs / sample.ops as f64;
-            }
-            ops = ops.saturating_mul(8).min(max);
-        };
-        let per_rep = ((goal / secs_per_op.max(1e-12)) as u64).clamp(1, max);
-        Ok(Stats::of(&run(per_rep, self.reps)?))
-    }
-}
-
-/// The `\r`-updated line on stderr, when stderr is a terminal.
-struct Progress {
-    on: bool,
-    step: usize,
-    total: usize,
-    start: Instant,
-}
-
-impl Progress {
-    fn show(&mut self, what: &str) {
-        self.step += 1;
-        if self.on {
-            eprint!(
-                "\r\x1b[2K[{:>2}/{}] {:>5.1} s  {what}",
-                self.step,
-                self.total,
-                self.start.elapsed().as_secs_f64()
-            );
-        }
-    }
-
-    fn clear(&self) {
-        if self.on {
-            eprint!("\r\x1b[2K");
-        }
-    }
-}
+use greenlet::sync::{Channel, Event, Queue, Semaphore};
+use measure::{NoTally, Sample};
+use plan::{Options, Plan, Progress, USAGE, options};
+use report::{Machine, Memory, Report, Row, Runner, Series, Stats, group};
 
 /// A measurement to calibrate: `run(per_rep, reps)`.
 type Run<'a> = Box<dyn FnMut(u64, usize) -> Result<Vec<Sample>, String> + 'a>;
 
+/// Calibrates and measures each row of `table`, `(key, label, runner,
+/// probe, run)`, showing `what` and the label on the progress line.
+fn rows<const N: usize>(
+    plan: &Plan,
+    progress: &mut Progress,
+    what: &str,
+    table: [(&'static str, &str, Runner, u64, Run); N],
+) -> Vec<Row> {
+    table
+        .into_iter()
+        .map(|(key, label, runner, probe, run)| {
+            progress.show(&format!("{what}: {label}"));
+            Row {
+                key,
+                label: label.to_string(),
+                runner,
+                outcome: plan.timed(probe, u64::MAX, run),
+            }
+        })
+        .collect()
+}
+
 fn one_switch(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
     let t = &NoTally;
-    let table: [(&str, &str, Runner, u64, Run); 8] = [
+    let table: [(&str, &str, Runner, u64, Run); 7] = [
         (
             "raw_corosensei",
             "raw corosensei resume + suspend",
@@ -176,18 +94,11 @@ fn one_switch(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
             Box::new(|n, r| measure::yield_ring(10_000, n, r, t)),
         ),
         (
-            "queue_ping_pong",
-            "Queue ping-pong, 2 greenlets",
-            Runner::Greenlet,
+            "tokio_yield_now_2",
+            "tokio yield_now, 2 tasks (current_thread)",
+            Runner::Tokio,
             1_000,
-            Box::new(|n, r| measure::greenlet_ping_pong::<Queue<Token>>(n, r, t)),
-        ),
-        (
-            "channel_ping_pong",
-            "Channel ping-pong, 2 greenlets",
-            Runner::Greenlet,
-            1_000,
-            Box::new(|n, r| measure::greenlet_ping_pong::<Channel<Token>>(n, r, t)),
+            Box::new(|n, r| Ok(tokio_tasks::yield_ring(2, n, r, t))),
         ),
         (
             "threads_condvar",
@@ -204,18 +115,50 @@ fn one_switch(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
             Box::new(|n, r| Ok(threads::mpsc_ping_pong(n, r, t))),
         ),
     ];
-    table
-        .into_iter()
-        .map(|(key, label, runner, probe, run)| {
-            progress.show(&format!("one switch: {label}"));
-            Row {
-                key,
-                label: label.to_string(),
-                runner,
-                outcome: plan.timed(probe, u64::MAX, run),
-            }
-        })
-        .collect()
+    rows(plan, progress, "one switch", table)
+}
+
+/// Hand-offs between two tasks: one makes the other ready and blocks.
+fn handoffs(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
+    let t = &NoTally;
+    let table: [(&str, &str, Runner, u64, Run); 5] = [
+        (
+            "queue",
+            "Queue: put, the waiting get runs",
+            Runner::Greenlet,
+            1_000,
+            Box::new(|n, r| handoff::greenlet_handoff::<Queue<u64>>(n, r, t)),
+        ),
+        (
+            "channel",
+            "Channel: put, the waiting get runs",
+            Runner::Greenlet,
+            1_000,
+            Box::new(|n, r| handoff::greenlet_handoff::<Channel<u64>>(n, r, t)),
+        ),
+        (
+            "event",
+            "Event: set, the waiter runs",
+            Runner::Greenlet,
+            1_000,
+            Box::new(|n, r| handoff::greenlet_handoff::<Event>(n, r, t)),
+        ),
+        (
+            "semaphore",
+            "Semaphore: release, the waiting acquire runs",
+            Runner::Greenlet,
+            1_000,
+            Box::new(|n, r| handoff::greenlet_handoff::<Semaphore>(n, r, t)),
+        ),
+        (
+            "tokio_mpsc",
+            "tokio mpsc: send, the waiting recv runs",
+            Runner::Tokio,
+            1_000,
+            Box::new(|n, r| Ok(tokio_tasks::mpsc_handoff(n, r, t))),
+        ),
+    ];
+    rows(plan, progress, "hand-off", table)
 }
 
 fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
@@ -228,6 +171,14 @@ fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
     let green = plan.timed(1_000, plan.spawn_batch, |n, r| {
         measure::greenlet_spawn_join(n, r, t)
     });
+    let tokio_label = format!(
+        "tokio spawn + await (batches of up to {})",
+        group(plan.spawn_batch as f64)
+    );
+    progress.show(&format!("spawn + join: {tokio_label}"));
+    let tokio = plan.timed(1_000, plan.spawn_batch, |n, r| {
+        Ok(tokio_tasks::spawn_join(n, r, t))
+    });
     progress.show("spawn + join: std::thread::spawn");
     let os = plan.timed(10, u64::MAX, |n, r| Ok(threads::thread_spawn_join(n, r, t)));
     vec![
@@ -236,6 +187,12 @@ fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
             label,
             runner: Runner::Greenlet,
             outcome: green,
+        },
+        Row {
+            key: "tokio_spawn_join",
+            label: tokio_label,
+            runner: Runner::Tokio,
+            outcome: tokio,
         },
         Row {
             key: "thread_spawn_join",
@@ -293,10 +250,13 @@ fn curve(
     Series { key, label, points }
 }
 
-fn scaling(plan: &Plan, progress: &mut Progress, switches: &[Row]) -> Vec<Series> {
+fn scaling(plan: &Plan, progress: &mut Progress, measured: &[&[Row]]) -> Vec<Series> {
     let t = &NoTally;
     let guess = |key: &str| {
-        let row = switches.iter().find(|r| r.key == key);
+        let row = measured
+            .iter()
+            .flat_map(|rows| *rows)
+            .find(|r| r.key == key);
         row.and_then(|r| r.outcome.as_ref().ok())
             .map_or(1_000.0, |s| s.median)
     };
@@ -315,8 +275,24 @@ fn scaling(plan: &Plan, progress: &mut Progress, switches: &[Row]) -> Vec<Series
             progress,
             ("greenlet_queue_ring", "greenlet Queue ring"),
             gp,
-            guess("queue_ping_pong"),
+            guess("queue"),
             |n, p, r| measure::greenlet_ring(n, p, r, t),
+        ),
+        curve(
+            plan,
+            progress,
+            ("tokio_yield_now", "tokio yield_now"),
+            gp,
+            guess("tokio_yield_now_2"),
+            |n, p, r| Ok(tokio_tasks::yield_ring(n, p, r, t)),
+        ),
+        curve(
+            plan,
+            progress,
+            ("tokio_mpsc_ring", "tokio mpsc ring"),
+            gp,
+            guess("tokio_mpsc"),
+            |n, p, r| Ok(tokio_tasks::mpsc_ring(n, p, r, t)),
         ),
         curve(
             plan,
@@ -327,29 +303,6 @@ fn scaling(plan: &Plan, progress: &mut Progress, switches: &[Row]) -> Vec<Series
             |n, p, r| threads::thread_ring(n, p, r, t),
         ),
     ]
-}
-
-/// The command line: `--quick`, `--json`, `--out PATH`.
-struct Options {
-    plan: Plan,
-    json: bool,
-    out: PathBuf,
-}
-
-fn options(args: &[String]) -> Result<Options, String> {
-    let (mut quick, mut json, mut out) = (false, false, PathBuf::from("switch_cost.svg"));
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            "--json" => json = true,
-            "--out" => out = args.next().ok_or("--out needs a path")?.into(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let plan = if quick { Plan::quick() } else { Plan::full() };
-    Ok(Options { plan, json, out })
 }
 
 fn main() -> ExitCode {
@@ -378,8 +331,9 @@ fn main() -> ExitCode {
         start,
     };
     let switches = one_switch(&plan, &mut progress);
+    let handoffs = handoffs(&plan, &mut progress);
     let spawns = spawn_join(&plan, &mut progress);
-    let scaling = scaling(&plan, &mut progress, &switches);
+    let scaling = scaling(&plan, &mut progress, &[&switches, &handoffs]);
     let memory = memory(&plan, &mut progress);
     progress.clear();
 
@@ -390,6 +344,7 @@ fn main() -> ExitCode {
         machine,
         quick: plan.quick,
         switches,
+        handoffs,
         spawns,
         memory,
         scaling,

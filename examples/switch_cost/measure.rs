@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult};
-use greenlet::sync::{Channel, Queue};
+use greenlet::sync::Queue;
 use greenlet::{DEFAULT_STACK_SIZE, Generator, GeneratorState, Greenlet};
 
 /// One timed repetition.
@@ -69,7 +69,7 @@ pub struct Token {
 }
 
 /// The samples between consecutive `stamps`, `ops` operations each.
-fn between(stamps: &[Instant], ops: u64) -> Vec<Sample> {
+pub fn between(stamps: &[Instant], ops: u64) -> Vec<Sample> {
     stamps
         .windows(2)
         .map(|w| Sample {
@@ -235,104 +235,6 @@ pub fn yield_ring(
     Ok(between(&stamps, rounds * tasks as u64))
 }
 
-/// Something two greenlets pass [`Token`]s through: a [`Queue`] or a
-/// [`Channel`].
-pub trait Mailbox: Clone + 'static {
-    /// An empty, open mailbox.
-    fn open() -> Self;
-    /// Puts a token in (a closed mailbox drops it).
-    fn send(&self, token: Token);
-    /// Takes the next token, waiting for one; `None` once closed and empty.
-    fn recv(&self) -> Option<Token>;
-    /// Closes it: `recv` returns `None` once it is empty.
-    fn shut(&self);
-}
-
-impl Mailbox for Queue<Token> {
-    fn open() -> Self {
-        Queue::unbounded()
-    }
-    fn send(&self, token: Token) {
-        let _ = self.put(token); // fails only when closed: a stopping ring
-    }
-    fn recv(&self) -> Option<Token> {
-        self.get().ok()
-    }
-    fn shut(&self) {
-        self.close();
-    }
-}
-
-impl Mailbox for Channel<Token> {
-    fn open() -> Self {
-        Channel::new()
-    }
-    fn send(&self, token: Token) {
-        let _ = self.put(token);
-    }
-    fn recv(&self) -> Option<Token> {
-        self.get().ok()
-    }
-    fn shut(&self) {
-        self.close();
-    }
-}
-
-/// Ping-pong between two greenlets through two mailboxes of kind `M`: each
-/// message handed over is one switch, so a round trip is two.
-///
-/// # Errors
-///
-/// When a greenlet fails (it could not start).
-pub fn greenlet_ping_pong<M: Mailbox>(
-    per_rep: u64,
-    reps: usize,
-    tally: &impl Tally,
-) -> Result<Vec<Sample>, String> {
-    let round_trips = per_rep.div_ceil(2).max(1);
-    let (ping, pong) = (M::open(), M::open());
-    let ponger = {
-        let (ping, pong, task) = (ping.clone(), pong.clone(), tally.clone());
-        greenlet::spawn(move || {
-            while let Some(token) = ping.recv() {
-                if token.counted {
-                    task.tick();
-                }
-                pong.send(token);
-            }
-        })
-    };
-    let pinger = {
-        let task = tally.clone();
-        greenlet::spawn(move || {
-            let warm_up = Token {
-                left: 0,
-                counted: false,
-            };
-            ping.send(warm_up);
-            pong.recv();
-            let mut stamps = Vec::with_capacity(reps + 1);
-            stamps.push(Instant::now());
-            for _ in 0..reps {
-                for left in 0..round_trips {
-                    ping.send(Token {
-                        left,
-                        counted: true,
-                    });
-                    black_box(pong.recv());
-                    task.tick();
-                }
-                stamps.push(Instant::now());
-            }
-            ping.shut();
-            stamps
-        })
-    };
-    let stamps = pinger.join().map_err(|e| e.to_string())?;
-    ponger.join().map_err(|e| e.to_string())?;
-    Ok(between(&stamps, 2 * round_trips))
-}
-
 /// A token passed around a ring of `tasks` greenlets, each blocked on its own
 /// [`Queue`]: every hand-off is one switch (a wake-up and a block), the same
 /// shape as the OS-thread ring of `threads.rs`. The main context injects `per_rep` hops (at
@@ -349,8 +251,8 @@ pub fn greenlet_ring(
 ) -> Result<Vec<Sample>, String> {
     assert!(tasks >= 1, "at least one greenlet");
     let hops = per_rep.max(1);
-    let boxes: Vec<Queue<Token>> = (0..tasks).map(|_| Queue::open()).collect();
-    let done: Queue<Token> = Queue::open();
+    let boxes: Vec<Queue<Token>> = (0..tasks).map(|_| Queue::unbounded()).collect();
+    let done: Queue<Token> = Queue::unbounded();
     let started = Rc::new(Cell::new(0));
     let mut greenlets: Vec<Greenlet<()>> = Vec::with_capacity(tasks);
     for i in 0..tasks {
@@ -358,28 +260,29 @@ pub fn greenlet_ring(
         let (done, started, task) = (done.clone(), started.clone(), tally.clone());
         spawn_into(&mut greenlets, tasks, move || {
             started.set(started.get() + 1);
-            while let Some(token) = inbox.recv() {
+            // A put fails only once the ring is closed, when it stops.
+            while let Ok(token) = inbox.get() {
                 if token.counted {
                     task.tick();
                 }
                 if token.left <= 1 {
-                    done.send(token);
+                    let _ = done.put(token);
                 } else {
-                    next.send(Token {
+                    let _ = next.put(Token {
                         left: token.left - 1,
                         ..token
                     });
                 }
             }
-            next.shut(); // pass the stop on
+            next.close(); // pass the stop on
         })?;
     }
     greenlet::yield_now(); // every greenlet starts and waits, or fails to
     all_started(&mut greenlets, started.get())?;
     let first = &boxes[0];
     let lap = |token: Token| {
-        first.send(token);
-        done.recv().expect("the token comes back");
+        first.put(token).expect("the ring is open");
+        done.get().expect("the token comes back");
     };
     lap(Token {
         left: tasks as u64,
@@ -399,7 +302,7 @@ pub fn greenlet_ring(
             }
         })
         .collect();
-    first.shut();
+    first.close();
     join_all(greenlets)?;
     Ok(samples)
 }

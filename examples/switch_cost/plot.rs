@@ -7,11 +7,12 @@ use plotters::prelude::*;
 use crate::report::{Machine, Series, group};
 
 /// The colour of each curve, in order.
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 5] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
     RGBColor(0xd6, 0x27, 0x28),
-    RGBColor(0x94, 0x67, 0xbd),
 ];
 
 /// Writes the plot of `series` to `path`: ns per switch (median) against
@@ -71,8 +72,8 @@ pub fn write_svg(path: &Path, series: &[Series], machine: &Machine) -> Result<()
         }
         chart
             .configure_series_labels()
-            // Between the threads (thousands of ns) and the greenlets (tens to
-            // hundreds): the band the curves leave empty.
+            // Between the threads (thousands of ns) and the greenlets and
+            // tokio tasks (tens to hundreds): the band the curves leave empty.
             .position(SeriesLabelPosition::MiddleLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)

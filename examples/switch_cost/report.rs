@@ -56,6 +56,8 @@ pub type Outcome = Result<Stats, String>;
 pub enum Runner {
     Coroutine,
     Greenlet,
+    /// Tasks on a tokio `current_thread` runtime.
+    Tokio,
     Thread,
 }
 
@@ -64,7 +66,18 @@ impl Runner {
         match self {
             Runner::Coroutine => "coroutine",
             Runner::Greenlet => "greenlet",
+            Runner::Tokio => "tokio",
             Runner::Thread => "thread",
+        }
+    }
+
+    /// The key of the `yield_now` between two tasks of this kind, which the
+    /// hand-offs of this kind are compared with.
+    fn yield_now_key(self) -> Option<&'static str> {
+        match self {
+            Runner::Greenlet => Some("yield_now_2"),
+            Runner::Tokio => Some("tokio_yield_now_2"),
+            Runner::Coroutine | Runner::Thread => None,
         }
     }
 }
@@ -149,6 +162,9 @@ pub struct Report {
     pub machine: Machine,
     pub quick: bool,
     pub switches: Vec<Row>,
+    /// Hand-offs between two tasks, each compared with `yield_now` between
+    /// two tasks of its kind (a row of `switches`).
+    pub handoffs: Vec<Row>,
     pub spawns: Vec<Row>,
     pub memory: Vec<Memory>,
     pub scaling: Vec<Series>,
@@ -171,6 +187,13 @@ impl Report {
     fn median(rows: &[Row], key: &str) -> Option<f64> {
         let row = rows.iter().find(|r| r.key == key)?;
         row.outcome.as_ref().ok().map(|s| s.median)
+    }
+
+    /// How many times a `yield_now` between two tasks of its kind the
+    /// hand-off `row` costs.
+    fn times_yield_now(&self, row: &Row) -> Option<f64> {
+        let handoff = row.outcome.as_ref().ok()?.median;
+        Some(handoff / Self::median(&self.switches, row.runner.yield_now_key()?)?)
     }
 
     /// Resident bytes per task of kind `key`, with its kernel stack too if
@@ -220,20 +243,24 @@ impl Report {
 
     /// The machine-readable figures of `--json`.
     pub fn to_json(&self) -> Value {
-        let rows = |rows: &[Row]| -> Vec<Value> {
-            let baseline = Self::thread_baseline(rows);
+        // Each row, with the ratio `versus` names and gives.
+        let rows = |rows: &[Row], versus: &str, ratio: &dyn Fn(&Row) -> Option<f64>| {
             rows.iter()
                 .map(|r| match &r.outcome {
                     Ok(s) => json!({
                         "key": r.key, "label": r.label, "runner": r.runner.name(),
-                        "stats": s.to_json(),
-                        "times_cheaper_than_threads": baseline.map(|b| b / s.median),
+                        "stats": s.to_json(), versus: ratio(r),
                     }),
                     Err(e) => json!({
                         "key": r.key, "label": r.label, "runner": r.runner.name(), "failed": e,
                     }),
                 })
-                .collect()
+                .collect::<Vec<Value>>()
+        };
+        let cheaper = "times_cheaper_than_threads";
+        let than_threads = |rows: &[Row]| {
+            let baseline = Self::thread_baseline(rows);
+            move |r: &Row| Some(baseline? / r.outcome.as_ref().ok()?.median)
         };
         let memory: Vec<Value> = self
             .memory
@@ -272,8 +299,9 @@ impl Report {
             "machine": {"cpu": m.cpu, "cores": m.cores, "kernel": m.kernel, "date": m.date},
             "quick": self.quick,
             "seconds": self.took.as_secs_f64(),
-            "switch": rows(&self.switches),
-            "spawn_join": rows(&self.spawns),
+            "switch": rows(&self.switches, cheaper, &than_threads(&self.switches)),
+            "handoff": rows(&self.handoffs, "times_yield_now", &|r| self.times_yield_now(r)),
+            "spawn_join": rows(&self.spawns, cheaper, &than_threads(&self.spawns)),
             "memory": memory,
             "scaling": scaling,
             "ratios": ratios,
@@ -295,8 +323,30 @@ impl Report {
             m.kernel,
             if self.quick { " (--quick: rough)" } else { "" }
         );
-        table_rows(w, "One switch", "ns/switch", &self.switches);
-        table_rows(w, "Spawn + join", "ns/task", &self.spawns);
+        let cheaper = |rows: &[Row]| {
+            let baseline = Self::thread_baseline(rows);
+            move |row: &Row, median: f64| match baseline {
+                Some(b) if row.runner != Runner::Thread => {
+                    format!("{}x cheaper", ratio(b / median))
+                }
+                Some(b) if median == b => "baseline".to_string(),
+                _ => String::new(),
+            }
+        };
+        let switches = ("One switch", "ns/switch", "vs OS threads");
+        table_rows(w, switches, &self.switches, cheaper(&self.switches));
+        let handoffs = ("Hand-off between two tasks", "ns/hand-off", "vs yield_now");
+        let _ = writeln!(
+            w,
+            "A hand-off makes the other task ready and blocks; it runs next. Each is set against\n\
+             yield_now between two tasks of its kind (target for greenlets: at most 3x)."
+        );
+        table_rows(w, handoffs, &self.handoffs, |row, _| {
+            self.times_yield_now(row)
+                .map_or_else(String::new, |t| format!("{}x", ratio(t)))
+        });
+        let spawns = ("Spawn + join", "ns/task", "vs OS threads");
+        table_rows(w, spawns, &self.spawns, cheaper(&self.spawns));
         let _ = writeln!(
             w,
             "{:<48}{:>12}{:>20}",
@@ -362,32 +412,29 @@ impl Report {
     }
 }
 
-/// A section of the table: median, min, max and the ratio to the cheapest
-/// OS-thread row.
-fn table_rows(w: &mut String, title: &str, unit: &str, rows: &[Row]) {
-    let baseline = Report::thread_baseline(rows);
+/// A section of the table: `(title, unit, versus)` over median, min, max
+/// and the column `versus`, filled by `versus_cell(row, median)`.
+fn table_rows(
+    w: &mut String,
+    (title, unit, versus): (&str, &str, &str),
+    rows: &[Row],
+    versus_cell: impl Fn(&Row, f64) -> String,
+) {
     let _ = writeln!(
         w,
-        "{title:<48}{:>12}{:>10}{:>10}{:>18}",
+        "{title:<48}{:>12}{:>10}{:>10}{versus:>18}",
         format!("{unit} median"),
         "min",
         "max",
-        "vs OS threads"
     );
     for row in rows {
         let label = format!("  {}", row.label);
         match &row.outcome {
             Ok(s) => {
-                let versus = match baseline {
-                    Some(b) if row.runner != Runner::Thread => {
-                        format!("{}x cheaper", ratio(b / s.median))
-                    }
-                    Some(b) if s.median == b => "baseline".to_string(),
-                    _ => String::new(),
-                };
+                let cell = versus_cell(row, s.median);
                 let _ = writeln!(
                     w,
-                    "{label:<48}{:>12}{:>10}{:>10}{versus:>18}",
+                    "{label:<48}{:>12}{:>10}{:>10}{cell:>18}",
                     ns(s.median),
                     ns(s.min),
                     ns(s.max)

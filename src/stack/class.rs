@@ -9,13 +9,23 @@
 //! by the stack helper where there is one, then kept in `cold`: their memory
 //! goes back to the kernel, their guards and address ranges stay, for the
 //! next spike.
+//!
+//! The fields of [`Class`] are private to this file, which states and keeps
+//! their invariant; the pool changes a class only through its methods.
 
 use std::collections::VecDeque;
 use std::io;
 use std::mem;
 
-use super::pool::{POOL_HIGH_WATER, RELEASE_BATCH};
-use super::sys::{Batch, GuardKind, PAGE, Region, Slot};
+use super::sys::{Batch, GuardKind, PAGE, Region, Slot, unmap_regions};
+
+/// Free stacks of one size kept resident for reuse, per thread, at most.
+pub(super) const POOL_HIGH_WATER: usize = 1024;
+
+/// Free stacks beyond the high-water mark are released this many at a time,
+/// and fresh ones are lent to the stack helper for prefaulting this many at
+/// a time (the most a region carves with one system call).
+pub(super) const RELEASE_BATCH: usize = 256;
 
 /// The first region of a class holds this many slots; each next one twice
 /// as many as the one before, up to [`REGION_MAX_BYTES`].
@@ -39,29 +49,35 @@ const MPROTECT_REGION_MAX_SLOTS: usize = 1024;
 /// The stacks of one usable size.
 #[derive(Debug)]
 pub(super) struct Class {
-    pub(super) size: usize,
-    /// Slots reserved or taken. # Invariant: `committed <= capacity`, and the
-    /// carved slots neither in a free list nor lent are the taken ones.
-    pub(super) committed: usize,
+    // # Invariant
+    // `committed <= capacity`, where `capacity` counts the slots of all of
+    // `regions`, carved or not; `carved` counts the slots carved from them,
+    // and the carved slots neither in a free list (`hot`, `pending`, `cold`)
+    // nor in a `lent` batch are the taken ones. Regions before `carving`
+    // have every slot carved.
+    size: usize,
+    /// Slots reserved or taken.
+    committed: usize,
     /// Slots in all the class's regions, carved or not.
-    pub(super) capacity: usize,
-    pub(super) hot: Vec<Slot>,
-    pub(super) pending: Vec<Slot>,
-    pub(super) cold: Vec<Slot>,
+    capacity: usize,
+    hot: Vec<Slot>,
+    pending: Vec<Slot>,
+    cold: Vec<Slot>,
     /// Free slots lent to the stack helper, oldest first: it finishes them
     /// in this order.
-    pub(super) lent: VecDeque<Batch>,
-    pub(super) regions: Vec<Region>,
+    lent: VecDeque<Batch>,
+    regions: Vec<Region>,
     /// The first region that may have uncarved slots.
-    pub(super) carving: usize,
+    carving: usize,
     /// Slots carved from the class's regions: taken, in a free list, or
     /// lent to the helper.
-    pub(super) carved: usize,
+    carved: usize,
     /// Slots carved since the thread started (for tests).
-    pub(super) carved_ever: u64,
+    carved_ever: u64,
 }
 
 impl Class {
+    /// A class of stacks of `size` usable bytes, with no region yet.
     pub(super) const fn new(size: usize) -> Self {
         Class {
             size,
@@ -78,6 +94,64 @@ impl Class {
         }
     }
 
+    /// The usable size of the class's stacks.
+    #[inline(always)]
+    pub(super) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Reserves a slot if the class's regions have one left, and returns
+    /// whether it did.
+    #[inline]
+    pub(super) fn try_reserve(&mut self) -> bool {
+        let room = self.committed < self.capacity;
+        self.committed += usize::from(room);
+        room
+    }
+
+    /// Adds a region just mapped for this class, and reserves one of its
+    /// slots for the reservation that found no room.
+    pub(super) fn add_region(&mut self, region: Region) {
+        self.capacity += region.slots();
+        self.regions.push(region);
+        self.committed += 1;
+    }
+
+    /// Gives back a reservation that was never taken.
+    pub(super) fn release(&mut self) {
+        self.committed -= 1;
+    }
+
+    /// Whether no slot of the class is reserved or taken.
+    pub(super) fn is_unused(&self) -> bool {
+        self.committed == 0
+    }
+
+    /// Takes a free slot for a reservation: the one given back last, if any
+    /// is at hand.
+    #[inline]
+    pub(super) fn take_free(&mut self) -> Option<Slot> {
+        self.hot
+            .pop()
+            .or_else(|| self.pending.pop())
+            .or_else(|| self.cold.pop())
+    }
+
+    /// Unmaps every region of a class none of whose slots is reserved or
+    /// taken, waiting for the helper's batches, and leaves the class empty.
+    pub(super) fn unmap(&mut self) {
+        debug_assert!(self.is_unused());
+        self.take_back_all();
+        let mut free = mem::take(&mut self.hot);
+        free.append(&mut self.pending);
+        free.append(&mut self.cold);
+        let (left, kept) = unmap_regions(mem::take(&mut self.regions), free);
+        // Nothing is left, as no slot is in use. (Dropping a region that
+        // is left would leak its mapping, and a slot its place: safe.)
+        drop((left, kept));
+        *self = Class::new(self.size);
+    }
+
     fn stride(&self) -> usize {
         self.size + PAGE
     }
@@ -87,14 +161,8 @@ impl Class {
         region_slots(self.regions.len(), self.stride(), guard)
     }
 
-    #[cfg(test)]
-    pub(super) fn free(&self) -> usize {
-        let lent: usize = self.lent.iter().map(Batch::len).sum();
-        self.hot.len() + self.pending.len() + self.cold.len() + lent
-    }
-
     /// Takes back the batches the helper has finished, into `cold`.
-    pub(super) fn take_back_done(&mut self) {
+    fn take_back_done(&mut self) {
         while self.lent.front().is_some_and(Batch::is_done) {
             let batch = self.lent.pop_front().expect("just checked");
             self.cold.append(&mut batch.into_slots());
@@ -102,7 +170,7 @@ impl Class {
     }
 
     /// Takes back every lent batch, waiting for the helper.
-    pub(super) fn take_back_all(&mut self) {
+    fn take_back_all(&mut self) {
         for batch in mem::take(&mut self.lent) {
             self.cold.append(&mut batch.into_slots());
         }
@@ -119,7 +187,7 @@ impl Class {
     ///
     /// Panics if no region has a slot left: callers carve only for
     /// reservations, which imply one.
-    pub(super) fn carve_into(&mut self, n: usize, out: &mut Vec<Slot>) -> io::Result<usize> {
+    fn carve_into(&mut self, n: usize, out: &mut Vec<Slot>) -> io::Result<usize> {
         loop {
             let region = self
                 .regions
@@ -140,7 +208,7 @@ impl Class {
     /// burst of spawns), carves some of them now and lends them to the
     /// helper to fault in their top pages, so that this thread does not
     /// take those faults when the greenlets start.
-    pub(super) fn prefault_ahead(&mut self) {
+    fn prefault_ahead(&mut self) {
         while self.lent.len() < LENT_BATCHES
             && self.committed.saturating_sub(self.carved) >= 2 * RELEASE_BATCH
         {
@@ -226,10 +294,42 @@ impl Class {
     }
 }
 
+/// What tests of the pool read of a class.
+#[cfg(test)]
+impl Class {
+    /// Free slots: in a free list or lent to the helper.
+    pub(super) fn free(&self) -> usize {
+        let lent: usize = self.lent.iter().map(Batch::len).sum();
+        self.hot.len() + self.pending.len() + self.cold.len() + lent
+    }
+
+    /// Free slots that are resident (not released).
+    pub(super) fn resident(&self) -> usize {
+        self.hot.len() + self.pending.len()
+    }
+
+    pub(super) fn carved_ever(&self) -> u64 {
+        self.carved_ever
+    }
+
+    /// Slots carved, and slots reserved or taken.
+    pub(super) fn carved_and_committed(&self) -> (usize, usize) {
+        (self.carved, self.committed)
+    }
+
+    pub(super) fn lent_batches(&self) -> usize {
+        self.lent.len()
+    }
+
+    pub(super) fn regions(&self) -> usize {
+        self.regions.len()
+    }
+}
+
 /// How many slots the region that follows `existing` regions of slots of
 /// `stride` bytes should hold: twice as many as the one before, from
 /// [`FIRST_REGION_SLOTS`] up to [`REGION_MAX_BYTES`] (at least one).
-pub(super) fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> usize {
+fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> usize {
     let doublings = existing.min(24) as u32;
     let cap = match guard {
         GuardKind::Madvise => (REGION_MAX_BYTES / stride).max(1),
@@ -241,7 +341,7 @@ pub(super) fn region_slots(existing: usize, stride: usize, guard: GuardKind) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::pool::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
+    use crate::stack::size::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
 
     #[test]
     fn regions_double_up_to_their_cap() {

@@ -1,27 +1,41 @@
 //! Coroutine stacks: carved out of large regions, each with its own guard
 //! page, pooled per thread, and reported by name when they overflow.
 //!
-//! - `pool.rs`: the per-thread pool and reservations; `class.rs`: the
-//!   stacks of one size, their free lists and how a slot is found.
-//! - `budget.rs`: the `vm.max_map_count` budget and its error.
+//! Files call downwards only, in this order:
+//!
+//! - `pool.rs`: the per-thread pool and reservations, over
+//! - `class.rs`: the stacks of one size, their free lists and how a slot is
+//!   found, and `budget.rs`: the `vm.max_map_count` budget and its error;
+//! - `size.rs`: the default, smallest and largest sizes and the one check
+//!   of a requested size;
 //! - `sys/`: the only `unsafe` code: `region.rs` (regions, guards, the
-//!   `Stack` impl), `signal.rs` (the signal handler, the alternate stack)
-//!   and `helper.rs` (the thread that prefaults and releases stacks in
-//!   batches).
+//!   `Stack` impl) over `signal.rs` (the signal handler, the alternate
+//!   stack), `helper.rs` (the thread that prefaults and releases stacks in
+//!   batches), and `page.rs` (the page size) at the bottom;
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
+//!
+//! One call goes back up: dropping a `RegionStack` gives its slot back to
+//! the pool (`pool::give_slot`).
 
 mod budget;
 mod class;
 mod overflow;
 mod pool;
+mod size;
 mod sys;
 
-pub use pool::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use size::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 pub(crate) use overflow::RunningGreenlet;
-pub(crate) use pool::{give, release, reserve, take, take_reserved, usable_size};
+pub(crate) use pool::{give, release, reserve, take, take_reserved};
 #[cfg(test)]
 pub(crate) use pool::{mapped_count, pooled_count};
+#[expect(
+    unused_imports,
+    reason = "for `Builder::spawn`, which checks its size here once the hub calls it"
+)]
+pub(crate) use size::check_stack_size;
+pub(crate) use size::usable_size;
 
 /// The stack type every coroutine of this crate runs on.
 pub(crate) type PooledStack = sys::RegionStack;

@@ -42,48 +42,8 @@ use std::mem::{self, ManuallyDrop};
 
 use super::budget;
 use super::class::Class;
-use super::sys::{
-    AltStack, PAGE, Region, RegionStack, Slot, guard_kind, log_start_failure, unmap_regions,
-};
-
-/// The usable size of a stack when none is chosen: 256 KiB.
-///
-/// Only the pages a body touches become resident (usually one or two), so a
-/// generous size costs address space, not memory. It leaves room for a panic
-/// with a backtrace, which needs far more stack than most bodies do (see
-/// `design.md`).
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(greenlet::DEFAULT_STACK_SIZE, 256 * 1024);
-/// ```
-pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
-
-/// The smallest usable stack size; smaller requests are rounded up to it.
-///
-/// A body that panics needs this much to print its message and backtrace
-/// (measured in `tests/generator.rs`, `panic_on_smallest_stack`).
-///
-/// # Examples
-///
-/// ```
-/// let g = greenlet::Builder::new().stack_size(1).spawn(|| "tiny")?; // gets 64 KiB
-/// assert_eq!(g.join().unwrap(), "tiny");
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub const MIN_STACK_SIZE: usize = 64 * 1024;
-
-/// The largest stack that can be asked for: 1 GiB.
-pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
-
-/// Free stacks of one size kept resident for reuse, per thread, at most.
-pub(crate) const POOL_HIGH_WATER: usize = 1024;
-
-/// Free stacks beyond the high-water mark are released this many at a time,
-/// and fresh ones are lent to the stack helper for prefaulting this many at
-/// a time (the most a region carves with one system call).
-pub(crate) const RELEASE_BATCH: usize = 256;
+use super::size::{DEFAULT_STACK_SIZE, check_stack_size, usable_size};
+use super::sys::{AltStack, PAGE, Region, RegionStack, Slot, guard_kind, log_start_failure};
 
 /// A thread's stacks, by size.
 struct Pool {
@@ -120,7 +80,7 @@ impl Pool {
     /// The class of stacks of `size` usable bytes, made if new.
     #[inline(always)]
     fn class(&mut self, size: usize) -> &mut Class {
-        if self.current.size != size {
+        if self.current.size() != size {
             self.switch_to(size);
         }
         &mut self.current
@@ -130,7 +90,7 @@ impl Pool {
     #[cold]
     #[inline(never)]
     fn switch_to(&mut self, size: usize) {
-        let index = match self.others.iter().position(|c| c.size == size) {
+        let index = match self.others.iter().position(|c| c.size() == size) {
             Some(index) => index,
             None => {
                 self.others.push(Class::new(size));
@@ -150,34 +110,15 @@ impl Pool {
     /// stacks is reserved or in use.
     fn unmap_unused(&mut self) {
         for class in std::iter::once(&mut self.current).chain(&mut self.others) {
-            if class.committed > 0 {
-                continue;
+            if class.is_unused() {
+                class.unmap();
             }
-            class.take_back_all();
-            let mut free = mem::take(&mut class.hot);
-            free.append(&mut class.pending);
-            free.append(&mut class.cold);
-            let (left, kept) = unmap_regions(mem::take(&mut class.regions), free);
-            // Nothing is left, as no slot is in use. (Dropping a region that
-            // is left would leak its mapping, and a slot its place: safe.)
-            drop((left, kept));
-            *class = Class::new(class.size);
         }
-        self.others.retain(|c| c.committed > 0);
+        self.others.retain(|c| !c.is_unused());
         if self.others.is_empty() {
             self.others = Vec::new(); // frees the buffer: the thread is ending
         }
     }
-}
-
-/// Rounds a requested size up to what a stack of that request really holds.
-///
-/// # Panics
-///
-/// Panics on overflow; sizes above [`MAX_STACK_SIZE`] are refused before.
-#[inline]
-pub(crate) fn usable_size(requested: usize) -> usize {
-    requested.max(MIN_STACK_SIZE).next_multiple_of(PAGE)
 }
 
 /// Reserves a stack of at least `requested` usable bytes, for a greenlet
@@ -192,26 +133,9 @@ pub(crate) fn usable_size(requested: usize) -> usize {
 ///   the ways out.
 #[inline]
 pub(crate) fn reserve(requested: usize) -> io::Result<()> {
-    if requested > MAX_STACK_SIZE {
-        return Err(too_large(requested));
-    }
-    let size = usable_size(requested);
-    let reserved = POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        let class = pool.class(size);
-        let room = class.committed < class.capacity;
-        class.committed += usize::from(room);
-        room
-    });
+    let size = usable_size(check_stack_size(requested)?);
+    let reserved = POOL.with(|pool| pool.borrow_mut().class(size).try_reserve());
     if reserved { Ok(()) } else { grow(size) }
-}
-
-#[cold]
-fn too_large(requested: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("greenlet: a stack of {requested} bytes is above the 1 GiB limit"),
-    )
 }
 
 /// Maps a new region for the class of `size`, within the budget, and
@@ -228,10 +152,7 @@ fn grow(size: usize) -> io::Result<()> {
     log::debug!("mapped {region:?} for stacks of {} KiB", size / 1024);
     let arm = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        let class = pool.class(size);
-        class.capacity += region.slots();
-        class.regions.push(region);
-        class.committed += 1;
+        pool.class(size).add_region(region);
         !mem::replace(&mut pool.armed, true)
     });
     if arm {
@@ -254,15 +175,7 @@ fn grow(size: usize) -> io::Result<()> {
 #[inline]
 pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
     let size = usable_size(requested);
-    let slot = POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        let class = pool.class(size);
-        class
-            .hot
-            .pop()
-            .or_else(|| class.pending.pop())
-            .or_else(|| class.cold.pop())
-    });
+    let slot = POOL.with(|pool| pool.borrow_mut().class(size).take_free());
     match slot {
         Some(slot) => Ok(slot.into_stack()),
         None => carve(size),
@@ -295,7 +208,7 @@ pub(crate) fn release(requested: usize) {
     let size = usable_size(requested);
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        pool.class(size).committed -= 1;
+        pool.class(size).release();
         if pool.exiting {
             pool.unmap_unused();
         }
@@ -345,7 +258,7 @@ impl Drop for Teardown {
 /// How many stacks this thread has carved since it started.
 #[cfg(test)]
 pub(crate) fn mapped_count() -> u64 {
-    POOL.with(|pool| pool.borrow().classes().map(|c| c.carved_ever).sum())
+    POOL.with(|pool| pool.borrow().classes().map(Class::carved_ever).sum())
 }
 
 /// How many free stacks this thread's pool holds, over all sizes.
@@ -357,29 +270,19 @@ pub(crate) fn pooled_count() -> usize {
 /// How many free stacks of `size` are resident (not released).
 #[cfg(test)]
 fn resident_count(size: usize) -> usize {
-    POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        let class = pool.class(size);
-        class.hot.len() + class.pending.len()
-    })
+    POOL.with(|pool| pool.borrow_mut().class(size).resident())
 }
 
 #[cfg(test)]
 mod tests {
     use corosensei::stack::Stack;
 
-    use super::super::class::{FIRST_REGION_SLOTS, LENT_BATCHES};
+    use super::super::class::{FIRST_REGION_SLOTS, LENT_BATCHES, POOL_HIGH_WATER, RELEASE_BATCH};
+    use super::super::size::{MAX_STACK_SIZE, MIN_STACK_SIZE};
     use super::*;
 
     fn size_of(stack: &RegionStack) -> usize {
         stack.base().get() - stack.limit().get() - PAGE
-    }
-
-    #[test]
-    fn sizes_round_up_to_pages_and_the_minimum() {
-        assert_eq!(usable_size(0), MIN_STACK_SIZE);
-        assert_eq!(usable_size(MIN_STACK_SIZE + 1), MIN_STACK_SIZE + PAGE);
-        assert_eq!(usable_size(DEFAULT_STACK_SIZE), DEFAULT_STACK_SIZE);
     }
 
     #[test]
@@ -432,7 +335,7 @@ mod tests {
             reserve(size).unwrap();
         }
         let first = take_reserved(size).unwrap();
-        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent.len());
+        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent_batches());
         assert!(lent > 0, "a burst lends batches to the helper");
         let mut stacks = vec![first];
         stacks.extend((1..n).map(|_| take_reserved(size).unwrap()));
@@ -443,18 +346,14 @@ mod tests {
         for stack in &stacks {
             assert_eq!(size_of(stack), size);
         }
-        POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            let class = pool.class(size);
-            assert_eq!((class.carved, class.committed), (n, n));
-        });
+        let counts = POOL.with(|pool| pool.borrow_mut().class(size).carved_and_committed());
+        assert_eq!(counts, (n, n));
         stacks.into_iter().for_each(give);
         POOL.with(|pool| {
             let mut pool = pool.borrow_mut();
             let class = pool.class(size);
-            class.take_back_all();
             assert_eq!(class.free(), n, "every slot came back to the pool");
-            assert_eq!(class.committed, 0);
+            assert!(class.is_unused());
         });
     }
 
@@ -474,7 +373,7 @@ mod tests {
         stacks.into_iter().for_each(give);
         let resident = POOL_HIGH_WATER + 10;
         let mut again: Vec<_> = (0..resident).map(|_| take(size).unwrap()).collect();
-        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent.len());
+        let lent = POOL.with(|pool| pool.borrow_mut().class(size).lent_batches());
         // Both release batches are lent (unless the helper thread could not
         // start, when they were released inline).
         assert!(lent == 2 || lent == 0, "{lent} batches lent");
@@ -492,7 +391,7 @@ mod tests {
             reserve(size).unwrap();
             release(size);
         }
-        let regions = POOL.with(|pool| pool.borrow_mut().class(size).regions.len());
+        let regions = POOL.with(|pool| pool.borrow_mut().class(size).regions());
         assert_eq!(regions, 1, "reservations are counted, not leaked");
     }
 

@@ -32,7 +32,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::region::{PAGE, Slot};
+use super::page::PAGE;
+use super::region::Slot;
 use crate::fork::ForkGeneration;
 
 /// `madvise` advice: fault the range in, writable (Linux 5.14+).

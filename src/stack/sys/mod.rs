@@ -6,6 +6,7 @@
 //! Everything else in `stack/` is safe code over the types re-exported here.
 
 mod helper;
+mod page;
 mod region;
 mod signal;
 
@@ -13,7 +14,8 @@ mod signal;
 pub(super) use helper::PAUSED as HELPER_PAUSED;
 pub(super) use helper::{Batch, log_start_failure};
 pub(crate) use helper::{refuse_populate, use_stack_helper};
+pub(super) use page::PAGE;
 pub(crate) use region::RegionStack;
-pub(super) use region::{GuardKind, PAGE, Region, Slot, guard_kind, unmap_regions};
+pub(super) use region::{GuardKind, Region, Slot, guard_kind, unmap_regions};
 pub(crate) use region::{force_mprotect_guards, refuse_guards};
 pub(super) use signal::AltStack;

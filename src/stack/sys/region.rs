@@ -22,18 +22,14 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::num::NonZeroUsize;
 use std::ptr;
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
 
+use super::page::{PAGE, check_page_size};
 use super::signal::install_overflow_handler;
 use crate::stack::overflow;
-
-/// The size of a page, and of a guard. Checked against the kernel's when the
-/// first region is made.
-pub(in crate::stack) const PAGE: usize = 4096;
 
 /// `madvise` advice: install guard pages in the range (Linux 6.13+).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -502,8 +498,9 @@ impl Drop for RegionStack {
 // SAFETY: the stack is the read/write part of a slot of a live region: above
 // a guard page installed when the slot was carved, which `limit` includes.
 // Both ends are page-aligned, hence aligned to `STACK_ALIGNMENT`, and the
-// usable part is at least `MIN_STACK_SIZE` (the pool's minimum). The region
-// outlives the slot (invariant of `Slot`), hence the coroutine on it.
+// usable part is at least `MIN_STACK_SIZE` (`usable_size` rounds up to it).
+// The region outlives the slot (invariant of `Slot`), hence the coroutine
+// on it.
 unsafe impl Stack for RegionStack {
     #[inline]
     fn base(&self) -> StackPointer {
@@ -520,19 +517,6 @@ impl std::fmt::Debug for RegionStack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("RegionStack").field(&*self.slot).finish()
     }
-}
-
-/// Panics unless the kernel's page size is [`PAGE`].
-fn check_page_size() {
-    static CHECKED: Once = Once::new();
-    CHECKED.call_once(|| {
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        assert_eq!(
-            page, PAGE as libc::c_long,
-            "greenlet: stacks need {PAGE}-byte pages"
-        );
-    });
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::mem;
 use std::ptr;
 use std::sync::{Once, OnceLock};
 
-use super::region::PAGE;
+use super::page::PAGE;
 use crate::stack::overflow;
 
 /// An alternate signal stack that this thread installed because it had
