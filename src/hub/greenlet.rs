@@ -289,9 +289,6 @@ pub struct Builder {
     stack_size: Option<usize>,
 }
 
-/// The largest stack a greenlet may ask for: 1 GiB.
-const MAX_STACK_SIZE: usize = 1 << 30;
-
 impl Builder {
     /// A builder with no name and the default stack size.
     ///
@@ -372,13 +369,8 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let stack_size = self.stack_size.unwrap_or(crate::DEFAULT_STACK_SIZE);
-        if stack_size > MAX_STACK_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("greenlet: a stack of {stack_size} bytes is above the 1 GiB limit"),
-            ));
-        }
+        let stack_size =
+            crate::stack::check_stack_size(self.stack_size.unwrap_or(crate::DEFAULT_STACK_SIZE))?;
         spawn_checked(self.name.map(Rc::new), stack_size, Start::Now, f)
     }
 }

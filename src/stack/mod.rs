@@ -30,10 +30,6 @@ pub(crate) use overflow::RunningGreenlet;
 pub(crate) use pool::{give, release, reserve, take, take_reserved};
 #[cfg(test)]
 pub(crate) use pool::{mapped_count, pooled_count};
-#[expect(
-    unused_imports,
-    reason = "for `Builder::spawn`, which checks its size here once the hub calls it"
-)]
 pub(crate) use size::check_stack_size;
 pub(crate) use size::usable_size;
 
