@@ -47,8 +47,11 @@ impl<T> Buffer<T> {
     }
 
     /// Whether a newcomer may put an item now without overtaking anyone.
+    #[inline]
     fn has_room(&self) -> bool {
-        self.putters.is_empty() && self.bound.is_none_or(|bound| self.held() < bound)
+        // Putters wait only on a bounded queue.
+        self.bound
+            .is_none_or(|bound| self.putters.is_empty() && self.held() < bound)
     }
 }
 
@@ -69,9 +72,17 @@ impl<T> Inner<T> {
     }
 
     /// One item left the queue: its slot goes to the first blocked putter.
+    #[inline]
     fn free_slot(&self) {
+        if self.store().bound.is_some() {
+            self.free_bounded_slot();
+        }
+    }
+
+    #[inline(never)]
+    fn free_bounded_slot(&self) {
         let buffer = self.store();
-        if buffer.bound.is_some() && !self.is_closed() && buffer.putters.notify_one(true).is_ok() {
+        if !self.is_closed() && buffer.putters.notify_one(true).is_ok() {
             buffer.reserved.set(buffer.reserved.get() + 1);
         }
     }

@@ -3,21 +3,12 @@
 //! queue item) to one particular waiter, and a waiter that is killed or
 //! times out before it takes its value passes it on.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use slab::Slab;
-
 use crate::hub::{WaitReason, Waiter, wait_until};
-
-/// One waiting context: the record that wakes it, and the key of the slot
-/// where a waker puts what it hands over.
-struct Entry {
-    waiter: Waiter,
-    slot: usize,
-}
 
 /// Why a wait ended without a value.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,29 +21,46 @@ pub(crate) enum WaitError {
 ///
 /// # Invariant
 ///
-/// Every entry belongs to a context blocked in [`wait`](Self::wait): each
-/// way out of it (a value, a timeout, a spurious wake-up, unwinding) removes
-/// its entry, unless a waker already popped it. So an empty queue means
-/// that nobody waits, and a primitive may let a newcomer take a free
-/// permit or item without overtaking anyone.
+/// Every entry of `waiting` belongs to a context blocked in
+/// [`wait`](Self::wait): each way out of it (a value, a timeout, a spurious
+/// wake-up, unwinding) removes its entry, unless a waker already popped it.
+/// So an empty queue means that nobody waits, and a primitive may let a
+/// newcomer take a free permit or item without overtaking anyone.
 ///
-/// Each waiting context owns one slot of `slots` from the start of its
-/// wait to its end, and only its entry names that slot. The slots are kept
-/// in the queue rather than allocated per wait, so that a hand-off
-/// allocates nothing once the slab has grown to the most waiters seen.
+/// A waker that pops a waiter it could wake puts the value in `handed`
+/// under that waiter's record (unique: a wait id is never reused), and the
+/// waiter takes it out as it resumes, or passes it on if it unwinds first.
+/// Nothing is allocated per wait once the two have grown to the most
+/// waiters seen.
 pub(crate) struct WaitQueue<T> {
     inner: RefCell<Inner<T>>,
 }
 
 struct Inner<T> {
-    entries: VecDeque<Entry>,
-    slots: Slab<Option<T>>,
+    waiting: VecDeque<Waiter>,
+    handed: Vec<(Waiter, T)>,
 }
 
 impl<T> Inner<T> {
-    /// Removes the entry that names `slot`, if a waker has not popped it.
-    fn forget(&mut self, slot: usize) {
-        self.entries.retain(|entry| entry.slot != slot);
+    /// Removes the entry of `me`, if a waker has not popped it.
+    #[cold]
+    fn forget(&mut self, me: Waiter) {
+        self.waiting.retain(|&waiter| waiter != me);
+    }
+
+    /// Takes the value handed to `me`, if any: usually the last one handed.
+    #[inline]
+    fn take_handed(&mut self, me: Waiter) -> Option<T> {
+        match self.handed.last() {
+            Some(&(waiter, _)) if waiter == me => self.handed.pop().map(|(_, value)| value),
+            _ => self.take_handed_earlier(me),
+        }
+    }
+
+    #[cold]
+    fn take_handed_earlier(&mut self, me: Waiter) -> Option<T> {
+        let at = self.handed.iter().position(|&(waiter, _)| waiter == me)?;
+        Some(self.handed.swap_remove(at).1)
     }
 }
 
@@ -60,19 +68,19 @@ impl<T> WaitQueue<T> {
     pub(crate) const fn new() -> Self {
         WaitQueue {
             inner: RefCell::new(Inner {
-                entries: VecDeque::new(),
-                slots: Slab::new(),
+                waiting: VecDeque::new(),
+                handed: Vec::new(),
             }),
         }
     }
 
     /// How many contexts wait.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().entries.len()
+        self.inner.borrow().waiting.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.borrow().entries.is_empty()
+        self.inner.borrow().waiting.is_empty()
     }
 
     /// Blocks the running context at the back of the queue until a waker
@@ -98,22 +106,20 @@ impl<T> WaitQueue<T> {
         pass_on: impl FnOnce(T),
     ) -> Result<T, WaitError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let slot = self.inner.borrow_mut().slots.insert(None);
+        let me = Cell::new(None);
         let guard = Leave {
             queue: self,
-            slot,
+            me: &me,
             pass_on: Some(pass_on),
         };
         loop {
-            wait_until(WaitReason::on(what), deadline, |me| {
-                self.inner
-                    .borrow_mut()
-                    .entries
-                    .push_back(Entry { waiter: me, slot });
+            wait_until(WaitReason::on(what), deadline, |waiter| {
+                me.set(Some(waiter));
+                self.inner.borrow_mut().waiting.push_back(waiter);
             });
+            let waiter = me.get().expect("registered");
             let mut inner = self.inner.borrow_mut();
-            if let Some(value) = inner.slots[slot].take() {
-                inner.slots.remove(slot);
+            if let Some(value) = inner.take_handed(waiter) {
                 drop(inner);
                 guard.defuse();
                 return Ok(value);
@@ -121,10 +127,9 @@ impl<T> WaitQueue<T> {
             // Woken without a value: our entry is stale now (its wait id is
             // spent), whether the deadline passed or the wake-up was
             // spurious.
-            inner.forget(slot);
+            inner.forget(waiter);
+            drop(inner);
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                inner.slots.remove(slot);
-                drop(inner);
                 guard.defuse();
                 return Err(WaitError::TimedOut);
             }
@@ -140,11 +145,11 @@ impl<T> WaitQueue<T> {
     pub(crate) fn notify_one(&self, value: T) -> Result<(), T> {
         let mut inner = self.inner.borrow_mut();
         loop {
-            let Some(entry) = inner.entries.pop_front() else {
+            let Some(waiter) = inner.waiting.pop_front() else {
                 return Err(value);
             };
-            if entry.waiter.wake() {
-                inner.slots[entry.slot] = Some(value);
+            if waiter.wake() {
+                inner.handed.push((waiter, value));
                 return Ok(());
             }
             // A stale entry: its context left (kill, timeout) or was woken.
@@ -157,11 +162,11 @@ impl<T: Clone> WaitQueue<T> {
     /// and returns how many were woken.
     pub(crate) fn notify_all(&self, value: &T) -> usize {
         let mut inner = self.inner.borrow_mut();
-        let entries = std::mem::take(&mut inner.entries);
+        let waiting = std::mem::take(&mut inner.waiting);
         let mut woken = 0;
-        for entry in entries {
-            if entry.waiter.wake() {
-                inner.slots[entry.slot] = Some(value.clone());
+        for waiter in waiting {
+            if waiter.wake() {
+                inner.handed.push((waiter, value.clone()));
                 woken += 1;
             }
         }
@@ -177,21 +182,22 @@ impl<T> fmt::Debug for WaitQueue<T> {
     }
 }
 
-/// When the waiting context unwinds: removes its entry and its slot, and
-/// gives a value handed to it but never taken to `pass_on`.
+/// When the waiting context unwinds: removes its entry, and gives a value
+/// handed to it but never taken to `pass_on`.
 struct Leave<'a, T, F: FnOnce(T)> {
     queue: &'a WaitQueue<T>,
-    slot: usize,
+    /// The record of the current wait, once registered.
+    me: &'a Cell<Option<Waiter>>,
     pass_on: Option<F>,
 }
 
 impl<T, F: FnOnce(T)> Leave<'_, T, F> {
-    /// The wait ended normally: its slot is gone already.
+    /// The wait ended normally: nothing is left to clean up.
     #[inline(always)]
     fn defuse(mut self) {
         let pass_on = self.pass_on.take();
-        // Nothing left to do on drop: skip the call (`pass_on` is dropped
-        // here, and has no destructor in the primitives' use).
+        // Skip the drop call (`pass_on` is dropped here, and has no
+        // destructor in the primitives' use).
         std::mem::forget(self);
         drop(pass_on);
     }
@@ -199,15 +205,16 @@ impl<T, F: FnOnce(T)> Leave<'_, T, F> {
 
 impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
     fn drop(&mut self) {
-        if let Some(pass_on) = self.pass_on.take() {
-            let value = {
-                let mut inner = self.queue.inner.borrow_mut();
-                inner.forget(self.slot);
-                inner.slots.remove(self.slot)
-            };
-            if let Some(value) = value {
-                pass_on(value);
-            }
+        let (Some(pass_on), Some(me)) = (self.pass_on.take(), self.me.get()) else {
+            return;
+        };
+        let value = {
+            let mut inner = self.queue.inner.borrow_mut();
+            inner.forget(me);
+            inner.take_handed(me)
+        };
+        if let Some(value) = value {
+            pass_on(value);
         }
     }
 }
