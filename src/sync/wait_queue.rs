@@ -37,30 +37,102 @@ pub(crate) struct WaitQueue<T> {
 }
 
 struct Inner<T> {
-    waiting: VecDeque<Waiter>,
-    handed: Vec<(Waiter, T)>,
+    waiting: Fifo,
+    /// Values handed over and not taken yet: most often one, kept inline.
+    handed: Option<(Waiter, T)>,
+    more_handed: Vec<(Waiter, T)>,
 }
 
 impl<T> Inner<T> {
     /// Removes the entry of `me`, if a waker has not popped it.
     #[cold]
     fn forget(&mut self, me: Waiter) {
-        self.waiting.retain(|&waiter| waiter != me);
+        self.waiting.remove(me);
     }
 
-    /// Takes the value handed to `me`, if any: usually the last one handed.
+    /// Records `value` as handed to `waiter`.
+    #[inline]
+    fn hand(&mut self, waiter: Waiter, value: T) {
+        if self.handed.is_none() {
+            self.handed = Some((waiter, value));
+        } else {
+            self.more_handed.push((waiter, value));
+        }
+    }
+
+    /// Takes the value handed to `me`, if any.
     #[inline]
     fn take_handed(&mut self, me: Waiter) -> Option<T> {
-        match self.handed.last() {
-            Some(&(waiter, _)) if waiter == me => self.handed.pop().map(|(_, value)| value),
-            _ => self.take_handed_earlier(me),
+        match &self.handed {
+            Some((waiter, _)) if *waiter == me => self.handed.take().map(|(_, value)| value),
+            _ => self.take_more_handed(me),
         }
     }
 
     #[cold]
-    fn take_handed_earlier(&mut self, me: Waiter) -> Option<T> {
-        let at = self.handed.iter().position(|&(waiter, _)| waiter == me)?;
-        Some(self.handed.swap_remove(at).1)
+    fn take_more_handed(&mut self, me: Waiter) -> Option<T> {
+        let at = self
+            .more_handed
+            .iter()
+            .position(|&(waiter, _)| waiter == me)?;
+        Some(self.more_handed.swap_remove(at).1)
+    }
+}
+
+/// The waiting contexts in FIFO order, the first kept inline: most queues
+/// have at most one waiter, which then costs no ring arithmetic.
+///
+/// # Invariant
+///
+/// `first` is `None` only while `rest` is empty.
+struct Fifo {
+    first: Option<Waiter>,
+    rest: VecDeque<Waiter>,
+}
+
+impl Fifo {
+    const fn new() -> Self {
+        Fifo {
+            first: None,
+            rest: VecDeque::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    #[inline]
+    fn push_back(&mut self, waiter: Waiter) {
+        if self.first.is_none() {
+            self.first = Some(waiter);
+        } else {
+            self.rest.push_back(waiter);
+        }
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<Waiter> {
+        let first = self.first.take()?;
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        }
+        Some(first)
+    }
+
+    /// Removes `waiter`, wherever it is.
+    fn remove(&mut self, waiter: Waiter) {
+        if self.first == Some(waiter) {
+            self.first = self.rest.pop_front();
+        } else {
+            self.rest.retain(|&w| w != waiter);
+        }
+    }
+
+    /// Empties the queue and returns its waiters in order.
+    fn take_all(&mut self) -> impl Iterator<Item = Waiter> + use<> {
+        let first = self.first.take();
+        first.into_iter().chain(std::mem::take(&mut self.rest))
     }
 }
 
@@ -68,8 +140,9 @@ impl<T> WaitQueue<T> {
     pub(crate) const fn new() -> Self {
         WaitQueue {
             inner: RefCell::new(Inner {
-                waiting: VecDeque::new(),
-                handed: Vec::new(),
+                waiting: Fifo::new(),
+                handed: None,
+                more_handed: Vec::new(),
             }),
         }
     }
@@ -80,7 +153,7 @@ impl<T> WaitQueue<T> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.borrow().waiting.is_empty()
+        self.inner.borrow().waiting.first.is_none()
     }
 
     /// Blocks the running context at the back of the queue until a waker
@@ -149,7 +222,7 @@ impl<T> WaitQueue<T> {
                 return Err(value);
             };
             if waiter.wake() {
-                inner.handed.push((waiter, value));
+                inner.hand(waiter, value);
                 return Ok(());
             }
             // A stale entry: its context left (kill, timeout) or was woken.
@@ -162,11 +235,10 @@ impl<T: Clone> WaitQueue<T> {
     /// and returns how many were woken.
     pub(crate) fn notify_all(&self, value: &T) -> usize {
         let mut inner = self.inner.borrow_mut();
-        let waiting = std::mem::take(&mut inner.waiting);
         let mut woken = 0;
-        for waiter in waiting {
+        for waiter in inner.waiting.take_all() {
             if waiter.wake() {
-                inner.handed.push((waiter, value.clone()));
+                inner.hand(waiter, value.clone());
                 woken += 1;
             }
         }
@@ -216,5 +288,61 @@ impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
         if let Some(value) = value {
             pass_on(value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiter(wait: u64) -> Waiter {
+        Waiter { key: 1, wait }
+    }
+
+    #[test]
+    fn the_fifo_keeps_order_across_its_inline_first_and_the_rest() {
+        let mut fifo = Fifo::new();
+        assert_eq!(fifo.pop_front(), None);
+        for wait in 1..=4 {
+            fifo.push_back(waiter(wait));
+        }
+        assert_eq!(fifo.len(), 4);
+        assert_eq!(fifo.pop_front(), Some(waiter(1)));
+        fifo.push_back(waiter(5));
+        let order: Vec<u64> = std::iter::from_fn(|| fifo.pop_front())
+            .map(|w| w.wait)
+            .collect();
+        assert_eq!(order, [2, 3, 4, 5]);
+        assert_eq!(fifo.len(), 0);
+    }
+
+    #[test]
+    fn the_fifo_removes_its_first_or_a_later_waiter_and_keeps_the_others_in_order() {
+        let mut fifo = Fifo::new();
+        for wait in 1..=4 {
+            fifo.push_back(waiter(wait));
+        }
+        fifo.remove(waiter(1));
+        fifo.remove(waiter(3));
+        fifo.remove(waiter(9)); // absent: nothing happens
+        let order: Vec<u64> = fifo.take_all().map(|w| w.wait).collect();
+        assert_eq!(order, [2, 4]);
+        assert_eq!(fifo.pop_front(), None);
+        fifo.push_back(waiter(6));
+        assert_eq!(fifo.pop_front(), Some(waiter(6)));
+    }
+
+    #[test]
+    fn values_handed_to_several_waiters_go_each_to_its_own() {
+        let queue = WaitQueue::<u32>::new();
+        let mut inner = queue.inner.borrow_mut();
+        for wait in 1..=3 {
+            inner.hand(waiter(wait), wait as u32 * 10);
+        }
+        assert_eq!(inner.take_handed(waiter(2)), Some(20));
+        assert_eq!(inner.take_handed(waiter(2)), None);
+        assert_eq!(inner.take_handed(waiter(1)), Some(10));
+        assert_eq!(inner.take_handed(waiter(3)), Some(30));
+        assert_eq!(inner.take_handed(waiter(4)), None);
     }
 }
