@@ -11,8 +11,9 @@ use std::panic;
 use std::time::{Duration, Instant};
 
 use super::context;
-use super::header::Request;
+use super::header::{Header, Request};
 use super::reactor::Direction;
+use super::records;
 use super::scheduler::Hub;
 use super::thread::with_hub;
 use super::timer::TimerId;
@@ -73,14 +74,21 @@ pub(crate) fn raise_pending() {
 /// # Panics
 ///
 /// As [`block_until`].
-pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter)) {
+#[inline]
+pub(crate) fn block(reason: WaitReason, register: impl FnOnce(Waiter)) {
     block_until(reason, None, register);
 }
 
-/// Blocks the running context until a waker uses the record that `register`
-/// stores, or `deadline` passes (`None`: no deadline), or a kill or timeout
-/// interrupts it (then it unwinds). The deadline's timer is cancelled
-/// however the wait ends.
+/// Blocks the running context until a waker wakes the [`Waiter`] that
+/// `register` stores (see [`Waiter::wake`]), or `deadline` passes (`None`:
+/// no deadline), or a kill or timeout interrupts it (then it unwinds): the
+/// one way to wait, for the hub's calls and the sync primitives alike. The
+/// deadline's timer is cancelled however the wait ends. `register` runs
+/// outside the hub's borrow: it may borrow the hub itself (to wait for
+/// I/O), but must not switch.
+///
+/// A greenlet parks without borrowing the hub: its wait id and reason are
+/// the thread's records (see `records.rs`).
 ///
 /// Once the hub is closed (at thread exit), nothing can wake the wait: it
 /// blocks the thread until the deadline instead (see [`wait_closed`]).
@@ -98,7 +106,7 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(&mut Hub, Waiter))
 pub(crate) fn block_until(
     reason: WaitReason,
     deadline: Option<Instant>,
-    register: impl FnOnce(&mut Hub, Waiter),
+    register: impl FnOnce(Waiter),
 ) {
     if std::thread::panicking() {
         cannot_block_while_unwinding(reason);
@@ -108,10 +116,8 @@ pub(crate) fn block_until(
     if deadline.is_none() {
         // Without a deadline no timer is armed, and none needs cancelling.
         let suspended = context::suspend_current(Request::Parked, |header| {
-            with_hub(|hub| {
-                let me = hub.park_greenlet(header, reason);
-                register.take().expect("parked once")(hub, me);
-            });
+            let me = park(header, reason);
+            register.take().expect("parked once")(me);
         });
         if let Some(register) = register.filter(|_| !suspended) {
             block_main(reason, None, &DeadlineTimer::new(), register);
@@ -119,17 +125,26 @@ pub(crate) fn block_until(
     } else {
         let timer = DeadlineTimer::new();
         let suspended = context::suspend_current(Request::Parked, |header| {
-            with_hub(|hub| {
-                let me = hub.park_greenlet(header, reason);
-                register.take().expect("parked once")(hub, me);
-                timer.arm(hub, deadline, me);
-            });
+            let me = park(header, reason);
+            register.take().expect("parked once")(me);
+            with_hub(|hub| timer.arm(hub, deadline, me));
         });
         if let Some(register) = register.filter(|_| !suspended) {
             block_main(reason, deadline, &timer, register);
         }
     }
     raise_pending();
+}
+
+/// Records that the running greenlet `header` blocks for `reason`, and
+/// returns the record that wakes it.
+#[inline(always)]
+fn park(header: &Header, reason: WaitReason) -> Waiter {
+    let wait = records::fresh_wait();
+    header.wait.set(wait);
+    let key = header.key();
+    records::set_reason(key, reason);
+    Waiter { key, wait }
 }
 
 #[cold]
@@ -141,45 +156,27 @@ fn cannot_block_while_unwinding(reason: WaitReason) -> ! {
     );
 }
 
-/// Blocks the running context until a waker wakes the [`Waiter`] that
-/// `register` stores (see [`Waiter::wake`]), or `deadline` passes (`None`:
-/// no deadline), or a kill or timeout interrupts it (then it unwinds): the
-/// one way to wait for code outside the hub (the sync primitives).
-///
-/// # Panics
-///
-/// As [`block_until`]. `register` must not call into the hub.
-#[inline(always)]
-pub(crate) fn wait_until(
-    reason: WaitReason,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Waiter),
-) {
-    block_until(reason, deadline, |_, me| register(me));
-}
-
 /// The main context's side of [`block_until`]: it records its wait and runs
 /// the loop until it is woken.
 fn block_main(
     reason: WaitReason,
     deadline: Option<Instant>,
     timer: &DeadlineTimer,
-    register: impl FnOnce(&mut Hub, Waiter),
+    register: impl FnOnce(Waiter),
 ) {
     if context::is_closed() {
         wait_closed(reason, deadline);
         return;
     }
-    let nested = with_hub(|hub| {
-        let (me, nested) = hub.park_main(reason);
-        register(hub, me);
-        timer.arm(hub, deadline, me);
-        nested
-    });
+    let (me, nested) = with_hub(|hub| hub.park_main(reason));
     // A wait nested in the loop (made by a logger the loop called) sets
     // the main context's outer wait aside until it ends, however it ends.
     // (`then_some` would make, and drop, an `Unnest` when not nested.)
     let _unnest = if nested { Some(Unnest) } else { None };
+    register(me);
+    if deadline.is_some() {
+        with_hub(|hub| timer.arm(hub, deadline, me));
+    }
     super::run::run_until_main_woken();
 }
 
@@ -238,8 +235,8 @@ pub(crate) fn wait_io(
         Direction::Read => "I/O (readable)",
         Direction::Write => "I/O (writable)",
     };
-    block_until(WaitReason::on(what), deadline, |hub, me| {
-        hub.wait_io(token, direction, me);
+    block_until(WaitReason::on(what), deadline, |me| {
+        with_hub(|hub| hub.wait_io(token, direction, me));
     });
     Ok(())
 }
@@ -297,7 +294,9 @@ fn yield_now_slow() {
     raise_pending();
     if !context::suspend_current(Request::Requeue, |_| {}) {
         if !context::is_closed() {
-            block(WaitReason::on("yield_now"), |hub, me| hub.push_ready(me));
+            block(WaitReason::on("yield_now"), |me| {
+                with_hub(|hub| hub.push_ready(me))
+            });
         }
         return;
     }
@@ -337,7 +336,7 @@ pub fn sleep(duration: Duration) {
         return;
     }
     let deadline = Instant::now().checked_add(duration);
-    block_until(WaitReason::on("sleep"), deadline, |_, _| {});
+    block_until(WaitReason::on("sleep"), deadline, |_| {});
     // Only the timer holds this wait's record (a kill or a timeout unwinds
     // out of `block` instead), and it fires at the deadline rounded up to
     // the millisecond: no need to read the clock again.
@@ -375,12 +374,9 @@ pub fn run() {
         "greenlet: run() waits for every greenlet and cannot be called from one"
     );
     while !with_hub(|hub| hub.is_empty()) {
-        block(
-            WaitReason::on("run (every greenlet to finish)"),
-            |hub, me| {
-                hub.add_idle_waiter(me);
-            },
-        );
+        block(WaitReason::on("run (every greenlet to finish)"), |me| {
+            with_hub(|hub| hub.add_idle_waiter(me));
+        });
     }
 }
 

@@ -192,7 +192,7 @@ fn wait_finished(header: &Header, what: &'static str) {
             what,
             target: header.id,
         };
-        block(reason, |_, me| header.add_joiner(me));
+        block(reason, |me| header.add_joiner(me));
     }
 }
 

@@ -25,6 +25,7 @@ mod locals;
 mod main_wait;
 mod reactor;
 mod ready;
+mod records;
 mod run;
 mod scheduler;
 mod task;
@@ -41,7 +42,7 @@ pub use greenlet::{Builder, Current, Greenlet, current, joinall, spawn, spawn_la
 pub use timeout::{Timeout, with_timeout};
 pub use unwind::{Elapsed, JoinError};
 
-pub(crate) use blocking::wait_until;
+pub(crate) use blocking::block_until;
 pub(crate) use context::{with_locals, with_running_greenlet};
 pub(crate) use greenlet::KillHandle;
 pub(crate) use io_source::IoSource;

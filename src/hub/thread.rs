@@ -8,6 +8,7 @@ use std::mem::{self, ManuallyDrop};
 use super::carrier::retire;
 use super::context::{self, Running};
 use super::locals::drop_locals;
+use super::records;
 use super::scheduler::{Hub, Task};
 use super::task;
 use super::unwind::log_destructor_panic;
@@ -98,6 +99,7 @@ impl Drop for Teardown {
             for carrier in carriers {
                 retire(*carrier);
             }
+            records::clear_reasons();
         }
         context::drop_main_locals();
         task::close_free_lists();

@@ -294,6 +294,7 @@ impl<T> Channel<T> {
     /// greenlet::spawn(move || putter.put("hi").unwrap());
     /// assert_eq!(channel.get(), Ok("hi"));
     /// ```
+    #[inline]
     pub fn get(&self) -> Result<T, GetError> {
         self.inner.get(None)
     }

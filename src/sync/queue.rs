@@ -360,6 +360,7 @@ impl<T> Queue<T> {
     /// greenlet::spawn(move || producer.put("hello").unwrap());
     /// assert_eq!(queue.get(), Ok("hello")); // runs the producer meanwhile
     /// ```
+    #[inline]
     pub fn get(&self) -> Result<T, GetError> {
         self.inner.get(None)
     }

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::hub::{WaitReason, Waiter, wait_until};
+use crate::hub::{WaitReason, Waiter, block_until};
 
 /// Why a wait ended without a value.
 #[derive(Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl<T> WaitQueue<T> {
             pass_on: Some(pass_on),
         };
         loop {
-            wait_until(WaitReason::on(what), deadline, |waiter| {
+            block_until(WaitReason::on(what), deadline, |waiter| {
                 me.set(Some(waiter));
                 self.inner.borrow_mut().waiting.push_back(waiter);
             });

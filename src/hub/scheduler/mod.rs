@@ -32,6 +32,7 @@ use super::header::{CoroutineBox, Header};
 use super::main_wait::MainWait;
 use super::reactor::Reactor;
 use super::ready::{Ready, ReadyQueue};
+use super::records;
 use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
 use super::wait::{MAIN, Unwind, WaitReason, Waiter};
@@ -92,15 +93,14 @@ pub(crate) struct Hub {
     ready: ReadyQueue,
     timers: TimerHeap<TimerAction>,
     reactor: Reactor,
+    /// The last wait id the hub gave (to a wake-up, a requeue, a start):
+    /// even, while parking greenlets take odd ones from `records.rs`, so
+    /// the two never meet.
     next_wait: u64,
     next_greenlet_id: u64,
     next_timeout_id: u64,
     /// The main context's wait.
     main: MainWait,
-    /// Why each greenlet waits, by task-table key, for the deadlock report
-    /// alone: kept here rather than in the header, so that a greenlet's
-    /// block stays small (see design.md, A greenlet).
-    reasons: Vec<WaitReason>,
     /// Contexts waiting in `run()` for every greenlet to finish.
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
@@ -138,7 +138,6 @@ impl Hub {
             next_greenlet_id: 0,
             next_timeout_id: 0,
             main: MainWait::new(),
-            reasons: Vec::new(),
             idle_waiters: Vec::new(),
             teardown_armed: false,
             io_waiting: 0,
@@ -180,9 +179,10 @@ impl Hub {
         self.next_greenlet_id
     }
 
-    #[inline]
+    /// A wait id never given before on this thread (see `next_wait`).
+    #[inline(always)]
     fn fresh_wait(&mut self) -> u64 {
-        self.next_wait += 1;
+        self.next_wait += 2;
         self.next_wait
     }
 
@@ -215,39 +215,13 @@ impl Hub {
         }
     }
 
-    /// Records that the running greenlet `header` blocks for `reason`.
-    #[inline]
-    pub(crate) fn park_greenlet(&mut self, header: &Header, reason: WaitReason) -> Waiter {
-        let wait = self.fresh_wait();
-        header.wait.set(wait);
-        let key = header.key();
-        self.set_reason(key, reason);
-        Waiter { key, wait }
-    }
-
-    /// Records why the greenlet at `key` waits, for the deadlock report.
-    #[inline]
-    fn set_reason(&mut self, key: usize, reason: WaitReason) {
-        if key >= self.reasons.len() {
-            self.grow_reasons(key);
-        }
-        self.reasons[key] = reason;
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow_reasons(&mut self, key: usize) {
-        let len = (key + 1).next_power_of_two();
-        self.reasons.resize(len, WaitReason::on("start"));
-    }
-
     /// Why the greenlet of `header` waits: what it last parked on, or its
     /// start if it has not started (spawned for later, or ready). Entries of
     /// keys whose greenlet has not parked yet may be a former greenlet's,
     /// hence the check.
     pub(super) fn reason(&self, header: &Header) -> WaitReason {
-        match self.reasons.get(header.key()) {
-            Some(&reason) if header.started.get() => reason,
+        match records::reason(header.key()) {
+            Some(reason) if header.started.get() => reason,
             _ => WaitReason::on("start"),
         }
     }
@@ -304,7 +278,7 @@ impl Hub {
     pub(crate) fn unnest_main_wait(&mut self) {
         let next_wait = &mut self.next_wait;
         let woken = self.main.restore(|| {
-            *next_wait += 1;
+            *next_wait += 2;
             *next_wait
         });
         if let Some(wait) = woken {
@@ -365,7 +339,7 @@ impl Hub {
     /// A context parked on I/O stops being counted as such here, not when
     /// it runs: that keeps the check off the switch path.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
-        let fresh = self.next_wait + 1;
+        let fresh = self.next_wait + 2;
         let (task, was_io) = match self.context(waiter.key) {
             Some(context) if context.wait.get() == waiter.wait && waiter.wait != 0 => {
                 context.wait.set(fresh);
