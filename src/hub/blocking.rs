@@ -61,10 +61,25 @@ pub(crate) fn raise_pending() {
     if let Some(unwind) = context::pending()
         && !std::thread::panicking()
     {
-        match unwind {
-            Unwind::Kill => panic::resume_unwind(Box::new(GreenletExit)),
-            Unwind::Timeout(id) => panic::resume_unwind(Box::new(Elapsed::new(id))),
-        }
+        raise(unwind);
+    }
+}
+
+/// [`raise_pending`] for the running greenlet of `header`, known to be
+/// running and not unwinding (a blocking call checked that first).
+#[inline(always)]
+fn raise_pending_of(header: &Header) {
+    if header.has_pending() {
+        raise_pending();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn raise(unwind: Unwind) -> ! {
+    match unwind {
+        Unwind::Kill => panic::resume_unwind(Box::new(GreenletExit)),
+        Unwind::Timeout(id) => panic::resume_unwind(Box::new(Elapsed::new(id))),
     }
 }
 
@@ -111,29 +126,43 @@ pub(crate) fn block_until(
     if std::thread::panicking() {
         cannot_block_while_unwinding(reason);
     }
-    raise_pending();
     let mut register = Some(register);
+    // A greenlet checks for a pending unwind before it parks and after it
+    // is resumed; the main context around its wait.
     if deadline.is_none() {
         // Without a deadline no timer is armed, and none needs cancelling.
-        let suspended = context::suspend_current(Request::Parked, |header| {
-            let me = park(header, reason);
-            register.take().expect("parked once")(me);
-        });
+        let suspended = context::suspend_current(
+            Request::Parked,
+            |header| {
+                raise_pending_of(header);
+                let me = park(header, reason);
+                register.take().expect("parked once")(me);
+            },
+            raise_pending_of,
+        );
         if let Some(register) = register.filter(|_| !suspended) {
+            raise_pending();
             block_main(reason, None, &DeadlineTimer::new(), register);
+            raise_pending();
         }
     } else {
         let timer = DeadlineTimer::new();
-        let suspended = context::suspend_current(Request::Parked, |header| {
-            let me = park(header, reason);
-            register.take().expect("parked once")(me);
-            with_hub(|hub| timer.arm(hub, deadline, me));
-        });
+        let suspended = context::suspend_current(
+            Request::Parked,
+            |header| {
+                raise_pending_of(header);
+                let me = park(header, reason);
+                register.take().expect("parked once")(me);
+                with_hub(|hub| timer.arm(hub, deadline, me));
+            },
+            raise_pending_of,
+        );
         if let Some(register) = register.filter(|_| !suspended) {
+            raise_pending();
             block_main(reason, deadline, &timer, register);
+            raise_pending();
         }
     }
-    raise_pending();
 }
 
 /// Records that the running greenlet `header` blocks for `reason`, and
@@ -292,7 +321,7 @@ fn yield_now_slow() {
         return;
     }
     raise_pending();
-    if !context::suspend_current(Request::Requeue, |_| {}) {
+    if !context::suspend_current(Request::Requeue, |_| {}, |_| {}) {
         if !context::is_closed() {
             block(WaitReason::on("yield_now"), |me| {
                 with_hub(|hub| hub.push_ready(me))

@@ -195,11 +195,15 @@ pub(crate) unsafe fn started(yielder: &GreenletYielder) {
 
 /// Suspends the running greenlet back to the hub's loop with `request`,
 /// after `park` has recorded (with the greenlet's header) what will wake it,
-/// and returns when the loop resumes it. In the main context it returns
-/// `false` at once, without calling `park`: the main context has no
-/// coroutine to suspend.
+/// and calls `resumed` with the header when the loop resumes it. In the main
+/// context it returns `false` at once, without calling either: the main
+/// context has no coroutine to suspend.
 #[inline(always)]
-pub(crate) fn suspend_current(request: Request, park: impl FnOnce(&Header)) -> bool {
+pub(crate) fn suspend_current(
+    request: Request,
+    park: impl FnOnce(&Header),
+    resumed: impl FnOnce(&Header),
+) -> bool {
     let running = CURRENT.with(Cell::get);
     if running.is_null() {
         return false;
@@ -216,6 +220,7 @@ pub(crate) fn suspend_current(request: Request, park: impl FnOnce(&Header)) -> b
     // is alive while it runs. We are running on that greenlet now (possibly
     // inside a generator nested in it, which corosensei supports).
     unsafe { (*yielder).suspend(request) };
+    resumed(header);
     true
 }
 

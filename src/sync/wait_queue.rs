@@ -214,19 +214,33 @@ impl<T> WaitQueue<T> {
     /// # Errors
     ///
     /// Gives `value` back when nobody waits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn notify_one(&self, value: T) -> Result<(), T> {
         let mut inner = self.inner.borrow_mut();
-        loop {
-            let Some(waiter) = inner.waiting.pop_front() else {
-                return Err(value);
-            };
+        let Some(waiter) = inner.waiting.pop_front() else {
+            return Err(value);
+        };
+        if waiter.wake() {
+            inner.hand(waiter, value);
+            return Ok(());
+        }
+        drop(inner);
+        self.notify_after_stale(value)
+    }
+
+    /// [`Self::notify_one`] after a stale entry (its context left, killed
+    /// or timed out, or was woken by something else): tries the next ones.
+    #[cold]
+    #[inline(never)]
+    fn notify_after_stale(&self, value: T) -> Result<(), T> {
+        let mut inner = self.inner.borrow_mut();
+        while let Some(waiter) = inner.waiting.pop_front() {
             if waiter.wake() {
                 inner.hand(waiter, value);
                 return Ok(());
             }
-            // A stale entry: its context left (kill, timeout) or was woken.
         }
+        Err(value)
     }
 }
 
