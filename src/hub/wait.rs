@@ -52,6 +52,14 @@ impl WaitReason {
     }
 }
 
+impl Waiter {
+    /// The wait's id: unique on the thread, so it alone names the wait.
+    #[inline(always)]
+    pub(crate) fn wait_id(self) -> u64 {
+        self.wait
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

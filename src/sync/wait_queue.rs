@@ -38,15 +38,16 @@ pub(crate) struct WaitQueue<T> {
 
 struct Inner<T> {
     waiting: Fifo,
-    /// Values handed over and not taken yet: most often one, kept inline.
-    handed: Option<(Waiter, T)>,
-    more_handed: Vec<(Waiter, T)>,
+    /// Values handed over and not taken yet, by wait id: most often one,
+    /// kept inline.
+    handed: Option<(u64, T)>,
+    more_handed: Vec<(u64, T)>,
 }
 
 impl<T> Inner<T> {
-    /// Removes the entry of `me`, if a waker has not popped it.
+    /// Removes the entry of the wait `me`, if a waker has not popped it.
     #[cold]
-    fn forget(&mut self, me: Waiter) {
+    fn forget(&mut self, me: u64) {
         self.waiting.remove(me);
     }
 
@@ -54,27 +55,24 @@ impl<T> Inner<T> {
     #[inline]
     fn hand(&mut self, waiter: Waiter, value: T) {
         if self.handed.is_none() {
-            self.handed = Some((waiter, value));
+            self.handed = Some((waiter.wait_id(), value));
         } else {
-            self.more_handed.push((waiter, value));
+            self.more_handed.push((waiter.wait_id(), value));
         }
     }
 
-    /// Takes the value handed to `me`, if any.
+    /// Takes the value handed to the wait `me`, if any.
     #[inline]
-    fn take_handed(&mut self, me: Waiter) -> Option<T> {
+    fn take_handed(&mut self, me: u64) -> Option<T> {
         match &self.handed {
-            Some((waiter, _)) if *waiter == me => self.handed.take().map(|(_, value)| value),
+            Some((wait, _)) if *wait == me => self.handed.take().map(|(_, value)| value),
             _ => self.take_more_handed(me),
         }
     }
 
     #[cold]
-    fn take_more_handed(&mut self, me: Waiter) -> Option<T> {
-        let at = self
-            .more_handed
-            .iter()
-            .position(|&(waiter, _)| waiter == me)?;
+    fn take_more_handed(&mut self, me: u64) -> Option<T> {
+        let at = self.more_handed.iter().position(|&(wait, _)| wait == me)?;
         Some(self.more_handed.swap_remove(at).1)
     }
 }
@@ -120,12 +118,12 @@ impl Fifo {
         Some(first)
     }
 
-    /// Removes `waiter`, wherever it is.
-    fn remove(&mut self, waiter: Waiter) {
-        if self.first == Some(waiter) {
+    /// Removes the waiter of the wait `id`, wherever it is.
+    fn remove(&mut self, id: u64) {
+        if self.first.is_some_and(|w| w.wait_id() == id) {
             self.first = self.rest.pop_front();
         } else {
-            self.rest.retain(|&w| w != waiter);
+            self.rest.retain(|w| w.wait_id() != id);
         }
     }
 
@@ -179,7 +177,8 @@ impl<T> WaitQueue<T> {
         pass_on: impl FnOnce(T),
     ) -> Result<T, WaitError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let me = Cell::new(None);
+        // The id of the current wait, once registered (0: none yet).
+        let me = Cell::new(0);
         let guard = Leave {
             queue: self,
             me: &me,
@@ -187,12 +186,12 @@ impl<T> WaitQueue<T> {
         };
         loop {
             block_until(WaitReason::on(what), deadline, |waiter| {
-                me.set(Some(waiter));
+                me.set(waiter.wait_id());
                 self.inner.borrow_mut().waiting.push_back(waiter);
             });
-            let waiter = me.get().expect("registered");
+            let wait = me.get();
             let mut inner = self.inner.borrow_mut();
-            if let Some(value) = inner.take_handed(waiter) {
+            if let Some(value) = inner.take_handed(wait) {
                 drop(inner);
                 guard.defuse();
                 return Ok(value);
@@ -200,7 +199,7 @@ impl<T> WaitQueue<T> {
             // Woken without a value: our entry is stale now (its wait id is
             // spent), whether the deadline passed or the wake-up was
             // spurious.
-            inner.forget(waiter);
+            inner.forget(wait);
             drop(inner);
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 guard.defuse();
@@ -272,8 +271,8 @@ impl<T> fmt::Debug for WaitQueue<T> {
 /// handed to it but never taken to `pass_on`.
 struct Leave<'a, T, F: FnOnce(T)> {
     queue: &'a WaitQueue<T>,
-    /// The record of the current wait, once registered.
-    me: &'a Cell<Option<Waiter>>,
+    /// The id of the current wait, once registered (0: none yet).
+    me: &'a Cell<u64>,
     pass_on: Option<F>,
 }
 
@@ -291,7 +290,8 @@ impl<T, F: FnOnce(T)> Leave<'_, T, F> {
 
 impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
     fn drop(&mut self) {
-        let (Some(pass_on), Some(me)) = (self.pass_on.take(), self.me.get()) else {
+        let me = self.me.get();
+        let Some(pass_on) = self.pass_on.take().filter(|_| me != 0) else {
             return;
         };
         let value = {
@@ -336,9 +336,9 @@ mod tests {
         for wait in 1..=4 {
             fifo.push_back(waiter(wait));
         }
-        fifo.remove(waiter(1));
-        fifo.remove(waiter(3));
-        fifo.remove(waiter(9)); // absent: nothing happens
+        fifo.remove(1);
+        fifo.remove(3);
+        fifo.remove(9); // absent: nothing happens
         let order: Vec<u64> = fifo.take_all().map(|w| w.wait).collect();
         assert_eq!(order, [2, 4]);
         assert_eq!(fifo.pop_front(), None);
@@ -353,10 +353,10 @@ mod tests {
         for wait in 1..=3 {
             inner.hand(waiter(wait), wait as u32 * 10);
         }
-        assert_eq!(inner.take_handed(waiter(2)), Some(20));
-        assert_eq!(inner.take_handed(waiter(2)), None);
-        assert_eq!(inner.take_handed(waiter(1)), Some(10));
-        assert_eq!(inner.take_handed(waiter(3)), Some(30));
-        assert_eq!(inner.take_handed(waiter(4)), None);
+        assert_eq!(inner.take_handed(2), Some(20));
+        assert_eq!(inner.take_handed(2), None);
+        assert_eq!(inner.take_handed(1), Some(10));
+        assert_eq!(inner.take_handed(3), Some(30));
+        assert_eq!(inner.take_handed(4), None);
     }
 }
