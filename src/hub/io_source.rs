@@ -292,6 +292,10 @@ impl<S: AsRawFd> IoSource<S> {
         self.nonblocking.set(nonblocking);
     }
 
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.nonblocking.get()
+    }
+
     /// Deregisters the source and returns it.
     pub(crate) fn into_inner(mut self) -> S {
         let source = self.source.take().expect("a live source");

@@ -12,6 +12,7 @@
 //! Ground rules: this file knows no public socket type, and only this file
 //! touches the [`IoSource`] of a socket.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
@@ -63,10 +64,18 @@ impl_inner! {
 /// wraps.
 #[derive(Debug)]
 pub(crate) struct Socket<S> {
-    /// Shared by `try_clone`: one registration, one set of timeouts, one
-    /// blocking mode, as the handles std's `try_clone` makes share the
-    /// socket's options and its open file description.
-    source: Rc<IoSource<S>>,
+    /// Shared by `try_clone`, as the handles std's `try_clone` makes share
+    /// the socket's options and its open file description.
+    shared: Rc<Shared<S>>,
+}
+
+/// What the handles of one socket share.
+#[derive(Debug)]
+struct Shared<S> {
+    /// One registration, one set of timeouts, one blocking mode.
+    source: IoSource<S>,
+    /// This side was shut down for reading through one of the handles.
+    read_shut_down: Cell<bool>,
 }
 
 impl<S: Inner> Socket<S> {
@@ -77,7 +86,10 @@ impl<S: Inner> Socket<S> {
     /// The kernel's error from registering it with epoll.
     pub(crate) fn new(inner: S) -> io::Result<Socket<S>> {
         Ok(Socket {
-            source: Rc::new(IoSource::new(inner)?),
+            shared: Rc::new(Shared {
+                source: IoSource::new(inner)?,
+                read_shut_down: Cell::new(false),
+            }),
         })
     }
 
@@ -105,7 +117,7 @@ impl<S: Inner> Socket<S> {
 
     /// The wrapped socket, for calls that never wait.
     pub(crate) fn get(&self) -> &S {
-        self.source.get()
+        self.shared.source.get()
     }
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for the
@@ -116,7 +128,7 @@ impl<S: Inner> Socket<S> {
     /// `op`'s error; `TimedOut` when the read timeout passes first;
     /// `WouldBlock` in non-blocking mode.
     pub(crate) fn read<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.source.io(Direction::Read, op)
+        self.shared.source.io(Direction::Read, op)
     }
 
     /// As [`read`](Self::read), waiting for the socket to turn writable,
@@ -126,7 +138,7 @@ impl<S: Inner> Socket<S> {
     ///
     /// As [`read`](Self::read).
     pub(crate) fn write<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.source.io(Direction::Write, op)
+        self.shared.source.io(Direction::Write, op)
     }
 
     /// Waits until a non-blocking `connect` has completed, or `deadline`
@@ -140,40 +152,56 @@ impl<S: Inner> Socket<S> {
         deadline: Option<Instant>,
         peer_addr: impl Fn(&S) -> io::Result<A>,
     ) -> io::Result<()> {
-        self.source
+        self.shared
+            .source
             .wait_connected(deadline, |s| s.take_error(), peer_addr)
     }
 
     /// Another handle to the same socket, sharing its registration.
     pub(crate) fn try_clone(&self) -> io::Result<Socket<S>> {
         Ok(Socket {
-            source: Rc::clone(&self.source),
+            shared: Rc::clone(&self.shared),
         })
     }
 
     /// See [`IoSource::set_timeout`].
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_timeout(Direction::Read, timeout)
+        self.shared.source.set_timeout(Direction::Read, timeout)
     }
 
     /// See [`IoSource::set_timeout`].
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_timeout(Direction::Write, timeout)
+        self.shared.source.set_timeout(Direction::Write, timeout)
     }
 
     pub(crate) fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.source.timeout(Direction::Read))
+        Ok(self.shared.source.timeout(Direction::Read))
     }
 
     pub(crate) fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.source.timeout(Direction::Write))
+        Ok(self.shared.source.timeout(Direction::Write))
     }
 
     /// Makes calls return `WouldBlock` instead of waiting (`true`), or wait
     /// again (`false`). The descriptor itself stays non-blocking.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
+        self.shared.source.set_nonblocking(nonblocking);
         Ok(())
+    }
+
+    /// Whether calls return `WouldBlock` instead of waiting.
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.shared.source.is_nonblocking()
+    }
+
+    /// Records that this side was shut down for reading (a datagram socket
+    /// needs to know: see `UnixDatagram`'s receives).
+    pub(crate) fn set_read_shut_down(&self) {
+        self.shared.read_shut_down.set(true);
+    }
+
+    pub(crate) fn is_read_shut_down(&self) -> bool {
+        self.shared.read_shut_down.get()
     }
 
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -188,10 +216,10 @@ impl<S: Inner> Socket<S> {
     /// this registration and the descriptor's blocking mode), or the
     /// kernel's error when switching back to blocking mode.
     pub(crate) fn into_std(self) -> io::Result<S::Std> {
-        let source = Rc::try_unwrap(self.source).map_err(|_| {
+        let shared = Rc::try_unwrap(self.shared).map_err(|_| {
             io::Error::other("greenlet: into_std on a socket whose try_clone clones are alive")
         })?;
-        let socket = S::Std::from(source.into_inner().into());
+        let socket = S::Std::from(shared.source.into_inner().into());
         S::set_std_nonblocking(&socket, false)?;
         Ok(socket)
     }
@@ -206,9 +234,10 @@ impl<S: Inner> Socket<S> {
     /// Panics if the descriptor must be duplicated and the kernel refuses
     /// (out of descriptors).
     pub(crate) fn into_fd(self) -> OwnedFd {
-        match Rc::try_unwrap(self.source) {
-            Ok(source) => source.into_inner().into(),
+        match Rc::try_unwrap(self.shared) {
+            Ok(shared) => shared.source.into_inner().into(),
             Err(shared) => shared
+                .source
                 .get()
                 .as_fd()
                 .try_clone_to_owned()
@@ -229,7 +258,8 @@ where
     ///
     /// As [`read`](Self::read).
     pub(crate) fn read_stream(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source
+        self.shared
+            .source
             .io_stream(Direction::Read, buf.len(), |mut s| s.read(buf))
     }
 
@@ -244,7 +274,8 @@ where
     ///
     /// As [`write`](Self::write).
     pub(crate) fn write_stream(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source
+        self.shared
+            .source
             .io_stream(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 

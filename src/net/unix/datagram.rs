@@ -68,6 +68,31 @@ impl UnixDatagram {
         Socket::from_std(socket).map(UnixDatagram)
     }
 
+    /// Receives with `op`, waiting for a datagram.
+    ///
+    /// Once this side is shut down for reading, the kernel answers a
+    /// non-blocking receive with `EAGAIN` (and epoll reports nothing more)
+    /// but a blocking one at once, with end of file or a datagram still
+    /// queued. That is std's answer, so a blocking call asks the kernel the
+    /// blocking way then: it does not wait.
+    fn receive<R>(
+        &self,
+        mut op: impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.0.read(|s| match op(s) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && self.0.is_read_shut_down()
+                    && !self.0.is_nonblocking() =>
+            {
+                s.set_nonblocking(false)?;
+                let result = op(s);
+                s.set_nonblocking(true).and(result)
+            }
+            result => result,
+        })
+    }
+
     /// Makes a socket bound to `path`, creating the socket file there.
     ///
     /// # Errors
@@ -291,7 +316,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.read(|s| s.recv_from(buf))
+        self.receive(|s| s.recv_from(buf))
     }
 
     /// Receives one datagram (from the connected peer, when connected),
@@ -314,7 +339,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(|s| s.recv(buf))
+        self.receive(|s| s.recv(buf))
     }
 
     /// Sends one datagram to the socket bound at `path` and returns the
@@ -524,7 +549,11 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.0.get().shutdown(how)
+        self.0.get().shutdown(how)?;
+        if how != Shutdown::Write {
+            self.0.set_read_shut_down();
+        }
+        Ok(())
     }
 
     /// Converts back into a blocking [`std::os::unix::net::UnixDatagram`],
