@@ -39,7 +39,10 @@ macro_rules! socket_traits {
             /// Leaves the hub and hands over the descriptor, still in
             /// non-blocking mode (`into_std` returns a blocking std socket).
             /// While clones made by `try_clone` are alive they keep the
-            /// socket, and this returns a duplicate of the descriptor.
+            /// socket, and this returns a duplicate of the descriptor: it
+            /// shares their open file description, so leave it in
+            /// non-blocking mode (a clone over a blocking descriptor would
+            /// block the thread).
             ///
             /// # Panics
             ///
