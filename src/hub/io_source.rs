@@ -20,6 +20,14 @@ const UNREGISTERED: usize = usize::MAX;
 /// this thread's reactor until dropped, with the read and write timeouts of
 /// the calls made on it.
 ///
+/// # Non-blocking mode
+///
+/// The descriptor is always in non-blocking mode underneath; what
+/// [`set_nonblocking`](Self::set_nonblocking) sets is how calls on the
+/// source behave. In non-blocking mode a call makes one attempt and returns
+/// its `WouldBlock` instead of waiting, as a std socket in non-blocking mode
+/// does: no greenlet is switched to and the hub does not turn.
+///
 /// # After the hub
 ///
 /// Once the hub is closed at thread exit (see `context::close`), or for a
@@ -36,6 +44,8 @@ pub(crate) struct IoSource<S> {
     token: usize,
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
+    /// Calls return `WouldBlock` instead of waiting.
+    nonblocking: Cell<bool>,
     /// Registered with this thread's reactor: it must stay on this thread.
     _not_send: PhantomData<Rc<()>>,
 }
@@ -60,6 +70,7 @@ impl<S: AsRawFd> IoSource<S> {
             token,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
+            nonblocking: Cell::new(false),
             _not_send: PhantomData,
         })
     }
@@ -124,6 +135,9 @@ impl<S: AsRawFd> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
+        if self.nonblocking.get() {
+            return self.io_once(op);
+        }
         loop {
             match with_hub(|hub| hub.io_ready(self.token, direction)) {
                 Some(true) => match op(self.get()) {
@@ -149,6 +163,19 @@ impl<S: AsRawFd> IoSource<S> {
                 return self.io_without_hub(direction, deadline, op);
             }
             wait_io(self.token, direction, deadline)?;
+        }
+    }
+
+    /// [`Self::io`] in non-blocking mode: `op` until it does not return
+    /// `Interrupted`. The hub is not asked: its readiness flags stay as they
+    /// are (a flag left set costs a later call one `WouldBlock`, never a
+    /// missed wake-up).
+    fn io_once<R>(&self, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            match op(self.get()) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
         }
     }
 
@@ -257,6 +284,16 @@ impl<S: AsRawFd> IoSource<S> {
             Direction::Write => self.write_timeout.set(timeout),
         }
         Ok(())
+    }
+
+    /// Whether calls return `WouldBlock` instead of waiting (see the type's
+    /// docs).
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+        self.nonblocking.set(nonblocking);
+    }
+
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.nonblocking.get()
     }
 
     /// Deregisters the source and returns it.

@@ -1,11 +1,20 @@
 //! Green sockets: std's networking types whose blocking calls switch
 //! greenlets instead of blocking the thread.
+//!
+//! Every type is a thin newtype over one core (the registration with the
+//! hub, the retry loop, timeouts, the blocking mode); see `design.md`.
 
 mod addr;
+mod impls;
+mod socket;
 mod tcp;
 mod udp;
-mod unix;
+pub mod unix;
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{IncomingUnix, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// The iterator of [`UnixListener::incoming`], under its old name.
+#[deprecated(note = "renamed `greenlet::net::unix::Incoming`, as std's")]
+pub type IncomingUnix<'a> = unix::Incoming<'a>;

@@ -1,15 +1,13 @@
 //! Green UDP: `UdpSocket` with std's shape, whose blocking calls switch
 //! greenlets instead of blocking the thread.
 
-use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::rc::Rc;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::addr::each_addr;
-use crate::hub::{Direction, IoSource};
+use super::impls::socket_traits;
+use super::socket::Socket;
 
 /// A UDP socket, like [`std::net::UdpSocket`], whose blocking calls switch
 /// greenlets.
@@ -23,9 +21,11 @@ use crate::hub::{Direction, IoSource};
 /// # Errors
 ///
 /// As std's: a datagram longer than the buffer is truncated (the rest is
-/// lost), an expired read or write timeout is `TimedOut`, and on a connected
-/// socket an ICMP "port unreachable" from the peer shows up as
-/// `ConnectionRefused` on a later call.
+/// lost), in [non-blocking mode](Self::set_nonblocking) a call that would
+/// wait is `WouldBlock`, and on a connected socket an ICMP "port
+/// unreachable" from the peer shows up as `ConnectionRefused` on a later
+/// call. An expired read or write timeout is `TimedOut` (std's is
+/// `WouldBlock` on Unix, the kernel's `EAGAIN`).
 ///
 /// # Examples
 ///
@@ -56,18 +56,9 @@ use crate::hub::{Direction, IoSource};
 /// let s = greenlet::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 /// std::thread::spawn(move || drop(s));
 /// ```
-pub struct UdpSocket {
-    // Shared by `try_clone`: one registration, one set of timeouts.
-    inner: Rc<IoSource<mio::net::UdpSocket>>,
-}
+pub struct UdpSocket(Socket<mio::net::UdpSocket>);
 
 impl UdpSocket {
-    fn wrap(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: Rc::new(IoSource::new(socket)?),
-        })
-    }
-
     /// Binds a socket to the first address that works.
     ///
     /// # Errors
@@ -84,7 +75,7 @@ impl UdpSocket {
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         each_addr(addr, |addr| {
-            UdpSocket::wrap(mio::net::UdpSocket::bind(addr)?)
+            Socket::new(mio::net::UdpSocket::bind(addr)?).map(UdpSocket)
         })
     }
 
@@ -110,7 +101,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.io(Direction::Read, |s| s.recv_from(buf))
+        self.0.read(|s| s.recv_from(buf))
     }
 
     /// As [`recv_from`](Self::recv_from), but leaves the datagram queued: the
@@ -136,7 +127,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.io(Direction::Read, |s| s.peek_from(buf))
+        self.0.read(|s| s.peek_from(buf))
     }
 
     /// Sends one datagram to `addr` (its first address, as std) and returns
@@ -165,7 +156,7 @@ impl UdpSocket {
                 "no addresses to send data to",
             ));
         };
-        self.inner.io(Direction::Write, |s| s.send_to(buf, addr))
+        self.0.write(|s| s.send_to(buf, addr))
     }
 
     /// Connects the socket to a remote address (the first that works): then
@@ -189,7 +180,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(addr, |addr| self.inner.get().connect(addr))
+        each_addr(addr, |addr| self.0.get().connect(addr))
     }
 
     /// Sends one datagram to the connected peer.
@@ -215,7 +206,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Write, |s| s.send(buf))
+        self.0.write(|s| s.send(buf))
     }
 
     /// Receives one datagram (from the connected peer, when connected),
@@ -243,7 +234,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Read, |s| s.recv(buf))
+        self.0.read(|s| s.recv(buf))
     }
 
     /// As [`recv`](Self::recv), but leaves the datagram queued.
@@ -269,7 +260,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Read, |s| s.peek(buf))
+        self.0.read(|s| s.peek(buf))
     }
 
     /// The local address.
@@ -286,7 +277,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.0.get().local_addr()
     }
 
     /// The address of the connected peer.
@@ -307,7 +298,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.0.get().peer_addr()
     }
 
     /// Sets the read timeout: a receive that waits longer returns
@@ -329,7 +320,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Read, timeout)
+        self.0.set_read_timeout(timeout)
     }
 
     /// Sets the write timeout: a send that waits longer returns `TimedOut`.
@@ -350,7 +341,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Write, timeout)
+        self.0.set_write_timeout(timeout)
     }
 
     /// The read timeout.
@@ -367,7 +358,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Read))
+        self.0.read_timeout()
     }
 
     /// The write timeout.
@@ -384,7 +375,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Write))
+        self.0.write_timeout()
     }
 
     /// Sets the IP time-to-live.
@@ -402,7 +393,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
+        self.0.get().set_ttl(ttl)
     }
 
     /// The IP time-to-live.
@@ -419,7 +410,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
+        self.0.get().ttl()
     }
 
     /// Sets `SO_BROADCAST`, which allows sending to a broadcast address.
@@ -437,7 +428,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
-        self.inner.get().set_broadcast(broadcast)
+        self.0.get().set_broadcast(broadcast)
     }
 
     /// Whether `SO_BROADCAST` is set.
@@ -454,7 +445,234 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn broadcast(&self) -> io::Result<bool> {
-        self.inner.get().broadcast()
+        self.0.get().broadcast()
+    }
+
+    /// Moves the socket into or out of non-blocking mode. In non-blocking
+    /// mode a receive (or a send) that would wait returns `WouldBlock` at
+    /// once, as std's: no other greenlet runs meanwhile. The clones made by
+    /// [`try_clone`](Self::try_clone) share the mode.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` keeps std's signature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = greenlet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// socket.set_nonblocking(true)?;
+    /// let err = socket.recv_from(&mut [0; 8]).unwrap_err(); // nobody sends
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking)
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface whose
+    /// address is `interface` (`Ipv4Addr::UNSPECIFIED`: the kernel picks
+    /// one by its routes).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `ENODEV` when no interface fits (no
+    /// multicast route) or `InvalidInput` for an address that is no group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    ///
+    /// let socket = greenlet::net::UdpSocket::bind("0.0.0.0:0")?;
+    /// let group = Ipv4Addr::new(224, 0, 0, 123);
+    /// socket.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST)?;
+    /// socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.0.get().join_multicast_v4(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group joined by
+    /// [`join_multicast_v4`](Self::join_multicast_v4).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `AddrNotAvailable` for a group this
+    /// socket has not joined on that interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    ///
+    /// let socket = greenlet::net::UdpSocket::bind("0.0.0.0:0")?;
+    /// let group = Ipv4Addr::new(224, 0, 0, 124);
+    /// let err = socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrNotAvailable); // never joined
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.0.get().leave_multicast_v4(multiaddr, interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface of index
+    /// `interface` (0: the kernel picks one by its routes).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `ENODEV` when no interface fits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv6Addr;
+    ///
+    /// // Hosts without IPv6 cannot bind `[::]`.
+    /// if let Ok(socket) = greenlet::net::UdpSocket::bind("[::]:0") {
+    ///     let group: Ipv6Addr = "ff02::123".parse().unwrap();
+    ///     if socket.join_multicast_v6(&group, 0).is_ok() {
+    ///         socket.leave_multicast_v6(&group, 0)?;
+    ///     }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.0.get().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv6 multicast group joined by
+    /// [`join_multicast_v6`](Self::join_multicast_v6).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `AddrNotAvailable` for a group this
+    /// socket has not joined on that interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv6Addr;
+    ///
+    /// if let Ok(socket) = greenlet::net::UdpSocket::bind("[::]:0") {
+    ///     let group: Ipv6Addr = "ff02::124".parse().unwrap();
+    ///     assert!(socket.leave_multicast_v6(&group, 0).is_err()); // never joined
+    /// }
+    /// ```
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.0.get().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether IPv4 multicast datagrams this
+    /// socket sends are delivered to the local host's members too.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = greenlet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// socket.set_multicast_loop_v4(false)?;
+    /// assert!(!socket.multicast_loop_v4()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_multicast_loop_v4(&self, multicast_loop_v4: bool) -> io::Result<()> {
+        self.0.get().set_multicast_loop_v4(multicast_loop_v4)
+    }
+
+    /// Whether `IP_MULTICAST_LOOP` is set (it is by default).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = greenlet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert!(socket.multicast_loop_v4()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.0.get().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`, the time-to-live of the IPv4 multicast
+    /// datagrams this socket sends (1 by default: they stay on the local
+    /// network).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `InvalidInput` above 255.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = greenlet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// socket.set_multicast_ttl_v4(8)?;
+    /// assert_eq!(socket.multicast_ttl_v4()?, 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_multicast_ttl_v4(&self, multicast_ttl_v4: u32) -> io::Result<()> {
+        self.0.get().set_multicast_ttl_v4(multicast_ttl_v4)
+    }
+
+    /// The value of `IP_MULTICAST_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = greenlet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert_eq!(socket.multicast_ttl_v4()?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.0.get().multicast_ttl_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`: whether IPv6 multicast datagrams this
+    /// socket sends are delivered to the local host's members too.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `ENOPROTOOPT` on an IPv4 socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Ok(socket) = greenlet::net::UdpSocket::bind("[::1]:0") {
+    ///     socket.set_multicast_loop_v6(false)?;
+    ///     assert!(!socket.multicast_loop_v6()?);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_multicast_loop_v6(&self, multicast_loop_v6: bool) -> io::Result<()> {
+        self.0.get().set_multicast_loop_v6(multicast_loop_v6)
+    }
+
+    /// Whether `IPV6_MULTICAST_LOOP` is set (it is by default).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error, such as `ENOPROTOOPT` on an IPv4 socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Ok(socket) = greenlet::net::UdpSocket::bind("[::1]:0") {
+    ///     assert!(socket.multicast_loop_v6()?);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.0.get().multicast_loop_v6()
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -471,12 +689,13 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.0.take_error()
     }
 
     /// Another handle to the same socket: one greenlet may receive while
-    /// another sends. The clones share one registration and one set of
-    /// timeouts; the socket closes when the last is dropped.
+    /// another sends. The clones share one registration, one set of
+    /// timeouts and one blocking mode (as std's share the socket's options);
+    /// the socket closes when the last is dropped.
     ///
     /// # Errors
     ///
@@ -499,9 +718,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: Rc::clone(&self.inner),
-        })
+        self.0.try_clone().map(UdpSocket)
     }
 
     /// Converts back into a blocking [`std::net::UdpSocket`], leaving the
@@ -523,50 +740,8 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        let source = Rc::try_unwrap(self.inner).map_err(|_| {
-            io::Error::other("greenlet: into_std on a UdpSocket whose try_clone clones are alive")
-        })?;
-        let socket = std::net::UdpSocket::from(source.into_inner());
-        socket.set_nonblocking(false)?;
-        Ok(socket)
+        self.0.into_std()
     }
 }
 
-impl From<std::net::UdpSocket> for UdpSocket {
-    /// Takes over a std socket: it is switched to non-blocking mode and
-    /// registered with this thread's hub.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode or
-    /// registered (the kernel refused: out of memory or descriptors). Use
-    /// [`UdpSocket::bind`] to get the error instead.
-    fn from(socket: std::net::UdpSocket) -> UdpSocket {
-        socket
-            .set_nonblocking(true)
-            .and_then(|()| UdpSocket::wrap(mio::net::UdpSocket::from_std(socket)))
-            .unwrap_or_else(|e| panic!("greenlet: cannot register a UdpSocket: {e}"))
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
+socket_traits!(UdpSocket, std::net::UdpSocket, debug { "local" => local_addr, "peer" => peer_addr });

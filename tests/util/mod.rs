@@ -263,3 +263,60 @@ where
         }
     })
 }
+
+/// A fresh directory of this test's own, removed (with its sockets) on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("greenlet-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir); // left over by a killed run
+        std::fs::create_dir(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A greenlet that counts its turns: it adds one and yields, `turns` times
+/// at most. A blocking call that switches lets it tick; one that returns at
+/// once (a non-blocking call) does not.
+pub struct Ticker {
+    ticks: Rc<Cell<usize>>,
+    greenlet: greenlet::Greenlet<()>,
+}
+
+impl Ticker {
+    pub fn spawn(turns: usize) -> Ticker {
+        let ticks = Rc::new(Cell::new(0));
+        let t = ticks.clone();
+        let greenlet = greenlet::spawn(move || {
+            for _ in 0..turns {
+                t.set(t.get() + 1);
+                greenlet::yield_now();
+            }
+        });
+        Ticker { ticks, greenlet }
+    }
+
+    pub fn ticks(&self) -> usize {
+        self.ticks.get()
+    }
+
+    /// Lets it finish its turns, and returns how many it counted.
+    pub fn join(self) -> usize {
+        self.greenlet.join().unwrap();
+        self.ticks.get()
+    }
+}

@@ -1,15 +1,12 @@
-//! Green TCP: `TcpListener` and `TcpStream` with std's shapes, whose
-//! blocking calls switch greenlets instead of blocking the thread.
+//! `TcpStream`: a green TCP connection with std's shape.
 
-use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::addr::each_addr;
-use crate::hub::{Direction, IoSource};
+use crate::net::addr::each_addr;
+use crate::net::impls::{socket_traits, stream_io};
+use crate::net::socket::Socket;
 
 /// A TCP stream between a local and a remote socket, like
 /// [`std::net::TcpStream`], whose blocking calls switch greenlets.
@@ -24,7 +21,9 @@ use crate::hub::{Direction, IoSource};
 ///
 /// As std's: end of stream is `Ok(0)`, a reset peer `ConnectionReset`, a
 /// write to a closed peer `BrokenPipe` (Rust programs ignore `SIGPIPE`), and
-/// an expired read or write timeout `TimedOut`.
+/// in [non-blocking mode](Self::set_nonblocking) a call that would wait
+/// `WouldBlock`. An expired read or write timeout is `TimedOut` (std's is
+/// `WouldBlock` on Unix, where the kernel reports it as `EAGAIN`).
 ///
 /// # Examples
 ///
@@ -55,27 +54,21 @@ use crate::hub::{Direction, IoSource};
 /// let s = greenlet::net::TcpStream::connect("127.0.0.1:9").unwrap();
 /// std::thread::spawn(move || drop(s));
 /// ```
-pub struct TcpStream {
-    // Shared by `try_clone`: one registration, one set of timeouts.
-    inner: Rc<IoSource<mio::net::TcpStream>>,
-}
+pub struct TcpStream(Socket<mio::net::TcpStream>);
 
 impl TcpStream {
-    fn wrap(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: Rc::new(IoSource::new(stream)?),
-        })
+    /// Registers a connected (or connecting) non-blocking stream.
+    pub(super) fn new(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Socket::new(stream).map(TcpStream)
     }
 
     fn connect_until(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-        let stream = TcpStream::wrap(mio::net::TcpStream::connect(addr)?)?;
+        let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
         // The connection is in progress: it is made (or failed) once the
         // socket turns writable.
-        stream.inner.wait_connected(
-            deadline,
-            mio::net::TcpStream::take_error,
-            mio::net::TcpStream::peer_addr,
-        )?;
+        stream
+            .0
+            .wait_connected(deadline, mio::net::TcpStream::peer_addr)?;
         Ok(stream)
     }
 
@@ -147,7 +140,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.0.get().peer_addr()
     }
 
     /// The local address.
@@ -165,7 +158,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.0.get().local_addr()
     }
 
     /// Shuts down the read half, the write half or both. A greenlet blocked
@@ -189,7 +182,35 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        self.0.get().shutdown(how)
+    }
+
+    /// Reads into `buf` without removing the data from the socket's queue:
+    /// the next read returns it again. Waits (letting other greenlets run)
+    /// until there is something to read.
+    ///
+    /// # Errors
+    ///
+    /// As a read: `TimedOut` when the read timeout passes first, or the
+    /// kernel's error. At end of stream it returns `Ok(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    ///
+    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = greenlet::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut server, _) = listener.accept()?;
+    /// client.write_all(b"look")?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(server.peek(&mut buf)?, 4);
+    /// server.read_exact(&mut buf)?; // still there
+    /// assert_eq!(&buf, b"look");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(|s| s.peek(buf))
     }
 
     /// Sets `TCP_NODELAY`.
@@ -208,7 +229,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.get().set_nodelay(nodelay)
+        self.0.get().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
@@ -226,7 +247,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.get().nodelay()
+        self.0.get().nodelay()
     }
 
     /// Sets the IP time-to-live.
@@ -245,7 +266,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
+        self.0.get().set_ttl(ttl)
     }
 
     /// The IP time-to-live.
@@ -263,12 +284,13 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
+        self.0.get().ttl()
     }
 
     /// Another handle to the same stream: one greenlet may read while
-    /// another writes. The clones share one registration and one set of
-    /// timeouts; the socket closes when the last is dropped.
+    /// another writes. The clones share one registration, one set of
+    /// timeouts and one blocking mode (as std's share the socket's options);
+    /// the socket closes when the last is dropped.
     ///
     /// # Errors
     ///
@@ -291,9 +313,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: Rc::clone(&self.inner),
-        })
+        self.0.try_clone().map(TcpStream)
     }
 
     /// Sets the read timeout: a read that waits longer returns `TimedOut`.
@@ -317,7 +337,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Read, timeout)
+        self.0.set_read_timeout(timeout)
     }
 
     /// Sets the write timeout: a write that waits longer returns `TimedOut`.
@@ -338,7 +358,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Write, timeout)
+        self.0.set_write_timeout(timeout)
     }
 
     /// The read timeout.
@@ -356,7 +376,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Read))
+        self.0.read_timeout()
     }
 
     /// The write timeout.
@@ -374,7 +394,32 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Write))
+        self.0.write_timeout()
+    }
+
+    /// Moves the stream into or out of non-blocking mode. In non-blocking
+    /// mode a read or write that would wait returns `WouldBlock` at once, as
+    /// std's: no other greenlet runs meanwhile. The clones made by
+    /// [`try_clone`](Self::try_clone) share the mode.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` keeps std's signature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    ///
+    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = greenlet::net::TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nonblocking(true)?;
+    /// let err = stream.read(&mut [0; 8]).unwrap_err(); // nothing to read yet
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -392,7 +437,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.0.take_error()
     }
 
     /// Converts back into a blocking [`std::net::TcpStream`], leaving the
@@ -414,306 +459,9 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let source = Rc::try_unwrap(self.inner).map_err(|_| {
-            io::Error::other("greenlet: into_std on a TcpStream whose try_clone clones are alive")
-        })?;
-        let stream = std::net::TcpStream::from(source.into_inner());
-        stream.set_nonblocking(false)?;
-        Ok(stream)
+        self.0.into_std()
     }
 }
 
-impl From<std::net::TcpStream> for TcpStream {
-    /// Takes over a std stream: it is switched to non-blocking mode and
-    /// registered with this thread's hub.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the stream cannot be switched to non-blocking mode or
-    /// registered (the kernel refused: out of memory or descriptors). Use
-    /// [`TcpStream::connect`] to get the error instead.
-    fn from(stream: std::net::TcpStream) -> TcpStream {
-        stream
-            .set_nonblocking(true)
-            .and_then(|()| TcpStream::wrap(mio::net::TcpStream::from_std(stream)))
-            .unwrap_or_else(|e| panic!("greenlet: cannot register a TcpStream: {e}"))
-    }
-}
-
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner
-            .io_stream(Direction::Read, buf.len(), |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner
-            .io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner
-            .io_stream(Direction::Write, buf.len(), |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner
-            .io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(()) // a TCP socket has no user-space buffer
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-/// A TCP listener, like [`std::net::TcpListener`], whose `accept` switches
-/// greenlets while it waits.
-///
-/// # Examples
-///
-/// ```
-/// use greenlet::net::{TcpListener, TcpStream};
-///
-/// let listener = TcpListener::bind("127.0.0.1:0")?;
-/// let addr = listener.local_addr()?;
-/// let client = greenlet::spawn(move || TcpStream::connect(addr).map(|_| ()));
-/// let (_conn, peer) = listener.accept()?; // runs the client greenlet meanwhile
-/// assert!(peer.ip().is_loopback());
-/// client.join().unwrap()?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub struct TcpListener {
-    inner: IoSource<mio::net::TcpListener>,
-}
-
-impl TcpListener {
-    /// Binds a listener to the first address that works.
-    ///
-    /// # Errors
-    ///
-    /// The error of the last address tried, such as `AddrInUse`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// assert_ne!(listener.local_addr()?.port(), 0);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            inner: IoSource::new(mio::net::TcpListener::from_std(listener))?,
-        })
-    }
-
-    /// Accepts a connection, waiting (and letting other greenlets run) until
-    /// one arrives.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error, such as `EMFILE` when out of descriptors.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// let _client = greenlet::net::TcpStream::connect(listener.local_addr()?)?;
-    /// let (stream, _) = listener.accept()?;
-    /// assert_eq!(stream.local_addr()?, listener.local_addr()?);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.inner.io(Direction::Read, |l| l.accept())?;
-        Ok((TcpStream::wrap(stream)?, addr))
-    }
-
-    /// An endless iterator of accepted connections, as std's.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// let _client = greenlet::net::TcpStream::connect(listener.local_addr()?)?;
-    /// let first = listener.incoming().next().unwrap()?;
-    /// assert!(first.peer_addr().is_ok());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
-    }
-
-    /// The local address.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// assert!(listener.local_addr()?.ip().is_loopback());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
-    }
-
-    /// Sets the IP time-to-live of accepted sockets.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// listener.set_ttl(100)?;
-    /// assert_eq!(listener.ttl()?, 100);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
-    }
-
-    /// The IP time-to-live.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// assert!(listener.ttl()? > 0);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
-    }
-
-    /// Converts back into a blocking [`std::net::TcpListener`], leaving the
-    /// hub.
-    ///
-    /// # Errors
-    ///
-    /// The kernel's error when switching back to blocking mode.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = greenlet::net::TcpListener::bind("127.0.0.1:0")?;
-    /// let addr = listener.local_addr()?;
-    /// assert_eq!(listener.into_std()?.local_addr()?, addr);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let listener = std::net::TcpListener::from(self.inner.into_inner());
-        listener.set_nonblocking(false)?;
-        Ok(listener)
-    }
-}
-
-impl From<std::net::TcpListener> for TcpListener {
-    /// Takes over a std listener: it is switched to non-blocking mode and
-    /// registered with this thread's hub.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the kernel refuses either step; use [`TcpListener::bind`]
-    /// to get the error instead.
-    fn from(listener: std::net::TcpListener) -> TcpListener {
-        listener
-            .set_nonblocking(true)
-            .and_then(|()| IoSource::new(mio::net::TcpListener::from_std(listener)))
-            .map(|inner| TcpListener { inner })
-            .unwrap_or_else(|e| panic!("greenlet: cannot register a TcpListener: {e}"))
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("addr", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-/// The iterator of [`TcpListener::incoming`]; it never returns `None`.
-#[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Iterator for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(stream, _)| stream))
-    }
-}
+socket_traits!(TcpStream, std::net::TcpStream, debug { "local" => local_addr, "peer" => peer_addr });
+stream_io!(TcpStream);
