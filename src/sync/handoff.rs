@@ -146,7 +146,7 @@ impl<T, S: Store<T>> Handoff<T, S> {
     /// [`GetError::Closed`] once the core is closed and holds no item,
     /// including when it is closed while the call waits;
     /// [`GetError::TimedOut`] if the timeout passes first.
-    #[inline]
+    #[inline(always)]
     pub(super) fn get(&self, timeout: Option<Duration>) -> Result<T, GetError> {
         if let Some(item) = S::take(self) {
             return Ok(item);

@@ -305,21 +305,20 @@ impl Hub {
     /// The context at `key`, if it is alive.
     #[inline]
     fn context(&self, key: usize) -> Option<Context<'_>> {
-        if key == MAIN {
-            Some(Context {
-                wait: self.main.wait(),
-                io_wait: self.main.io_wait(),
-                task: None,
-            })
-        } else {
-            let task = self.tasks.get(key)?;
+        // A greenlet first: `MAIN` is beyond the task table's range.
+        if let Some(task) = self.tasks.get(key) {
             let header = task.header();
-            Some(Context {
+            return Some(Context {
                 wait: &header.wait,
                 io_wait: &header.io_wait,
                 task: Some(task),
-            })
+            });
         }
+        (key == MAIN).then(|| Context {
+            wait: self.main.wait(),
+            io_wait: self.main.io_wait(),
+            task: None,
+        })
     }
 
     /// Puts a context that has just parked at the back of the ready queue.
@@ -339,9 +338,11 @@ impl Hub {
     /// A context parked on I/O stops being counted as such here, not when
     /// it runs: that keeps the check off the switch path.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
+        debug_assert_ne!(waiter.wait, 0, "a wait record carries a wait id");
         let fresh = self.next_wait + 2;
         let (task, was_io) = match self.context(waiter.key) {
-            Some(context) if context.wait.get() == waiter.wait && waiter.wait != 0 => {
+            // Wait records never carry 0, a running context's wait id.
+            Some(context) if context.wait.get() == waiter.wait => {
                 context.wait.set(fresh);
                 (context.task.cloned(), context.io_wait.replace(false))
             }
