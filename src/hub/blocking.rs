@@ -126,42 +126,37 @@ pub(crate) fn block_until(
     if std::thread::panicking() {
         cannot_block_while_unwinding(reason);
     }
-    let mut register = Some(register);
     // A greenlet checks for a pending unwind before it parks and after it
-    // is resumed; the main context around its wait.
-    if deadline.is_none() {
+    // is resumed; the main context around its wait. (The closures move what
+    // they use, so that the reason's words stay constants, never a copy
+    // through memory.)
+    if !context::in_greenlet() {
+        raise_pending();
+        block_main(reason, deadline, register);
+        raise_pending();
+    } else if deadline.is_none() {
         // Without a deadline no timer is armed, and none needs cancelling.
-        let suspended = context::suspend_current(
+        context::suspend_current(
             Request::Parked,
-            |header| {
+            move |header| {
                 raise_pending_of(header);
-                let me = park(header, reason);
-                register.take().expect("parked once")(me);
+                register(park(header, reason));
             },
             raise_pending_of,
         );
-        if let Some(register) = register.filter(|_| !suspended) {
-            raise_pending();
-            block_main(reason, None, &DeadlineTimer::new(), register);
-            raise_pending();
-        }
     } else {
         let timer = DeadlineTimer::new();
-        let suspended = context::suspend_current(
+        let armed = &timer;
+        context::suspend_current(
             Request::Parked,
-            |header| {
+            move |header| {
                 raise_pending_of(header);
                 let me = park(header, reason);
-                register.take().expect("parked once")(me);
-                with_hub(|hub| timer.arm(hub, deadline, me));
+                register(me);
+                with_hub(|hub| armed.arm(hub, deadline, me));
             },
             raise_pending_of,
         );
-        if let Some(register) = register.filter(|_| !suspended) {
-            raise_pending();
-            block_main(reason, deadline, &timer, register);
-            raise_pending();
-        }
     }
 }
 
@@ -187,12 +182,7 @@ fn cannot_block_while_unwinding(reason: WaitReason) -> ! {
 
 /// The main context's side of [`block_until`]: it records its wait and runs
 /// the loop until it is woken.
-fn block_main(
-    reason: WaitReason,
-    deadline: Option<Instant>,
-    timer: &DeadlineTimer,
-    register: impl FnOnce(Waiter),
-) {
+fn block_main(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Waiter)) {
     if context::is_closed() {
         wait_closed(reason, deadline);
         return;
@@ -203,6 +193,7 @@ fn block_main(
     // (`then_some` would make, and drop, an `Unnest` when not nested.)
     let _unnest = if nested { Some(Unnest) } else { None };
     register(me);
+    let timer = DeadlineTimer::new();
     if deadline.is_some() {
         with_hub(|hub| timer.arm(hub, deadline, me));
     }
