@@ -18,6 +18,8 @@ use crate::stack::{self, PooledStack};
 /// suspends with [`Request::Finished`]; resumed with `false` instead, it
 /// returns.
 pub(super) fn new_carrier(stack: PooledStack) -> GreenletCoroutine {
+    // From now on an overflow of this stack can name its greenlet.
+    stack::set_identify(context::identify_running);
     Coroutine::with_stack(stack, |yielder, mut go_on: bool| {
         while go_on {
             // SAFETY: `yielder` is the one corosensei handed to this very

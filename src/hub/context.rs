@@ -277,13 +277,12 @@ pub(crate) fn clear_main_timeout(id: u64) {
     });
 }
 
-/// Runs `f` with the running greenlet's id, name and yielder address (the
+/// Calls `f` with the running greenlet's id, name and yielder address (the
 /// yielder lies at the base of the greenlet's own stack), or `None` in the
-/// main context: for the stack-overflow handler, which must not allocate or
-/// lock. The name is borrowed for the call only.
-pub(crate) fn with_running_greenlet<R>(
-    f: impl FnOnce(crate::stack::RunningGreenlet<'_>) -> R,
-) -> R {
+/// main context: the stack layer's `Identify` (`stack/overflow.rs`),
+/// for the overflow handler, which must not allocate or lock. The name is
+/// borrowed for the call only.
+pub(crate) fn identify_running(f: &mut dyn FnMut(crate::stack::RunningGreenlet<'_>)) {
     with_current(|header| {
         f(header.map(|header| {
             (

@@ -4,15 +4,22 @@
 //! The files form layers; each calls only those below it (design.md, The
 //! hub's layers):
 //!
-//! 1. plain data: `wait` (wait records), `timer`, `ready`, `main_wait`,
-//!    `locals`, `unwind` (unwinding payloads and the join error);
-//! 2. a greenlet's block: `header`, `body`, `task`;
+//! 1. records, plain data: `wait` (wait records, unwind requests), `timer`,
+//!    `locals`, `unwind` (unwinding payloads, the join error), `main_wait`,
+//!    `records` (the thread's wait ids and wait reasons);
+//! 2. a greenlet's block: `header`, `body`, `task`, and `ready` (the ring
+//!    of ready tasks);
 //! 3. the switch: `context`;
 //! 4. the reactor: `reactor`;
-//! 5. the scheduler: `scheduler` (the `Hub` and its turn);
-//! 6. the thread's hub and its carriers: `carrier`, `thread`;
+//! 5. the scheduler: `scheduler` (the `Hub`, its turn, its I/O side);
+//! 6. carriers and the thread's hub: `carrier`, `thread`;
 //! 7. the loop: `run`;
-//! 8. the calls: `blocking`, `io_source`, `timeout`, `greenlet`.
+//! 8. the calls: `blocking`, then `io_source`, `greenlet`, `timeout`.
+//!
+//! The rest of the crate uses the hub through the items re-exported below
+//! only: `block_until` and a [`Waiter`] that wakes itself, `IoSource`,
+//! `KillHandle` and the greenlet-locals' map. (The stack layer's overflow
+//! handler names the running greenlet through a function the hub lends it.)
 
 mod blocking;
 mod body;
@@ -43,7 +50,7 @@ pub use timeout::{Timeout, with_timeout};
 pub use unwind::{Elapsed, JoinError};
 
 pub(crate) use blocking::block_until;
-pub(crate) use context::{with_locals, with_running_greenlet};
+pub(crate) use context::with_locals;
 pub(crate) use greenlet::KillHandle;
 pub(crate) use io_source::IoSource;
 pub(crate) use reactor::Direction;

@@ -9,7 +9,7 @@ use std::fmt;
 #[derive(Debug)]
 pub(crate) struct GreenletExit;
 
-/// Why [`Greenlet::join`] has no value to return.
+/// Why [`Greenlet::join`](crate::Greenlet::join) has no value to return.
 ///
 /// # Examples
 ///

@@ -14,8 +14,8 @@
 //!   batches), and `page.rs` (the page size) at the bottom;
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
 //!
-//! One call goes back up: dropping a `RegionStack` gives its slot back to
-//! the pool (`pool::give_slot`).
+//! Nothing calls back up: a `RegionStack` gives its slot back, when
+//! dropped, through the function the pool lent it with (`pool::give_slot`).
 
 mod budget;
 mod class;
@@ -26,7 +26,7 @@ mod sys;
 
 pub use size::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
-pub(crate) use overflow::RunningGreenlet;
+pub(crate) use overflow::{RunningGreenlet, set_identify};
 pub(crate) use pool::{give, release, reserve, take, take_reserved};
 #[cfg(test)]
 pub(crate) use pool::{mapped_count, pooled_count};

@@ -246,6 +246,29 @@ impl fmt::Write for ReportBuffer {
 /// address of its yielder, which lies at the base of its own stack.
 pub(crate) type RunningGreenlet<'a> = Option<(u64, Option<&'a str>, usize)>;
 
+/// How the handler learns which greenlet runs: a function of the hub's
+/// (a layer above), which calls its argument with the running greenlet.
+pub(crate) type Identify = fn(&mut dyn FnMut(RunningGreenlet<'_>));
+
+/// The hub's [`Identify`], once it has run a greenlet. Read by the signal
+/// handler: `OnceLock::get` is one atomic load, no lock.
+static IDENTIFY: std::sync::OnceLock<Identify> = std::sync::OnceLock::new();
+
+/// Lends the handler the hub's way of naming the running greenlet (the
+/// first call wins; every hub passes the same function).
+pub(crate) fn set_identify(identify: Identify) {
+    let _ = IDENTIFY.set(identify);
+}
+
+/// Calls `f` with the running greenlet, or with `None` when none runs or
+/// no hub has lent its [`Identify`] yet.
+pub(super) fn with_running(mut f: impl FnMut(RunningGreenlet<'_>)) {
+    match IDENTIFY.get() {
+        Some(identify) => identify(&mut f),
+        None => f(None),
+    }
+}
+
 /// Formats the report of an overflow of the stack of `hit`, knowing which
 /// greenlet was running, and returns its bytes.
 ///

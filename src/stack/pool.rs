@@ -177,7 +177,7 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
     let size = usable_size(requested);
     let slot = POOL.with(|pool| pool.borrow_mut().class(size).take_free());
     match slot {
-        Some(slot) => Ok(slot.into_stack()),
+        Some(slot) => Ok(slot.into_stack(give_slot)),
         None => carve(size),
     }
 }
@@ -189,7 +189,7 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
 fn carve(size: usize) -> io::Result<RegionStack> {
     let slot = POOL.with(|pool| pool.borrow_mut().class(size).find_slot());
     log_start_failure(); // a batch may have started the helper: no borrow now
-    slot.map(Slot::into_stack)
+    slot.map(|slot| slot.into_stack(give_slot))
 }
 
 /// Takes a stack of at least `requested` usable bytes: [`reserve`], then

@@ -425,11 +425,13 @@ impl Slot {
         self.base.get() - self.len
     }
 
-    /// Lends the slot to a coroutine.
+    /// Lends the slot to a coroutine; `give_back` receives it when the
+    /// coroutine drops its stack (the pool, a layer above, passes its own).
     #[inline]
-    pub(in crate::stack) fn into_stack(self) -> RegionStack {
+    pub(in crate::stack) fn into_stack(self, give_back: fn(Slot)) -> RegionStack {
         RegionStack {
             slot: ManuallyDrop::new(self),
+            give_back,
         }
     }
 
@@ -480,10 +482,11 @@ impl std::fmt::Debug for Slot {
 }
 
 /// A stack lent to a coroutine: one slot of a region. Dropping it gives the
-/// slot back to its thread's pool.
+/// slot back to whoever lent it (its thread's pool).
 pub(crate) struct RegionStack {
-    // Dropped only by handing the slot back to the pool, in `Drop`.
+    // Dropped only by handing the slot back, in `Drop`.
     slot: ManuallyDrop<Slot>,
+    give_back: fn(Slot),
 }
 
 impl Drop for RegionStack {
@@ -491,7 +494,7 @@ impl Drop for RegionStack {
         // SAFETY: the slot is taken out once, here, and `self` is never used
         // again.
         let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
-        crate::stack::pool::give_slot(slot);
+        (self.give_back)(slot);
     }
 }
 

@@ -158,7 +158,7 @@ extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context:
         // The identity is read while the greenlet that faulted (if any)
         // still runs, and used only to format the report before we abort:
         // the process never returns to it.
-        crate::hub::with_running_greenlet(|running| {
+        overflow::with_running(|running| {
             let mut buffer = overflow::ReportBuffer::new();
             let report = overflow::report(&mut buffer, hit, running);
             // SAFETY: writes the bytes of `report` to stderr.
