@@ -15,7 +15,7 @@
 //! - `overflow.rs`: recognising our guard pages and the overflow report.
 //!
 //! Nothing calls back up: a `RegionStack` gives its slot back, when
-//! dropped, through the function the pool lent it with (`pool::give_slot`).
+//! dropped, to its `Lender`, a trait of `sys/` that the pool implements.
 
 mod budget;
 mod class;
@@ -34,7 +34,7 @@ pub(crate) use size::check_stack_size;
 pub(crate) use size::usable_size;
 
 /// The stack type every coroutine of this crate runs on.
-pub(crate) type PooledStack = sys::RegionStack;
+pub(crate) use pool::PooledStack;
 
 /// Test hooks behind `greenlet::__private`.
 pub(crate) mod hooks {

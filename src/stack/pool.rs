@@ -43,7 +43,9 @@ use std::mem::{self, ManuallyDrop};
 use super::budget;
 use super::class::Class;
 use super::size::{DEFAULT_STACK_SIZE, check_stack_size, usable_size};
-use super::sys::{AltStack, PAGE, Region, RegionStack, Slot, guard_kind, log_start_failure};
+use super::sys::{
+    AltStack, Lender, PAGE, Region, RegionStack, Slot, guard_kind, log_start_failure,
+};
 
 /// A thread's stacks, by size.
 struct Pool {
@@ -173,11 +175,11 @@ fn grow(size: usize) -> io::Result<()> {
 /// for the first time (out of memory for page tables). The reservation is
 /// given back then.
 #[inline]
-pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
+pub(crate) fn take_reserved(requested: usize) -> io::Result<PooledStack> {
     let size = usable_size(requested);
     let slot = POOL.with(|pool| pool.borrow_mut().class(size).take_free());
     match slot {
-        Some(slot) => Ok(slot.into_stack(give_slot)),
+        Some(slot) => Ok(slot.into_stack()),
         None => carve(size),
     }
 }
@@ -186,10 +188,10 @@ pub(crate) fn take_reserved(requested: usize) -> io::Result<RegionStack> {
 /// is at hand (see [`Class::find_slot`]).
 #[cold]
 #[inline(never)]
-fn carve(size: usize) -> io::Result<RegionStack> {
+fn carve(size: usize) -> io::Result<PooledStack> {
     let slot = POOL.with(|pool| pool.borrow_mut().class(size).find_slot());
     log_start_failure(); // a batch may have started the helper: no borrow now
-    slot.map(|slot| slot.into_stack(give_slot))
+    slot.map(Slot::into_stack)
 }
 
 /// Takes a stack of at least `requested` usable bytes: [`reserve`], then
@@ -198,7 +200,7 @@ fn carve(size: usize) -> io::Result<RegionStack> {
 /// # Errors
 ///
 /// As those two.
-pub(crate) fn take(requested: usize) -> io::Result<RegionStack> {
+pub(crate) fn take(requested: usize) -> io::Result<PooledStack> {
     reserve(requested)?;
     take_reserved(requested)
 }
@@ -218,11 +220,24 @@ pub(crate) fn release(requested: usize) {
 /// Gives a stack whose coroutine has finished back to its pool. (Dropping
 /// it does the same.)
 #[inline]
-pub(crate) fn give(stack: RegionStack) {
+pub(crate) fn give(stack: PooledStack) {
     drop(stack);
 }
 
-/// Takes back the slot of a dropped [`RegionStack`].
+/// The pool as the lender of the stacks it hands out.
+pub(crate) struct Pooled;
+
+impl Lender for Pooled {
+    #[inline]
+    fn take_back(slot: Slot) {
+        give_slot(slot);
+    }
+}
+
+/// A stack from this thread's pool, which takes it back when dropped.
+pub(crate) type PooledStack = RegionStack<Pooled>;
+
+/// Takes back the slot of a dropped [`PooledStack`].
 #[inline]
 pub(super) fn give_slot(slot: Slot) {
     let spilled = POOL.with(|pool| {
@@ -281,7 +296,7 @@ mod tests {
     use super::super::size::{MAX_STACK_SIZE, MIN_STACK_SIZE};
     use super::*;
 
-    fn size_of(stack: &RegionStack) -> usize {
+    fn size_of(stack: &PooledStack) -> usize {
         stack.base().get() - stack.limit().get() - PAGE
     }
 

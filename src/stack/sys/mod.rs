@@ -15,7 +15,8 @@ pub(super) use helper::PAUSED as HELPER_PAUSED;
 pub(super) use helper::{Batch, log_start_failure};
 pub(crate) use helper::{refuse_populate, use_stack_helper};
 pub(super) use page::PAGE;
-pub(crate) use region::RegionStack;
+pub(crate) use region::{Lender, RegionStack};
+
 pub(super) use region::{GuardKind, Region, Slot, guard_kind, unmap_regions};
 pub(crate) use region::{force_mprotect_guards, refuse_guards};
 pub(super) use signal::AltStack;

@@ -401,7 +401,7 @@ impl std::fmt::Debug for Region {
 ///
 /// Not `Clone`: a slot has one owner, which is what lets a region check
 /// that all its slots are back before it unmaps.
-pub(in crate::stack) struct Slot {
+pub(crate) struct Slot {
     // # Invariant
     // `base - len .. base` is slot of a live `Region` of this thread, carved
     // and guarded: the lowest page is the guard, the rest is mapped
@@ -425,13 +425,13 @@ impl Slot {
         self.base.get() - self.len
     }
 
-    /// Lends the slot to a coroutine; `give_back` receives it when the
-    /// coroutine drops its stack (the pool, a layer above, passes its own).
+    /// Lends the slot to a coroutine; `L` takes it back when the coroutine
+    /// drops its stack.
     #[inline]
-    pub(in crate::stack) fn into_stack(self, give_back: fn(Slot)) -> RegionStack {
+    pub(in crate::stack) fn into_stack<L: Lender>(self) -> RegionStack<L> {
         RegionStack {
             slot: ManuallyDrop::new(self),
-            give_back,
+            _lender: PhantomData,
         }
     }
 
@@ -481,20 +481,27 @@ impl std::fmt::Debug for Slot {
     }
 }
 
-/// A stack lent to a coroutine: one slot of a region. Dropping it gives the
-/// slot back to whoever lent it (its thread's pool).
-pub(crate) struct RegionStack {
-    // Dropped only by handing the slot back, in `Drop`.
-    slot: ManuallyDrop<Slot>,
-    give_back: fn(Slot),
+/// Who takes a slot back when the stack lent from it is dropped: the pool,
+/// a layer above, which this layer never calls by name.
+pub(crate) trait Lender {
+    /// Takes back the slot of a dropped stack.
+    fn take_back(slot: Slot);
 }
 
-impl Drop for RegionStack {
+/// A stack lent to a coroutine: one slot of a region. Dropping it gives the
+/// slot back to its lender `L` (its thread's pool).
+pub(crate) struct RegionStack<L: Lender> {
+    // Dropped only by handing the slot back, in `Drop`.
+    slot: ManuallyDrop<Slot>,
+    _lender: PhantomData<L>,
+}
+
+impl<L: Lender> Drop for RegionStack<L> {
     fn drop(&mut self) {
         // SAFETY: the slot is taken out once, here, and `self` is never used
         // again.
         let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
-        (self.give_back)(slot);
+        L::take_back(slot);
     }
 }
 
@@ -504,7 +511,7 @@ impl Drop for RegionStack {
 // usable part is at least `MIN_STACK_SIZE` (`usable_size` rounds up to it).
 // The region outlives the slot (invariant of `Slot`), hence the coroutine
 // on it.
-unsafe impl Stack for RegionStack {
+unsafe impl<L: Lender> Stack for RegionStack<L> {
     #[inline]
     fn base(&self) -> StackPointer {
         self.slot.base
@@ -516,7 +523,7 @@ unsafe impl Stack for RegionStack {
     }
 }
 
-impl std::fmt::Debug for RegionStack {
+impl<L: Lender> std::fmt::Debug for RegionStack<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("RegionStack").field(&*self.slot).finish()
     }
