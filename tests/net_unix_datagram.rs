@@ -8,7 +8,9 @@ mod util;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use greenlet::net::UnixDatagram;
 use util::{TempDir, Ticker};
@@ -61,15 +63,28 @@ fn unix_datagram_with_a_std_thread_peer() {
         .set_read_timeout(Some(Duration::from_secs(30))) // a safety net
         .unwrap();
     let green = UnixDatagram::bind(&green_path).unwrap();
-    // The std thread echoes 3 datagrams back to their sender.
-    let peer = std::thread::spawn(move || {
-        let mut buf = [0u8; 64];
-        for _ in 0..3 {
-            let (n, from) = std_peer.recv_from(&mut buf).unwrap();
-            std_peer.send_to_addr(&buf[..n], &from).unwrap();
-        }
-    });
+    // Set by a greenlet, which can run only once main waits in the hub.
+    let main_waits = Arc::new(AtomicBool::new(false));
+    // The std thread echoes 3 datagrams back to their sender; the first
+    // only once main waits for it, so that main's receive must wait.
+    let peer = {
+        let main_waits = main_waits.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for round in 0..3 {
+                let (n, from) = std_peer.recv_from(&mut buf).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while round == 0 && !main_waits.load(Ordering::Acquire) {
+                    assert!(Instant::now() < deadline, "main never waited in the hub");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std_peer.send_to_addr(&buf[..n], &from).unwrap();
+            }
+        })
+    };
     let ticker = Ticker::spawn(1_000_000);
+    let flag = main_waits.clone();
+    let _signal = greenlet::spawn(move || flag.store(true, Ordering::Release));
     let mut buf = [0u8; 64];
     for i in 0..3u8 {
         green.send_to(&[i; 5], &std_path).unwrap();
@@ -82,8 +97,9 @@ fn unix_datagram_with_a_std_thread_peer() {
         assert!(ticker.ticks() >= before, "{before}");
     }
     peer.join().unwrap();
-    // The thread's replies came later than the sends: main ran the ticker
-    // while it waited (at least once, on the first reply).
+    // The first reply came only once main waited: main ran the greenlets
+    // (the ticker too) while it waited.
+    assert!(main_waits.load(Ordering::Acquire));
     assert!(ticker.ticks() > 0, "the ticker ran while main waited");
 
     // And the other way round: a std thread sends, a greenlet receives.
