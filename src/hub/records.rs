@@ -3,9 +3,9 @@
 //! greenlet needs no borrow of the hub.
 //!
 //! A parking greenlet takes a fresh wait id here, never reused on the
-//! thread (odd ones: the hub gives the even ones). The reason of each greenlet's last wait is kept by task-table
-//! key, for the deadlock report alone (not in the greenlet's header, to keep
-//! its block small).
+//! thread (odd ones: the hub gives the even ones). The reason of each
+//! greenlet's last wait is kept by task-table key, for the deadlock report
+//! alone (not in the greenlet's header, to keep its block small).
 
 use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
@@ -21,14 +21,18 @@ thread_local! {
         const { ManuallyDrop::new(RefCell::new(Vec::new())) };
 }
 
-/// A wait id never given before on this thread, for a greenlet that parks.
-/// These are odd (1, 3, 5, …); the hub gives the even ones (wake-ups,
-/// requeues, starts), and 0 marks a running context.
+/// How far apart the wait ids of one counter are: the two counters of a
+/// thread (parking greenlets here, the hub's own) keep to odd and even ids,
+/// so they never meet, and 0 marks a running context.
+pub(crate) const WAIT_STEP: u64 = 2;
+
+/// A wait id never given before on this thread, for a greenlet that parks:
+/// odd (1, 3, 5, …; see [`WAIT_STEP`]).
 #[inline(always)]
 pub(crate) fn fresh_wait() -> u64 {
     NEXT_WAIT.with(|next| {
         let wait = next.get();
-        next.set(wait + 2);
+        next.set(wait + WAIT_STEP);
         wait
     })
 }

@@ -32,7 +32,7 @@ use super::header::{CoroutineBox, Header};
 use super::main_wait::MainWait;
 use super::reactor::Reactor;
 use super::ready::{Ready, ReadyQueue};
-use super::records;
+use super::records::{self, WAIT_STEP};
 use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
 use super::wait::{MAIN, Unwind, WaitReason, Waiter};
@@ -94,8 +94,7 @@ pub(crate) struct Hub {
     timers: TimerHeap<TimerAction>,
     reactor: Reactor,
     /// The last wait id the hub gave (to a wake-up, a requeue, a start):
-    /// even, while parking greenlets take odd ones from `records.rs`, so
-    /// the two never meet.
+    /// even, while parking greenlets take odd ones (see `WAIT_STEP`).
     next_wait: u64,
     next_greenlet_id: u64,
     next_timeout_id: u64,
@@ -124,6 +123,13 @@ pub(crate) struct Hub {
 /// How many idle carriers the hub keeps at most; more go back to the stack
 /// pool.
 const IDLE_CARRIERS: usize = 64;
+
+/// Advances the hub's counter of wait ids and returns the new one.
+#[inline(always)]
+fn next_even_wait(next_wait: &mut u64) -> u64 {
+    *next_wait += WAIT_STEP;
+    *next_wait
+}
 
 impl Hub {
     /// An empty hub; `on_first_use` is called once, when it is first used
@@ -182,8 +188,7 @@ impl Hub {
     /// A wait id never given before on this thread (see `next_wait`).
     #[inline(always)]
     fn fresh_wait(&mut self) -> u64 {
-        self.next_wait += 2;
-        self.next_wait
+        next_even_wait(&mut self.next_wait)
     }
 
     /// Adds a greenlet, to start as `start` says.
@@ -277,10 +282,7 @@ impl Hub {
     #[cold]
     pub(crate) fn unnest_main_wait(&mut self) {
         let next_wait = &mut self.next_wait;
-        let woken = self.main.restore(|| {
-            *next_wait += 2;
-            *next_wait
-        });
+        let woken = self.main.restore(|| next_even_wait(next_wait));
         if let Some(wait) = woken {
             self.ready.push(None, wait);
         }
@@ -339,7 +341,7 @@ impl Hub {
     /// it runs: that keeps the check off the switch path.
     pub(crate) fn wake(&mut self, waiter: Waiter) -> bool {
         debug_assert_ne!(waiter.wait, 0, "a wait record carries a wait id");
-        let fresh = self.next_wait + 2;
+        let fresh = self.next_wait + WAIT_STEP;
         let (task, was_io) = match self.context(waiter.key) {
             // Wait records never carry 0, a running context's wait id.
             Some(context) if context.wait.get() == waiter.wait => {
