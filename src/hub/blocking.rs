@@ -31,11 +31,9 @@ impl DeadlineTimer {
         DeadlineTimer(Cell::new(None))
     }
 
-    /// Arms the timer for `me` at `deadline`, if there is one.
-    fn arm(&self, hub: &mut Hub, deadline: Option<Instant>, me: Waiter) {
-        if let Some(deadline) = deadline {
-            self.0.set(Some(hub.wake_at(deadline, me)));
-        }
+    /// Arms the timer for `me` at `deadline`.
+    fn arm(&self, hub: &mut Hub, deadline: Instant, me: Waiter) {
+        self.0.set(Some(hub.wake_at(deadline, me)));
     }
 }
 
@@ -134,7 +132,9 @@ pub(crate) fn block_until(
         raise_pending();
         block_main(reason, deadline, register);
         raise_pending();
-    } else if deadline.is_none() {
+        return;
+    }
+    let Some(deadline) = deadline else {
         // Without a deadline no timer is armed, and none needs cancelling.
         context::suspend_current(
             Request::Parked,
@@ -144,20 +144,20 @@ pub(crate) fn block_until(
             },
             raise_pending_of,
         );
-    } else {
-        let timer = DeadlineTimer::new();
-        let armed = &timer;
-        context::suspend_current(
-            Request::Parked,
-            move |header| {
-                raise_pending_of(header);
-                let me = park(header, reason);
-                register(me);
-                with_hub(|hub| armed.arm(hub, deadline, me));
-            },
-            raise_pending_of,
-        );
-    }
+        return;
+    };
+    let timer = DeadlineTimer::new();
+    let armed = &timer;
+    context::suspend_current(
+        Request::Parked,
+        move |header| {
+            raise_pending_of(header);
+            let me = park(header, reason);
+            register(me);
+            with_hub(|hub| armed.arm(hub, deadline, me));
+        },
+        raise_pending_of,
+    );
 }
 
 /// Records that the running greenlet `header` blocks for `reason`, and
@@ -194,7 +194,7 @@ fn block_main(reason: WaitReason, deadline: Option<Instant>, register: impl FnOn
     let _unnest = if nested { Some(Unnest) } else { None };
     register(me);
     let timer = DeadlineTimer::new();
-    if deadline.is_some() {
+    if let Some(deadline) = deadline {
         with_hub(|hub| timer.arm(hub, deadline, me));
     }
     super::run::run_until_main_woken();
