@@ -32,9 +32,9 @@ impl Unwind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Waiter {
     /// The hub key of the context (`MAIN` for the main context).
-    pub(crate) key: usize,
+    pub(super) key: usize,
     /// The wait id, unique per hub; stale once the context has been woken.
-    pub(crate) wait: u64,
+    pub(super) wait: u64,
 }
 
 /// What a context is blocked on, for the deadlock report: `what` names the
@@ -42,8 +42,8 @@ pub(crate) struct Waiter {
 /// ids start at 1).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WaitReason {
-    pub(crate) what: &'static str,
-    pub(crate) target: u64,
+    pub(super) what: &'static str,
+    pub(super) target: u64,
 }
 
 impl WaitReason {
@@ -57,6 +57,13 @@ impl Waiter {
     #[inline(always)]
     pub(crate) fn wait_id(self) -> u64 {
         self.wait
+    }
+
+    /// A record of the wait `wait` of the context at `key`, for the unit
+    /// tests of the code that keeps records (they are made by parking).
+    #[cfg(test)]
+    pub(crate) const fn for_test(key: usize, wait: u64) -> Waiter {
+        Waiter { key, wait }
     }
 }
 

@@ -112,6 +112,7 @@ impl Fifo {
     #[inline]
     fn pop_front(&mut self) -> Option<Waiter> {
         let first = self.first.take()?;
+        // Checked first: the lone waiter's case then writes nothing more.
         if !self.rest.is_empty() {
             self.first = self.rest.pop_front();
         }
@@ -310,7 +311,7 @@ mod tests {
     use super::*;
 
     fn waiter(wait: u64) -> Waiter {
-        Waiter { key: 1, wait }
+        Waiter::for_test(1, wait)
     }
 
     #[test]
@@ -324,7 +325,7 @@ mod tests {
         assert_eq!(fifo.pop_front(), Some(waiter(1)));
         fifo.push_back(waiter(5));
         let order: Vec<u64> = std::iter::from_fn(|| fifo.pop_front())
-            .map(|w| w.wait)
+            .map(Waiter::wait_id)
             .collect();
         assert_eq!(order, [2, 3, 4, 5]);
         assert_eq!(fifo.len(), 0);
@@ -339,7 +340,7 @@ mod tests {
         fifo.remove(1);
         fifo.remove(3);
         fifo.remove(9); // absent: nothing happens
-        let order: Vec<u64> = fifo.take_all().map(|w| w.wait).collect();
+        let order: Vec<u64> = fifo.take_all().map(Waiter::wait_id).collect();
         assert_eq!(order, [2, 4]);
         assert_eq!(fifo.pop_front(), None);
         fifo.push_back(waiter(6));
