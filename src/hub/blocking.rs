@@ -366,7 +366,9 @@ pub fn sleep(duration: Duration) {
     );
 }
 
-/// Runs the hub until no greenlet is left: gevent's `wait()`.
+/// Runs the hub until no greenlet is left: gevent's `wait()`. Greenlets
+/// that other threads sent through a [`Handle`](crate::Handle) before it
+/// returns are run too.
 ///
 /// # Panics
 ///
@@ -393,7 +395,14 @@ pub fn run() {
         !context::in_greenlet(),
         "greenlet: run() waits for every greenlet and cannot be called from one"
     );
-    while !with_hub(|hub| hub.is_empty()) {
+    loop {
+        if with_hub(|hub| hub.has_messages()) {
+            run_once();
+            continue;
+        }
+        if with_hub(|hub| hub.is_empty()) {
+            return;
+        }
         block(WaitReason::on("run (every greenlet to finish)"), |me| {
             with_hub(|hub| hub.add_idle_waiter(me));
         });

@@ -236,6 +236,17 @@ impl Reactor {
         list.push(waiter);
     }
 
+    /// An eventfd registered under `token` (one no registration has), whose
+    /// `wake` ends a poll: how other threads wake the hub. Its events are
+    /// ignored here; the hub looks into its inbox every turn.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's, from making the eventfd or the epoll instance.
+    pub(crate) fn new_waker(&mut self, token: usize) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poller()?.poll.registry(), Token(token))
+    }
+
     /// Polls for events, waiting at most `timeout` (`None`: for ever), and
     /// adds the waiters of every source that became ready to `woken`.
     ///

@@ -34,6 +34,11 @@ pub(crate) fn run_until_main_woken() {
                     requeue = run_greenlet(hub, task);
                 }
                 Ok(Next::Main) => return,
+                Ok(Next::Run) => {
+                    let callbacks = borrowed.take_callbacks();
+                    drop(borrowed);
+                    run_callbacks(callbacks.unwrap_or_default());
+                }
                 Ok(Next::Stale(task)) => {
                     drop(borrowed);
                     drop(task);
@@ -55,8 +60,10 @@ fn next_to_run(hub: &mut Hub, mut requeue: Option<Task>, may_wait: bool) -> Resu
         if let Some(next) = hub.pop_in_turn(&mut requeue) {
             return Ok(next);
         }
-        if hub.begin_turn(may_wait, &mut requeue).is_err() {
-            return Err(hub.deadlock_report());
+        match hub.begin_turn(may_wait, &mut requeue) {
+            Ok(false) => {}
+            Ok(true) => return Ok(Next::Run),
+            Err(()) => return Err(hub.deadlock_report()),
         }
     }
 }
@@ -90,6 +97,21 @@ fn run_greenlet(hub: &RefCell<Hub>, task: Task) -> Option<Task> {
         Request::Finished => {
             finish(hub, task);
             None
+        }
+    }
+}
+
+/// Runs callbacks sent by other threads (a `Handle`'s spawns), in the
+/// order they came. A panic in one is logged and the others run.
+#[cold]
+#[inline(never)]
+fn run_callbacks(callbacks: Vec<super::scheduler::Callback>) {
+    for callback in callbacks {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
+            log::error!(
+                "greenlet: a callback sent by another thread panicked: {}",
+                super::unwind::panic_message(&*payload)
+            );
         }
     }
 }
@@ -170,7 +192,10 @@ fn fail_to_start(task: Task, error: std::io::Error) {
 pub(crate) fn run_one_turn() -> usize {
     with_hub_cell(|hub| {
         let _in_loop = InLoop::enter();
-        let _ = hub.borrow_mut().begin_turn(false, &mut None);
+        if hub.borrow_mut().begin_turn(false, &mut None) == Ok(true) {
+            let callbacks = hub.borrow_mut().take_callbacks();
+            run_callbacks(callbacks.unwrap_or_default());
+        }
         let mut ran = 0;
         loop {
             let next = hub.borrow_mut().pop_in_turn(&mut None);
@@ -180,8 +205,9 @@ pub(crate) fn run_one_turn() -> usize {
                     return ran;
                 }
                 // The main context is not blocked here; a stale wake-up of
-                // it has nothing to resume.
-                Some(Next::Main) => {}
+                // it has nothing to resume. (Callbacks come from a turn's
+                // beginning, above.)
+                Some(Next::Main | Next::Run) => {}
                 Some(Next::Stale(task)) => drop(task),
                 Some(Next::Greenlet(task)) => {
                     if let Some(task) = run_greenlet(hub, task) {

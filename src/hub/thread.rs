@@ -90,6 +90,9 @@ impl Drop for Teardown {
     fn drop(&mut self) {
         let on_a_greenlet = context::in_greenlet();
         context::close();
+        // Other threads can no longer reach the hub; what they sent and it
+        // never took is dropped (their closures: on this thread, now).
+        drop(with_hub(Hub::close_remote));
         if on_a_greenlet {
             abandon();
         } else {

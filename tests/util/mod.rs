@@ -320,3 +320,84 @@ impl Ticker {
         self.ticks.get()
     }
 }
+
+/// A greenlet that sleeps `every` and counts, until stopped or `max` ticks:
+/// how a test shows that something else did not stall the hub.
+pub struct SleepTicker {
+    ticks: Rc<Cell<usize>>,
+    stop: Rc<Cell<bool>>,
+    greenlet: greenlet::Greenlet<()>,
+}
+
+impl SleepTicker {
+    pub fn spawn(every: std::time::Duration, max: usize) -> SleepTicker {
+        let ticks = Rc::new(Cell::new(0));
+        let stop = Rc::new(Cell::new(false));
+        let (t, s) = (ticks.clone(), stop.clone());
+        let greenlet = greenlet::spawn(move || {
+            for _ in 0..max {
+                if s.get() {
+                    break;
+                }
+                greenlet::sleep(every);
+                t.set(t.get() + 1);
+            }
+        });
+        SleepTicker {
+            ticks,
+            stop,
+            greenlet,
+        }
+    }
+
+    pub fn ticks(&self) -> usize {
+        self.ticks.get()
+    }
+
+    /// Stops it and returns how many ticks it counted.
+    pub fn stop(self) -> usize {
+        self.stop.set(true);
+        self.greenlet.join().unwrap();
+        self.ticks.get()
+    }
+}
+
+/// Counts drops across threads.
+#[derive(Clone, Debug, Default)]
+pub struct SyncDropCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl SyncDropCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A `Send` value that adds one to the count when dropped.
+    pub fn token(&self) -> SyncDropToken {
+        SyncDropToken(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (cooperatively, 1 ms at a time, at most `tries` times) until
+    /// the count reaches `n`; returns the count then.
+    pub fn wait_for(&self, n: usize, tries: usize) -> usize {
+        for _ in 0..tries {
+            if self.count() >= n {
+                break;
+            }
+            greenlet::sleep(std::time::Duration::from_millis(1));
+        }
+        self.count()
+    }
+}
+
+#[derive(Debug)]
+pub struct SyncDropToken(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for SyncDropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}

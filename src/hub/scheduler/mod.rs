@@ -25,6 +25,7 @@
 
 use std::cell::Cell;
 use std::mem;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::context;
@@ -40,7 +41,10 @@ use crate::monitor::{self, Watch};
 use crate::stack;
 
 mod io;
+mod remote;
 mod turn;
+
+pub(crate) use remote::{Callback, Message, Remote};
 
 pub(crate) type Task = TaskRef;
 
@@ -68,6 +72,9 @@ pub(crate) enum Start {
 /// What the loop should do next.
 pub(crate) enum Next {
     Main,
+    /// Callbacks sent by other threads wait, to run outside the hub's
+    /// borrow (see [`Hub::take_callbacks`]).
+    Run,
     Greenlet(Task),
     /// A stale entry of the ready queue whose task nothing else refers to:
     /// dropped by the caller outside the hub's borrow, because dropping it
@@ -118,6 +125,13 @@ pub(crate) struct Hub {
     on_first_use: fn(),
     /// This hub's slot in the blocking monitor: written on every switch.
     watch: &'static Watch,
+    /// The inbox other threads reach the hub by, once asked for (see
+    /// `remote.rs`): while there is one, every turn looks into it.
+    remote: Option<Arc<Remote>>,
+    /// Scratch list of the messages a turn takes from the inbox.
+    messages: Vec<Message>,
+    /// Callbacks taken from the inbox, for the loop to run.
+    callbacks: Vec<Callback>,
 }
 
 /// How many idle carriers the hub keeps at most; more go back to the stack
@@ -151,6 +165,9 @@ impl Hub {
             idle_carriers: Vec::new(),
             on_first_use,
             watch: &monitor::UNWATCHED,
+            remote: None,
+            messages: Vec::new(),
+            callbacks: Vec::new(),
         }
     }
 
@@ -497,8 +514,12 @@ impl Hub {
     ///
     /// # Errors
     ///
+    /// Returns whether callbacks from other threads wait to run (see
+    /// [`Self::take_callbacks`]).
+    ///
     /// Returns `Err(())` when `may_wait` is set and nothing can ever become
-    /// ready: no timer is armed and no I/O is awaited.
+    /// ready: no timer is armed, no I/O is awaited and no other thread can
+    /// reach the hub's inbox.
     ///
     /// The greenlet in `requeue`, if any, is requeued first (it belongs to
     /// the new turn). In the common case it is only counted in the turn,
@@ -508,11 +529,16 @@ impl Hub {
         &mut self,
         may_wait: bool,
         requeue: &mut Option<Task>,
-    ) -> Result<(), ()> {
-        // The common case: nothing to fire, no I/O awaited, something ready.
-        if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
+    ) -> Result<bool, ()> {
+        // The common case: nothing to fire, no I/O awaited, no inbox to look
+        // into, something ready.
+        if self.timers.len() == 0
+            && self.io_waiting == 0
+            && self.remote.is_none()
+            && !self.ready.is_empty()
+        {
             self.ready.begin_turn(usize::from(requeue.is_some()));
-            return Ok(());
+            return Ok(false);
         }
         if let Some(task) = requeue.take() {
             self.requeue(task);

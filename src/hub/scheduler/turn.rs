@@ -5,9 +5,11 @@
 //! A turn runs the contexts that were ready when it began, in FIFO order (one
 //! that yields goes to the back, for the next turn), then fires due timers,
 //! then polls I/O: without waiting if anything is ready, otherwise until the
-//! earliest timer. When nothing is ready, no timer is armed and no I/O is
-//! awaited, nothing can ever wake the main context: that is a deadlock, and
-//! it panics with a report instead of hanging.
+//! earliest timer. Each turn first takes what other threads sent (when the
+//! hub has an inbox, see `remote.rs`). When nothing is ready, no timer is
+//! armed, no I/O is awaited and no other thread holds the inbox, nothing can
+//! ever wake the main context: that is a deadlock, and it panics with a
+//! report instead of hanging.
 
 use std::fmt::Write as _;
 use std::mem;
@@ -43,10 +45,11 @@ impl Hub {
     }
 
     #[inline(never)]
-    pub(super) fn begin_turn_slow(&mut self, may_wait: bool) -> Result<(), ()> {
+    pub(super) fn begin_turn_slow(&mut self, may_wait: bool) -> Result<bool, ()> {
         loop {
+            self.take_messages();
             self.fire_due_timers();
-            let idle = self.ready.is_empty() && may_wait;
+            let idle = self.ready.is_empty() && self.callbacks.is_empty() && may_wait;
             if !idle && self.io_waiting == 0 {
                 break;
             }
@@ -55,17 +58,26 @@ impl Hub {
             let timeout = if idle {
                 match self.timers.next_deadline() {
                     Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-                    None if self.io_waiting > 0 => None,
+                    None if self.io_waiting > 0 || self.remote_may_wake() => None,
                     None => return Err(()),
                 }
             } else {
                 Some(std::time::Duration::ZERO)
             };
             if idle {
+                // Messages that came since the look above: take them first.
+                if let Some(remote) = &self.remote
+                    && !remote.may_sleep()
+                {
+                    continue;
+                }
                 self.watch.idle();
             }
             let mut woken = mem::take(&mut self.woken);
             self.reactor.poll_into(timeout, &mut woken);
+            if idle && let Some(remote) = &self.remote {
+                remote.awake();
+            }
             for waiter in woken.drain(..) {
                 self.wake(waiter);
             }
@@ -75,13 +87,14 @@ impl Hub {
             }
             // Woken from a wait: fire what came due meanwhile, but do not
             // poll again at once (that would be a wasted system call).
+            self.take_messages();
             self.fire_due_timers();
-            if !self.ready.is_empty() {
+            if !self.ready.is_empty() || !self.callbacks.is_empty() {
                 break;
             }
         }
         self.ready.begin_turn(0);
-        Ok(())
+        Ok(!self.callbacks.is_empty())
     }
 
     /// The deadlock report: what every blocked context waits on.
