@@ -4,39 +4,45 @@
 //!
 //! # The protocol
 //!
-//! Two flags beside the messages:
+//! Two flags beside the messages, bits of one atomic word, so that every
+//! change to them is one read-modify-write in a single modification order
+//! (no reasoning about two locations, which is where store-then-load
+//! protocols go wrong):
 //!
-//! - `pending`: messages wait that the hub has not taken. A sender sets it
+//! - `PENDING`: messages wait that the hub has not taken. A sender sets it
 //!   after adding its message; the hub clears it *before* taking them. So
 //!   a message added after the take finds it clear, sets it and is taken
 //!   next time; one added between the clear and the take is taken now, and
 //!   its flag only costs a look that finds nothing.
-//! - `sleeping`: the hub waits (or is about to wait) in `epoll_wait`. The
-//!   hub sets it, then looks at `pending` once more before it waits; a
-//!   sender sets `pending`, then looks at `sleeping`, and notifies (writes
-//!   the hub's eventfd) only when it was the one to set `pending` and the
-//!   hub sleeps. Both sides use sequentially consistent operations, so at
-//!   least one of them sees the other's flag (the store-then-load pattern
-//!   of Dekker's algorithm): either the hub sees `pending` and does not
-//!   wait, or the sender sees `sleeping` and wakes it.
+//! - `SLEEPING`: the hub waits (or is about to wait) in `epoll_wait`. The
+//!   hub sets it only if `PENDING` is clear, in one compare-and-swap; a
+//!   sender notifies (writes the hub's eventfd) only when its own setting
+//!   of `PENDING` found `SLEEPING` set. Whichever of the two comes first in
+//!   the word's order, the other sees it: either the hub does not sleep,
+//!   or the sender wakes it.
 //!
 //! A hub that is awake therefore costs its senders no system call at all,
 //! and a burst of messages costs at most one notification: the
 //! coalescing of libuv's async handles.
 //!
 //! Under `cfg(loom)` the atomics and the lock are loom's, and
-//! `tests/loom_inbox.rs` checks the protocol over every interleaving.
+//! the tests at the bottom check the protocol over every interleaving.
 
 #[cfg(loom)]
 use loom::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicBool, Ordering::SeqCst},
+    atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire},
 };
 #[cfg(not(loom))]
 use std::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicBool, Ordering::SeqCst},
+    atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire},
 };
+
+/// Messages wait that the hub has not taken.
+const PENDING: u8 = 1;
+/// The hub waits, or is about to, in `epoll_wait`.
+const SLEEPING: u8 = 2;
 
 /// How a sender wakes a hub that sleeps: `mio::Waker` in the library (an
 /// eventfd registered with the hub's epoll instance).
@@ -64,8 +70,8 @@ struct Mailbox<M> {
 /// module's protocol).
 pub(crate) struct Inbox<M, N> {
     mailbox: Mutex<Mailbox<M>>,
-    pending: AtomicBool,
-    sleeping: AtomicBool,
+    /// `PENDING` and `SLEEPING` (see the module's protocol).
+    flags: AtomicU8,
     notify: N,
 }
 
@@ -76,8 +82,7 @@ impl<M, N: Notify> Inbox<M, N> {
                 messages: Vec::new(),
                 closed: false,
             }),
-            pending: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             notify,
         }
     }
@@ -101,7 +106,7 @@ impl<M, N: Notify> Inbox<M, N> {
             }
             mailbox.messages.push(message);
         }
-        if !self.pending.swap(true, SeqCst) && self.sleeping.load(SeqCst) {
+        if self.flags.fetch_or(PENDING, AcqRel) == SLEEPING {
             self.notify.notify();
         }
         Ok(())
@@ -110,12 +115,12 @@ impl<M, N: Notify> Inbox<M, N> {
     /// Whether messages may wait: the hub's cheap look on every turn.
     #[inline]
     pub(crate) fn is_pending(&self) -> bool {
-        self.pending.load(SeqCst)
+        self.flags.load(Acquire) & PENDING != 0
     }
 
     /// Moves every waiting message into `into`, in the order they came.
     pub(crate) fn take_into(&self, into: &mut Vec<M>) {
-        self.pending.store(false, SeqCst);
+        self.flags.fetch_and(!PENDING, AcqRel);
         into.append(&mut self.lock().messages);
     }
 
@@ -123,17 +128,14 @@ impl<M, N: Notify> Inbox<M, N> {
     /// if messages came meanwhile; otherwise the hub waits, and calls
     /// [`Self::awake`] once it has.
     pub(crate) fn may_sleep(&self) -> bool {
-        self.sleeping.store(true, SeqCst);
-        if self.pending.load(SeqCst) {
-            self.sleeping.store(false, SeqCst);
-            return false;
-        }
-        true
+        self.flags
+            .compare_exchange(0, SLEEPING, AcqRel, Acquire)
+            .is_ok()
     }
 
     /// The hub is awake again (see [`Self::may_sleep`]).
     pub(crate) fn awake(&self) {
-        self.sleeping.store(false, SeqCst);
+        self.flags.fetch_and(!SLEEPING, AcqRel);
     }
 
     /// Closes the inbox for good (the hub's thread ends) and returns the
@@ -153,7 +155,7 @@ impl<M, N: Notify> Inbox<M, N> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     #[derive(Default)]
     struct Count(AtomicUsize);
@@ -190,5 +192,113 @@ mod tests {
         assert_eq!(inbox.close(), [1]);
         assert!(inbox.is_closed());
         assert_eq!(inbox.push(2), Err(2));
+    }
+}
+
+/// The protocol over every interleaving (`RUSTFLAGS="--cfg loom" cargo
+/// test --release --lib loom`): the hub's `epoll_wait` is a wait on an
+/// eventfd modelled with a counter, so a lost wake-up shows as a deadlock
+/// loom reports, and a lost message as a failed assertion.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::{Arc, Condvar};
+    use loom::thread;
+
+    /// An eventfd: `notify` adds one; the hub waits until the count moves.
+    #[derive(Default)]
+    struct EventFd {
+        count: Mutex<usize>,
+        changed: Condvar,
+    }
+
+    impl Notify for EventFd {
+        fn notify(&self) {
+            *self.count.lock().unwrap() += 1;
+            self.changed.notify_one();
+        }
+    }
+
+    impl EventFd {
+        /// `epoll_wait` without timeout: returns once a notification came
+        /// that the hub has not seen.
+        fn wait(&self, seen: &mut usize) {
+            let mut count = self.count.lock().unwrap();
+            while *count == *seen {
+                count = self.changed.wait(count).unwrap();
+            }
+            *seen = *count;
+        }
+    }
+
+    /// The hub's side: takes messages until it has `want`, sleeping in
+    /// between as the loop does.
+    fn hub(inbox: &Inbox<u32, EventFd>, want: usize) -> Vec<u32> {
+        let mut got = Vec::new();
+        let mut seen = 0;
+        loop {
+            inbox.take_into(&mut got);
+            if got.len() == want {
+                return got;
+            }
+            if inbox.may_sleep() {
+                inbox.notify.wait(&mut seen);
+                inbox.awake();
+            }
+        }
+    }
+
+    #[test]
+    fn two_senders_never_lose_a_message_or_a_wake_up() {
+        loom::model(|| {
+            let inbox = Arc::new(Inbox::new(EventFd::default()));
+            let senders: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|message| {
+                    let inbox = inbox.clone();
+                    thread::spawn(move || inbox.push(message).unwrap())
+                })
+                .collect();
+            let mut got = hub(&inbox, 2);
+            for sender in senders {
+                sender.join().unwrap();
+            }
+            got.sort_unstable();
+            assert_eq!(got, [1, 2]);
+        });
+    }
+
+    #[test]
+    fn a_burst_while_the_hub_sleeps_is_taken_whole() {
+        loom::model(|| {
+            let inbox = Arc::new(Inbox::new(EventFd::default()));
+            let sender = {
+                let inbox = inbox.clone();
+                thread::spawn(move || {
+                    inbox.push(1).unwrap();
+                    inbox.push(2).unwrap();
+                })
+            };
+            assert_eq!(hub(&inbox, 2), [1, 2]);
+            sender.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn closing_loses_no_message() {
+        loom::model(|| {
+            let inbox = Arc::new(Inbox::new(EventFd::default()));
+            let sender = {
+                let inbox = inbox.clone();
+                thread::spawn(move || inbox.push(7).err())
+            };
+            let mut taken = Vec::new();
+            inbox.take_into(&mut taken);
+            let left = inbox.close();
+            let refused = sender.join().unwrap();
+            // Exactly one of: taken, left at close, given back.
+            let seen = taken.len() + left.len() + usize::from(refused.is_some());
+            assert_eq!(seen, 1);
+        });
     }
 }
