@@ -280,7 +280,11 @@ fn a_panicking_callback_is_logged_and_the_others_run() {
     let r = ran.clone();
     thread::spawn(move || {
         handle.spawn(|| panic!("a remote greenlet panics")).unwrap();
-        handle.spawn(move || drop(r.fetch_add(1, SeqCst))).unwrap();
+        handle
+            .spawn(move || {
+                r.fetch_add(1, SeqCst);
+            })
+            .unwrap();
     })
     .join()
     .unwrap();
