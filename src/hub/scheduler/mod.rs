@@ -111,8 +111,10 @@ pub(crate) struct Hub {
     idle_waiters: Vec<Waiter>,
     /// Whether this thread's [`Teardown`] guard is registered.
     teardown_armed: bool,
-    /// Contexts parked on I/O (each counted until it is woken): while
-    /// there are any, every turn polls, and the loop may wait for I/O.
+    /// Contexts parked on I/O (each counted until it is woken), plus one
+    /// once the hub has an inbox: while it is not 0, every turn takes the
+    /// slow half (see `turn.rs`), which polls while contexts wait for I/O
+    /// ([`Self::io_parked`]) and looks into the inbox.
     io_waiting: usize,
     /// Scratch list of the waiters a poll wakes.
     woken: Vec<Waiter>,
@@ -532,11 +534,7 @@ impl Hub {
     ) -> Result<bool, ()> {
         // The common case: nothing to fire, no I/O awaited, no inbox to look
         // into, something ready.
-        if self.timers.len() == 0
-            && self.io_waiting == 0
-            && self.remote.is_none()
-            && !self.ready.is_empty()
-        {
+        if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
             self.ready.begin_turn(usize::from(requeue.is_some()));
             return Ok(false);
         }

@@ -54,6 +54,7 @@ impl Hub {
         let waker = self.reactor.new_waker(REMOTE_TOKEN)?;
         let remote = Arc::new(Inbox::new(waker));
         self.remote = Some(remote.clone());
+        self.io_waiting += 1; // the inbox's share (see `io_waiting`)
         Ok(remote)
     }
 
@@ -75,6 +76,13 @@ impl Hub {
             }
         }
         self.messages = messages;
+    }
+
+    /// How many contexts are parked on I/O (`io_waiting` without the
+    /// inbox's share).
+    #[inline]
+    pub(super) fn io_parked(&self) -> usize {
+        self.io_waiting - usize::from(self.remote.is_some())
     }
 
     /// Whether other threads sent something the hub has not run yet.
@@ -112,6 +120,7 @@ impl Hub {
     pub(crate) fn close_remote(&mut self) -> Vec<Message> {
         let mut left = std::mem::take(&mut self.messages);
         if let Some(remote) = self.remote.take() {
+            self.io_waiting -= 1;
             left.extend(remote.close());
         }
         left.extend(self.callbacks.drain(..).map(Message::Run));

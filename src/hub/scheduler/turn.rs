@@ -50,7 +50,7 @@ impl Hub {
             self.take_messages();
             self.fire_due_timers();
             let idle = self.ready.is_empty() && self.callbacks.is_empty() && may_wait;
-            if !idle && self.io_waiting == 0 {
+            if !idle && self.io_parked() == 0 {
                 break;
             }
             // Poll: without waiting if anything is ready (or the caller may
@@ -58,7 +58,7 @@ impl Hub {
             let timeout = if idle {
                 match self.timers.next_deadline() {
                     Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-                    None if self.io_waiting > 0 || self.remote_may_wake() => None,
+                    None if self.io_parked() > 0 || self.remote_may_wake() => None,
                     None => return Err(()),
                 }
             } else {
