@@ -63,9 +63,9 @@ fn join_returns_a_panic_as_an_error() {
     }
 }
 
-/// Runs `tasks` tasks that each hold a slot for a while, and returns the
-/// most that held one at once.
-fn most_at_once(pool: &ThreadPool, tasks: usize) -> usize {
+/// Runs `tasks` tasks that each hold a slot until `expect` hold one at
+/// once (or 2 s pass), and returns the most that held one at once.
+fn most_at_once(pool: &ThreadPool, tasks: usize, expect: usize) -> usize {
     let live = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..tasks)
@@ -74,7 +74,14 @@ fn most_at_once(pool: &ThreadPool, tasks: usize) -> usize {
             pool.spawn(move || {
                 let now = live.fetch_add(1, SeqCst) + 1;
                 most.fetch_max(now, SeqCst);
-                thread::sleep(Duration::from_millis(30));
+                for _ in 0..2_000 {
+                    if live.load(SeqCst) >= expect {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                thread::sleep(Duration::from_millis(5));
+                most.fetch_max(live.load(SeqCst), SeqCst);
                 live.fetch_sub(1, SeqCst);
             })
         })
@@ -88,9 +95,9 @@ fn most_at_once(pool: &ThreadPool, tasks: usize) -> usize {
 #[test]
 fn a_pool_runs_tasks_in_parallel_up_to_its_bound() {
     let pool = ThreadPool::new(4);
-    assert_eq!(most_at_once(&pool, 4), 4);
+    assert_eq!(most_at_once(&pool, 4, 4), 4);
     let small = ThreadPool::new(2);
-    assert_eq!(most_at_once(&small, 6), 2);
+    assert_eq!(most_at_once(&small, 6, 2), 2);
     assert!(small.threads() <= 2);
 }
 
@@ -115,7 +122,7 @@ fn map_keeps_the_items_order() {
 #[test]
 fn idle_threads_leave_after_the_keep_alive() {
     let pool = ThreadPool::with_keep_alive(3, Duration::from_millis(30));
-    most_at_once(&pool, 3);
+    most_at_once(&pool, 3, 3);
     assert_eq!(pool.threads(), 3);
     for _ in 0..1_000 {
         if pool.threads() == 0 {
@@ -128,37 +135,77 @@ fn idle_threads_leave_after_the_keep_alive() {
     assert_eq!(pool.spawn(|| 5).join().unwrap(), 5);
 }
 
+/// A gate a pool task waits at (1 ms at a time, 5 s at most) until the
+/// test opens it.
+#[derive(Clone, Default)]
+struct Gate(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl Gate {
+    /// In the task: says it has started, then waits for the gate to open.
+    fn pass(&self) {
+        self.0.0.store(1, SeqCst);
+        for _ in 0..5_000 {
+            if self.0.1.load(SeqCst) == 1 {
+                return;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// In the test: waits (cooperatively) until the task has started.
+    fn wait_started(&self) {
+        for _ in 0..5_000 {
+            if self.0.0.load(SeqCst) == 1 {
+                return;
+            }
+            greenlet::sleep(Duration::from_millis(1));
+        }
+        panic!("the task never started");
+    }
+
+    fn open(&self) {
+        self.0.1.store(1, SeqCst);
+    }
+}
+
 #[test]
 fn a_killed_waiter_unwinds_at_once_and_the_late_result_is_dropped() {
     let results = SyncDropCounter::new();
     let locals = SyncDropCounter::new();
     let (result, local) = (results.token(), locals.token());
+    let gate = Gate::default();
+    let task_gate = gate.clone();
     let waiter = greenlet::spawn(move || {
         let _local = local;
         threadpool::apply(move || {
-            thread::sleep(Duration::from_millis(50));
+            task_gate.pass();
             result
         })
     });
-    greenlet::sleep(Duration::from_millis(5)); // it waits on the pool now
+    gate.wait_started(); // the waiter waits on the pool now
     waiter.kill();
     assert_eq!(locals.count(), 1, "the waiter's destructors ran");
     assert_eq!(results.count(), 0, "the task is still running");
-    assert_eq!(results.wait_for(1, 2_000), 1, "the late result was dropped");
+    gate.open();
+    assert_eq!(results.wait_for(1, 5_000), 1, "the late result was dropped");
 }
 
 #[test]
 fn a_timed_out_join_leaves_the_task_running_and_drops_its_result() {
     let results = SyncDropCounter::new();
     let result = results.token();
+    let gate = Gate::default();
+    let task_gate = gate.clone();
     let pool = ThreadPool::new(1);
     let task = pool.spawn(move || {
-        thread::sleep(Duration::from_millis(50));
+        task_gate.pass();
         result
     });
     let outcome = greenlet::with_timeout(Duration::from_millis(5), move || task.join());
     assert!(outcome.is_err(), "the join timed out");
-    assert_eq!(results.wait_for(1, 2_000), 1, "the late result was dropped");
+    assert_eq!(results.count(), 0, "the task is still running");
+    gate.open();
+    assert_eq!(results.wait_for(1, 5_000), 1, "the late result was dropped");
     // The pool goes on.
     assert_eq!(pool.apply(|| 3), 3);
 }
