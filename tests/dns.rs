@@ -370,3 +370,9 @@ fn slow_resolver_in_namespace() {
     assert!(dns.answered.load(SeqCst) >= 3, "the fake server answered");
     println!("connected through slow.test");
 }
+
+#[test]
+fn lookup_results_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<greenlet::net::LookupHost>();
+}

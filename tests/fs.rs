@@ -461,3 +461,17 @@ fn a_large_read_does_not_stall_the_hub() {
         "the ticker ticked {ticks} times in {reads} reads"
     );
 }
+
+/// Unlike the green sockets, files belong to no hub: they move and are
+/// shared between threads as std's.
+#[test]
+fn files_and_listings_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<File>();
+    send_sync::<fs::ReadDir>();
+    let file = File::open("Cargo.toml").unwrap();
+    let len = std::thread::spawn(move || file.metadata().unwrap().len())
+        .join()
+        .unwrap();
+    assert_eq!(len, std::fs::metadata("Cargo.toml").unwrap().len());
+}
