@@ -11,6 +11,9 @@
 //!   `main()` runs the hub, so no `run` wrapper is needed.
 //! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
 //!   greenlets, and waiting for any descriptor.
+//! - [`threadpool`] and [`fs`]: blocking calls (files, name lookups, C
+//!   libraries) made on a pool of OS threads while only the calling greenlet
+//!   waits.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
 //! - [`monitor`]: a watchdog that warns when a greenlet holds its hub too
@@ -97,6 +100,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod fork;
+pub mod fs;
 mod generator;
 mod hub;
 pub mod io;

@@ -3,14 +3,23 @@
 //!
 //! Every type is a thin newtype over one core (the registration with the
 //! hub, the retry loop, timeouts, the blocking mode); see `design.md`.
+//!
+//! Addresses are this crate's [`ToSocketAddrs`]: the types std's takes, with
+//! IP literals parsed in place and host names resolved on the
+//! [default thread pool](crate::threadpool::default_pool), as
+//! [`lookup_host`] does, so a slow resolver stalls only the calling
+//! greenlet.
 
 mod addr;
 mod impls;
+mod resolve;
 mod socket;
 mod tcp;
 mod udp;
 pub mod unix;
 
+pub use addr::{ToSocketAddrs, lookup_host};
+pub use resolve::LookupHost;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -2,10 +2,10 @@
 //! greenlets instead of blocking the thread.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use super::addr::each_addr;
+use super::addr::{ToSocketAddrs, each_addr, lookup_host};
 use super::impls::socket_traits;
 use super::socket::Socket;
 
@@ -150,7 +150,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let Some(addr) = addr.to_socket_addrs()?.next() else {
+        let Some(addr) = lookup_host(addr)?.next() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no addresses to send data to",

@@ -322,43 +322,69 @@ impl Ticker {
 }
 
 /// A greenlet that sleeps `every` and counts, until stopped or `max` ticks:
-/// how a test shows that something else did not stall the hub.
+/// how a test shows that something else did not stall the hub. It also
+/// keeps the worst gap between two ticks, for tests that print it.
 pub struct SleepTicker {
-    ticks: Rc<Cell<usize>>,
+    ticks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    worst_gap: Rc<Cell<std::time::Duration>>,
     stop: Rc<Cell<bool>>,
     greenlet: greenlet::Greenlet<()>,
 }
 
 impl SleepTicker {
     pub fn spawn(every: std::time::Duration, max: usize) -> SleepTicker {
-        let ticks = Rc::new(Cell::new(0));
+        use std::sync::atomic::Ordering::SeqCst;
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let worst_gap = Rc::new(Cell::new(std::time::Duration::ZERO));
         let stop = Rc::new(Cell::new(false));
-        let (t, s) = (ticks.clone(), stop.clone());
+        let (t, w, s) = (ticks.clone(), worst_gap.clone(), stop.clone());
         let greenlet = greenlet::spawn(move || {
+            let mut last = std::time::Instant::now();
             for _ in 0..max {
                 if s.get() {
                     break;
                 }
                 greenlet::sleep(every);
-                t.set(t.get() + 1);
+                let now = std::time::Instant::now();
+                w.set(w.get().max(now - last));
+                last = now;
+                t.fetch_add(1, SeqCst);
             }
         });
         SleepTicker {
             ticks,
+            worst_gap,
             stop,
             greenlet,
         }
     }
 
     pub fn ticks(&self) -> usize {
-        self.ticks.get()
+        self.ticks.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The count, for another thread to read.
+    pub fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        self.ticks.clone()
+    }
+
+    /// The longest time between two ticks so far (from the start for the
+    /// first).
+    pub fn worst_gap(&self) -> std::time::Duration {
+        self.worst_gap.get()
     }
 
     /// Stops it and returns how many ticks it counted.
     pub fn stop(self) -> usize {
+        self.stop_measured().0
+    }
+
+    /// Stops it and returns how many ticks it counted and its worst gap.
+    pub fn stop_measured(self) -> (usize, std::time::Duration) {
         self.stop.set(true);
         self.greenlet.join().unwrap();
-        self.ticks.get()
+        let ticks = self.ticks.load(std::sync::atomic::Ordering::SeqCst);
+        (ticks, self.worst_gap.get())
     }
 }
 

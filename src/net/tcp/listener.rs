@@ -1,9 +1,11 @@
 //! `TcpListener` and its `Incoming` iterator, with std's shapes.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use super::stream::TcpStream;
+use crate::net::ToSocketAddrs;
+use crate::net::addr::each_addr;
 use crate::net::impls::{incoming, socket_traits};
 use crate::net::socket::Socket;
 
@@ -40,7 +42,8 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        Socket::from_std(std::net::TcpListener::bind(addr)?).map(TcpListener)
+        let listener = each_addr(addr, std::net::TcpListener::bind)?;
+        Socket::from_std(listener).map(TcpListener)
     }
 
     /// Accepts a connection, waiting (and letting other greenlets run) until

@@ -1,9 +1,10 @@
 //! `TcpStream`: a green TCP connection with std's shape.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::net::ToSocketAddrs;
 use crate::net::addr::each_addr;
 use crate::net::impls::{socket_traits, stream_io};
 use crate::net::socket::Socket;
@@ -81,9 +82,9 @@ impl TcpStream {
     ///
     /// # Implementation notes
     ///
-    /// Connecting never blocks the hub, but resolving a host name does: IP
-    /// literals and `localhost` (read from `/etc/hosts`) are immediate, other
-    /// names go through the system resolver on this thread for now.
+    /// Neither connecting nor resolving blocks the hub: IP literals are
+    /// parsed in place, and host names resolved on the default thread pool
+    /// (see [`ToSocketAddrs`]).
     ///
     /// # Examples
     ///
