@@ -13,6 +13,10 @@
 //!   greenlets, and waiting for any descriptor.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
+//! - Threads: [`Handle`] spawns greenlets on a hub from other threads,
+//!   [`threadpool`] runs blocking calls on OS threads, and [`block_on`]
+//!   awaits a runtime-agnostic future, each waiting in the calling
+//!   greenlet only.
 //! - [`monitor`]: a watchdog that warns when a greenlet holds its hub too
 //!   long without switching.
 //!
@@ -97,6 +101,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod fork;
+mod future;
 mod generator;
 mod hub;
 pub mod io;
@@ -108,6 +113,7 @@ mod stack;
 pub mod sync;
 pub mod threadpool;
 
+pub use future::block_on;
 #[allow(deprecated)]
 pub use generator::State;
 pub use generator::{Generator, GeneratorState, GeneratorStatus, Yielder};
