@@ -43,8 +43,8 @@ const REASON: WaitReason = WaitReason::on("block_on");
 /// - A panic in the future's `poll` resumes in the caller (the future is
 ///   dropped as it unwinds).
 /// - As every blocking call: a kill or an expired timeout of the calling
-///   greenlet unwinds it out of `block_on`, dropping the future; a call
-///   while the thread unwinds panics.
+///   greenlet unwinds it out of `block_on`, dropping the future; having
+///   to wait while the thread unwinds (in a destructor) panics.
 /// - In the main context, if the future dropped every clone of its waker
 ///   and nothing else can wake the hub, the deadlock report: nothing could
 ///   ever poll the future again.
