@@ -11,11 +11,12 @@
 //!   `main()` runs the hub, so no `run` wrapper is needed.
 //! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
 //!   greenlets, and waiting for any descriptor.
-//! - [`threadpool`] and [`fs`]: blocking calls (files, name lookups, C
-//!   libraries) made on a pool of OS threads while only the calling greenlet
-//!   waits.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
+//! - Threads: [`threadpool`] and [`fs`] make blocking calls (files, name
+//!   lookups, C libraries) on a pool of OS threads, [`Handle`] spawns
+//!   greenlets on a hub from other threads, and [`block_on`] awaits a
+//!   runtime-agnostic future, each waiting in the calling greenlet only.
 //! - [`monitor`]: a watchdog that warns when a greenlet holds its hub too
 //!   long without switching.
 //!
@@ -101,6 +102,7 @@
 
 mod fork;
 pub mod fs;
+mod future;
 mod generator;
 mod hub;
 pub mod io;
@@ -112,6 +114,7 @@ mod stack;
 pub mod sync;
 pub mod threadpool;
 
+pub use future::block_on;
 #[allow(deprecated)]
 pub use generator::State;
 pub use generator::{Generator, GeneratorState, GeneratorStatus, Yielder};

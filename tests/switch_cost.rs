@@ -1,9 +1,11 @@
 //! The switch-cost report (`examples/switch_cost`): its measuring functions
-//! (greenlets, hand-offs, tokio tasks, OS threads) perform the switches they
+//! (greenlets, hand-offs, tokio tasks, OS threads, round trips across threads)
 //! claim (the tasks count them), a point whose
 //! greenlets cannot start fails cleanly, and the program's `--quick --json`
 //! output and SVG plot are well formed. Nothing here asserts a timing.
 
+#[path = "../examples/switch_cost/cross_thread.rs"]
+mod cross_thread;
 #[path = "../examples/switch_cost/handoff.rs"]
 mod handoff;
 #[allow(dead_code)] // the report uses what the tests do not
@@ -128,6 +130,18 @@ fn spawn_join_counts_every_task_run() {
     assert_eq!(ops(&samples), [500; 2]);
     let samples = counted(|t| threads::thread_spawn_join(20, 2, t));
     assert_eq!(ops(&samples), [20; 2]);
+}
+
+#[test]
+fn cross_thread_round_trips_count_every_task_run() {
+    let samples = counted(|t| cross_thread::greenlet_apply(30, 2, t));
+    assert_eq!(ops(&samples), [30; 2]);
+    let samples = counted(|t| cross_thread::tokio_spawn_blocking(30, 2, t));
+    assert_eq!(ops(&samples), [30; 2]);
+    let samples = counted(|t| cross_thread::greenlet_cross_wake(30, 2, t));
+    assert_eq!(ops(&samples), [30; 2]);
+    let samples = counted(|t| cross_thread::tokio_cross_spawn(30, 2, t));
+    assert_eq!(ops(&samples), [30; 2]);
 }
 
 #[test]
@@ -283,12 +297,31 @@ fn quick_json_parses_and_the_svg_holds_every_series() {
             "thread_spawn_join"
         ]
     );
+    assert_eq!(
+        keys("cross_thread"),
+        [
+            "apply",
+            "tokio_spawn_blocking",
+            "cross_wake",
+            "tokio_cross_spawn"
+        ]
+    );
+    for entry in report["cross_thread"].as_array().unwrap() {
+        let key = entry["key"].as_str().unwrap();
+        let times = entry["times_tokio"].as_f64();
+        assert_eq!(
+            times.is_some_and(|t| t > 0.0),
+            !key.starts_with("tokio"),
+            "greenlet rows have a ratio to tokio's: {entry}"
+        );
+    }
     assert_eq!(keys("memory"), ["greenlet", "thread"]);
     for entry in report["switch"]
         .as_array()
         .unwrap()
         .iter()
         .chain(report["spawn_join"].as_array().unwrap())
+        .chain(report["cross_thread"].as_array().unwrap())
     {
         assert!(median(entry).is_some(), "quick points all fit: {entry}");
     }
@@ -350,6 +383,11 @@ fn quick_table_names_the_machine_and_the_plot() {
         "tokio mpsc: send",
         "Spawn + join",
         "tokio spawn + await",
+        "Across threads",
+        "threadpool::apply round trip",
+        "cross-thread wake (Handle::spawn → greenlet runs)",
+        "tokio spawn_blocking + await",
+        "tokio Handle::spawn from a thread",
         "Memory",
         "Scaling",
         "cores",

@@ -9,7 +9,8 @@
 //!
 //! It prints a table (ns per switch: median of several repetitions, min and
 //! max; ratios against OS threads; hand-offs between two tasks through each
-//! primitive against `yield_now`; the machine) and writes the scaling curves
+//! primitive against `yield_now`; round trips across threads against
+//! tokio's; the machine) and writes the scaling curves
 //! to `switch_cost.svg` (or `--out PATH`). With `--json` the figures go to
 //! stdout as JSON instead of the table. A progress line on stderr (when it is
 //! a terminal) says what is being measured.
@@ -19,6 +20,7 @@
 //! ratios: the machine this runs on may be noisy, but both sides of a ratio
 //! come from the same run.
 
+mod cross_thread;
 mod handoff;
 mod measure;
 mod memory;
@@ -203,6 +205,42 @@ fn spawn_join(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
     ]
 }
 
+/// Greenlets meeting OS threads, each beside tokio's equivalent.
+fn cross_thread(plan: &Plan, progress: &mut Progress) -> Vec<Row> {
+    let t = &NoTally;
+    let table: [(&str, &str, Runner, u64, Run); 4] = [
+        (
+            "apply",
+            "threadpool::apply round trip",
+            Runner::Greenlet,
+            100,
+            Box::new(|n, r| Ok(cross_thread::greenlet_apply(n, r, t))),
+        ),
+        (
+            "tokio_spawn_blocking",
+            "tokio spawn_blocking + await (current_thread)",
+            Runner::Tokio,
+            100,
+            Box::new(|n, r| Ok(cross_thread::tokio_spawn_blocking(n, r, t))),
+        ),
+        (
+            "cross_wake",
+            "cross-thread wake (Handle::spawn → greenlet runs)",
+            Runner::Greenlet,
+            100,
+            Box::new(|n, r| Ok(cross_thread::greenlet_cross_wake(n, r, t))),
+        ),
+        (
+            "tokio_cross_spawn",
+            "tokio Handle::spawn from a thread → task runs",
+            Runner::Tokio,
+            100,
+            Box::new(|n, r| Ok(cross_thread::tokio_cross_spawn(n, r, t))),
+        ),
+    ];
+    rows(plan, progress, "across threads", table)
+}
+
 fn memory(plan: &Plan, progress: &mut Progress) -> Vec<Memory> {
     let n = plan.memory_tasks;
     let mut measure = |key, label, kind| {
@@ -333,6 +371,7 @@ fn main() -> ExitCode {
     let switches = one_switch(&plan, &mut progress);
     let handoffs = handoffs(&plan, &mut progress);
     let spawns = spawn_join(&plan, &mut progress);
+    let cross_thread = cross_thread(&plan, &mut progress);
     let scaling = scaling(&plan, &mut progress, &[&switches, &handoffs]);
     let memory = memory(&plan, &mut progress);
     progress.clear();
@@ -346,6 +385,7 @@ fn main() -> ExitCode {
         switches,
         handoffs,
         spawns,
+        cross_thread,
         memory,
         scaling,
         svg: plotted.is_ok().then(|| shown.display().to_string()),

@@ -61,11 +61,11 @@ impl Plan {
         }
     }
 
-    /// The progress line's steps: the one-switch, hand-off, spawn and
-    /// memory rows, then each point of the OS-thread curve and of the four
+    /// The progress line's steps: the one-switch, hand-off, spawn,
+    /// cross-thread and memory rows, then each point of the OS-thread curve and of the four
     /// curves at the greenlet points.
     pub fn steps(&self) -> usize {
-        7 + 5 + 3 + 2 + self.thread_points.len() + 4 * self.greenlet_points.len()
+        7 + 5 + 3 + 4 + 2 + self.thread_points.len() + 4 * self.greenlet_points.len()
     }
 
     /// Calibrates `run(per_rep, reps)` so that a repetition takes about the

@@ -166,6 +166,9 @@ pub struct Report {
     /// two tasks of its kind (a row of `switches`).
     pub handoffs: Vec<Row>,
     pub spawns: Vec<Row>,
+    /// Round trips across threads, each greenlet row set against its
+    /// tokio peer (see [`tokio_peer`]).
+    pub cross_thread: Vec<Row>,
     pub memory: Vec<Memory>,
     pub scaling: Vec<Series>,
     pub svg: Option<String>,
@@ -194,6 +197,13 @@ impl Report {
     fn times_yield_now(&self, row: &Row) -> Option<f64> {
         let handoff = row.outcome.as_ref().ok()?.median;
         Some(handoff / Self::median(&self.switches, row.runner.yield_now_key()?)?)
+    }
+
+    /// How many times its tokio peer's time the cross-thread row `row`
+    /// takes (at most 1: as cheap as tokio, or cheaper).
+    fn times_tokio(&self, row: &Row) -> Option<f64> {
+        let ours = row.outcome.as_ref().ok()?.median;
+        Some(ours / Self::median(&self.cross_thread, tokio_peer(row.key)?)?)
     }
 
     /// Resident bytes per task of kind `key`, with its kernel stack too if
@@ -302,6 +312,7 @@ impl Report {
             "switch": rows(&self.switches, cheaper, &than_threads(&self.switches)),
             "handoff": rows(&self.handoffs, "times_yield_now", &|r| self.times_yield_now(r)),
             "spawn_join": rows(&self.spawns, cheaper, &than_threads(&self.spawns)),
+            "cross_thread": rows(&self.cross_thread, "times_tokio", &|r| self.times_tokio(r)),
             "memory": memory,
             "scaling": scaling,
             "ratios": ratios,
@@ -347,9 +358,19 @@ impl Report {
         });
         let spawns = ("Spawn + join", "ns/task", "vs OS threads");
         table_rows(w, spawns, &self.spawns, cheaper(&self.spawns));
+        let across = ("Across threads", "ns/round trip", "vs tokio");
         let _ = writeln!(
             w,
-            "{:<48}{:>12}{:>20}",
+            "A round trip through another OS thread, the hub's thread asleep meanwhile. Each greenlet\n\
+             row is set against tokio's (current_thread runtime) in time (target: at most 1x)."
+        );
+        table_rows(w, across, &self.cross_thread, |row, _| {
+            self.times_tokio(row)
+                .map_or_else(String::new, |t| format!("{}x", ratio(t)))
+        });
+        let _ = writeln!(
+            w,
+            "{:<52}{:>12}{:>20}",
             "Memory per idle task", "bytes (RSS)", "+ kernel stack"
         );
         for mem in &self.memory {
@@ -357,9 +378,9 @@ impl Report {
             match &mem.footprint {
                 Ok(f) => {
                     let (rss, kernel) = (group(f.resident), group(f.kernel_stack));
-                    _ = writeln!(w, "{label:<48}{rss:>12}{kernel:>20}")
+                    _ = writeln!(w, "{label:<52}{rss:>12}{kernel:>20}")
                 }
-                Err(e) => _ = writeln!(w, "{label:<48}{:>12}  {e}", "failed"),
+                Err(e) => _ = writeln!(w, "{label:<52}{:>12}  {e}", "failed"),
             }
         }
         let _ = writeln!(
@@ -412,6 +433,16 @@ impl Report {
     }
 }
 
+/// The tokio row a greenlet row of the cross-thread section is set
+/// against.
+fn tokio_peer(key: &str) -> Option<&'static str> {
+    match key {
+        "apply" => Some("tokio_spawn_blocking"),
+        "cross_wake" => Some("tokio_cross_spawn"),
+        _ => None,
+    }
+}
+
 /// A section of the table: `(title, unit, versus)` over median, min, max
 /// and the column `versus`, filled by `versus_cell(row, median)`.
 fn table_rows(
@@ -422,7 +453,7 @@ fn table_rows(
 ) {
     let _ = writeln!(
         w,
-        "{title:<48}{:>12}{:>10}{:>10}{versus:>18}",
+        "{title:<52}{:>12}{:>10}{:>10}{versus:>18}",
         format!("{unit} median"),
         "min",
         "max",
@@ -434,13 +465,13 @@ fn table_rows(
                 let cell = versus_cell(row, s.median);
                 let _ = writeln!(
                     w,
-                    "{label:<48}{:>12}{:>10}{:>10}{cell:>18}",
+                    "{label:<52}{:>12}{:>10}{:>10}{cell:>18}",
                     ns(s.median),
                     ns(s.min),
                     ns(s.max)
                 );
             }
-            Err(e) => _ = writeln!(w, "{label:<48}{:>12}  {e}", "failed"),
+            Err(e) => _ = writeln!(w, "{label:<52}{:>12}  {e}", "failed"),
         }
     }
     let _ = writeln!(w);

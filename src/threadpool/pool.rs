@@ -11,8 +11,9 @@ use std::time::Duration;
 use super::task::{JoinHandle, Slot};
 
 /// A job: runs the task (`None`), or fails it with the error that kept any
-/// pool thread from starting.
-type Job = Box<dyn FnOnce(Option<&io::Error>) + Send>;
+/// pool thread from starting. It calls its second argument once the task
+/// has run, before its handle can see the outcome (see [`State::coming`]).
+type Job = Box<dyn FnOnce(Option<&io::Error>, &dyn Fn()) + Send>;
 
 /// What the pool's threads share.
 struct Shared {
@@ -23,12 +24,26 @@ struct Shared {
     keep_alive: Duration,
 }
 
+/// The pool's counts. Every queued job has a thread that will take it:
+/// one `coming`, one `notified`, or (when all are busy and the pool is at
+/// its bound) whichever finishes first. So a task queued by a waiter that
+/// was just woken is taken by the thread that woke it, with no other
+/// thread woken for nothing: the round trip of `apply` costs two wake-ups.
+/// (tokio's blocking pool counts notifications the same way.)
 struct State {
     queue: VecDeque<Job>,
     /// Threads alive (running a job or waiting for one).
     threads: usize,
-    /// Threads waiting for a job.
+    /// Threads waiting for a job that no notification has claimed.
     idle: usize,
+    /// Notifications sent to idle threads and not yet taken up: each
+    /// brings one thread back to the queue (the condvar's spurious
+    /// wake-ups are told from them by this count).
+    notified: usize,
+    /// Threads on their way to the queue without a notification: just
+    /// started, or done with a job whose outcome they are delivering. Each
+    /// looks at the queue before it waits.
+    coming: usize,
     /// Every `ThreadPool` handle is gone: threads leave once the queue is
     /// empty.
     shutdown: bool,
@@ -130,6 +145,8 @@ impl ThreadPool {
                 queue: VecDeque::new(),
                 threads: 0,
                 idle: 0,
+                notified: 0,
+                coming: 0,
                 shutdown: false,
             }),
             work: Condvar::new(),
@@ -190,16 +207,18 @@ impl ThreadPool {
     {
         let slot = Slot::new();
         let done = slot.clone();
-        self.submit(Box::new(move |failed: Option<&io::Error>| {
-            let outcome = match failed {
-                None => panic::catch_unwind(AssertUnwindSafe(f)),
-                Some(e) => {
-                    let message = format!("greenlet: no thread pool thread could start: {e}");
-                    Err(Box::new(message) as Box<dyn std::any::Any + Send>)
-                }
-            };
-            done.complete(outcome);
-        }));
+        self.submit(Box::new(
+            move |failed: Option<&io::Error>, on_the_way_back: &dyn Fn()| {
+                let outcome = match failed {
+                    None => panic::catch_unwind(AssertUnwindSafe(f)),
+                    Some(e) => {
+                        let message = format!("greenlet: no thread pool thread could start: {e}");
+                        Err(Box::new(message) as Box<dyn std::any::Any + Send>)
+                    }
+                };
+                done.complete(outcome, on_the_way_back);
+            },
+        ));
         JoinHandle::new(slot)
     }
 
@@ -304,15 +323,26 @@ impl ThreadPool {
         let shared = self.shared();
         let mut state = shared.lock();
         state.queue.push_back(job);
-        let start = state.queue.len() > state.idle && state.threads < shared.max_threads;
-        if start {
-            state.threads += 1;
+        let (mut notify, mut start) = (false, false);
+        if state.queue.len() > state.coming + state.notified {
+            if state.idle > 0 {
+                state.idle -= 1;
+                state.notified += 1;
+                notify = true;
+            } else if state.threads < shared.max_threads {
+                state.threads += 1;
+                state.coming += 1;
+                start = true;
+            }
         }
         drop(state);
-        shared.work.notify_one();
+        if notify {
+            shared.work.notify_one();
+        }
         if start && let Err(e) = start_thread(shared.clone()) {
             let mut state = shared.lock();
             state.threads -= 1;
+            state.coming -= 1;
             // With no thread at all, nothing would ever run the queue.
             let failed: Vec<Job> = if state.threads == 0 {
                 state.queue.drain(..).collect()
@@ -322,13 +352,13 @@ impl ThreadPool {
             drop(state);
             log::error!("greenlet: cannot start a thread pool thread: {e}");
             for job in failed {
-                job(Some(&e));
+                job(Some(&e), &|| {});
             }
         }
     }
 }
 
-/// Starts one pool thread.
+/// Starts one pool thread (counted in `threads` and `coming` already).
 fn start_thread(shared: Arc<Shared>) -> io::Result<()> {
     std::thread::Builder::new()
         .name("greenlet-pool".into())
@@ -341,14 +371,25 @@ fn start_thread(shared: Arc<Shared>) -> io::Result<()> {
 fn work(shared: &Shared) {
     log::debug!("a thread pool thread starts");
     while let Some(job) = next_job(shared) {
-        // Jobs catch their own panics.
-        job(None);
+        // Jobs catch their own panics, and say when they are done (once).
+        let back = std::cell::Cell::new(false);
+        let on_the_way_back = || {
+            if !back.replace(true) {
+                shared.lock().coming += 1;
+            }
+        };
+        job(None, &on_the_way_back);
+        on_the_way_back();
     }
     log::debug!("a thread pool thread leaves");
 }
 
+/// The next job for a thread counted in `coming`, or `None` when it
+/// leaves (its keep-alive passed, or the pool shut down, with nothing
+/// queued).
 fn next_job(shared: &Shared) -> Option<Job> {
     let mut state = shared.lock();
+    state.coming -= 1;
     loop {
         if let Some(job) = state.queue.pop_front() {
             return Some(job);
@@ -358,16 +399,37 @@ fn next_job(shared: &Shared) -> Option<Job> {
             return None;
         }
         state.idle += 1;
+        let notified;
+        (state, notified) = wait_for_notice(shared, state);
+        if !notified && !state.shutdown && state.queue.is_empty() {
+            state.threads -= 1;
+            return None;
+        }
+    }
+}
+
+/// Waits, counted in `idle`, until a notification is taken up (`true`: the
+/// submitter took the thread out of `idle`), or the keep-alive passes or
+/// the pool shuts down (`false`: the thread left `idle` itself).
+fn wait_for_notice<'a>(
+    shared: &'a Shared,
+    mut state: MutexGuard<'a, State>,
+) -> (MutexGuard<'a, State>, bool) {
+    loop {
         let (next, waited) = shared
             .work
             .wait_timeout(state, shared.keep_alive)
             .unwrap_or_else(|e| e.into_inner());
         state = next;
-        state.idle -= 1;
-        if waited.timed_out() && state.queue.is_empty() {
-            state.threads -= 1;
-            return None;
+        if state.notified > 0 {
+            state.notified -= 1;
+            return (state, true);
         }
+        if state.shutdown || waited.timed_out() {
+            state.idle -= 1;
+            return (state, false);
+        }
+        // A spurious wake-up: wait on.
     }
 }
 

@@ -44,13 +44,20 @@ impl<T> Slot<T> {
 
     /// Called by the pool thread with the task's outcome: hands it to the
     /// handle and wakes the waiter, or drops it if the handle is gone.
-    pub(super) fn complete(&self, outcome: thread::Result<T>) {
+    /// `done` runs once the thread has nothing left to do for the task but
+    /// to deliver it, before the handle can see the outcome: a waiter may
+    /// queue its next task as soon as it does, and the pool counts on this
+    /// thread to take it. (`done` takes the pool's lock under the slot's;
+    /// the pool never takes a slot's.)
+    pub(super) fn complete(&self, outcome: thread::Result<T>, done: &dyn Fn()) {
         let mut state = self.lock();
         if state.abandoned {
             drop(state);
             drop_late(outcome);
+            done();
             return;
         }
+        done();
         state.outcome = Some(outcome);
         let waiter = state.waiter.take();
         drop(state);
