@@ -28,7 +28,7 @@ pub use task::JoinHandle;
 /// [`DEFAULT_KEEP_ALIVE`].
 pub const DEFAULT_MAX_THREADS: usize = 16;
 
-/// The process-wide pool [`apply`], [`crate::fs`] and name lookups use: at
+/// The process-wide pool [`apply`], `crate::fs` and name lookups use: at
 /// most [`DEFAULT_MAX_THREADS`] threads, started on demand.
 ///
 /// # Examples
