@@ -8,6 +8,7 @@ mod channel;
 mod error;
 mod event;
 mod handoff;
+pub mod mpsc;
 mod mutex;
 mod queue;
 mod semaphore;

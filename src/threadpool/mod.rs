@@ -28,7 +28,8 @@ pub use task::JoinHandle;
 /// [`DEFAULT_KEEP_ALIVE`].
 pub const DEFAULT_MAX_THREADS: usize = 16;
 
-/// The process-wide pool [`apply`] uses: at most [`DEFAULT_MAX_THREADS`]
+/// The process-wide pool that [`apply`], [`crate::fs`] and name lookups
+/// ([`crate::net::lookup_host`]) use: at most [`DEFAULT_MAX_THREADS`]
 /// threads, started on demand.
 ///
 /// # Examples
