@@ -124,6 +124,26 @@ impl<M, N: Notify> Inbox<M, N> {
         into.append(&mut self.lock().messages);
     }
 
+    /// Spins for up to `limit` until a message comes; returns whether one
+    /// did. (See the hub's `spin` for when it is worth it.)
+    pub(crate) fn spin_for_pending(&self, limit: std::time::Duration) -> bool {
+        if limit.is_zero() {
+            return false;
+        }
+        let start = std::time::Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.is_pending() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+        }
+    }
+
     /// The hub is about to wait. Returns `false` (and the hub must not wait)
     /// if messages came meanwhile; otherwise the hub waits, and calls
     /// [`Self::awake`] once it has.

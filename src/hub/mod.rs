@@ -37,6 +37,7 @@ mod ready;
 mod records;
 mod run;
 mod scheduler;
+mod spin;
 mod task;
 mod thread;
 mod timeout;

@@ -34,6 +34,7 @@ use super::main_wait::MainWait;
 use super::reactor::Reactor;
 use super::ready::{Ready, ReadyQueue};
 use super::records::{self, WAIT_STEP};
+use super::spin::Spin;
 use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
 use super::wait::{MAIN, Unwind, WaitReason, Waiter};
@@ -134,6 +135,8 @@ pub(crate) struct Hub {
     messages: Vec<Message>,
     /// Callbacks taken from the inbox, for the loop to run.
     callbacks: Vec<Callback>,
+    /// How long an idle turn spins for the inbox before it sleeps.
+    spin: Spin,
 }
 
 /// How many idle carriers the hub keeps at most; more go back to the stack
@@ -170,6 +173,7 @@ impl Hub {
             remote: None,
             messages: Vec::new(),
             callbacks: Vec::new(),
+            spin: Spin::new(),
         }
     }
 

@@ -66,17 +66,21 @@ impl Hub {
             };
             if idle {
                 // Messages that came since the look above: take them first.
-                if let Some(remote) = &self.remote
-                    && !remote.may_sleep()
-                {
-                    continue;
+                if let Some(remote) = &self.remote {
+                    let spun = remote.spin_for_pending(self.spin.limit());
+                    self.spin.spun(spun);
+                    if spun || !remote.may_sleep() {
+                        continue;
+                    }
                 }
                 self.watch.idle();
             }
             let mut woken = mem::take(&mut self.woken);
+            let slept = (idle && self.remote.is_some()).then(Instant::now);
             self.reactor.poll_into(timeout, &mut woken);
-            if idle && let Some(remote) = &self.remote {
+            if let (Some(slept), Some(remote)) = (slept, &self.remote) {
                 remote.awake();
+                self.spin.slept(slept.elapsed(), remote.is_pending());
             }
             for waiter in woken.drain(..) {
                 self.wake(waiter);
