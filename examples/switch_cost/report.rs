@@ -488,7 +488,9 @@ pub fn ns(x: f64) -> String {
 
 /// A ratio: one decimal below 10, whole above.
 fn ratio(x: f64) -> String {
-    if x < 10.0 {
+    if x < 0.1 {
+        format!("{x:.3}")
+    } else if x < 10.0 {
         format!("{x:.1}")
     } else {
         group(x)
