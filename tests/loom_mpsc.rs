@@ -204,6 +204,37 @@ fn a_rendezvous_send_meets_a_blocking_recv() {
     });
 }
 
+/// A victim sender, killed as `kill` says, and another sender race on
+/// `chan` (one sender already counted, the caller's); returns every value
+/// received until both senders are gone, sorted, and whether the victim's
+/// send returned.
+fn victim_and_other(chan: Arc<Chan<u32, KillablePark>>, kill: Kill) -> (Vec<u32>, bool) {
+    let victim = {
+        let tx = chan.clone();
+        thread::spawn(move || {
+            KILL.with(|k| k.set(Some(kill)));
+            let sent = panic::catch_unwind(AssertUnwindSafe(|| tx.send(1)));
+            tx.drop_sender();
+            sent.is_ok()
+        })
+    };
+    let other = {
+        let tx = chan.clone();
+        thread::spawn(move || {
+            tx.send(2).unwrap();
+            tx.drop_sender();
+        })
+    };
+    let mut got = Vec::new();
+    while let Ok(value) = chan.recv(None) {
+        got.push(value);
+    }
+    let victim_sent = victim.join().unwrap();
+    other.join().unwrap();
+    got.sort();
+    (got, victim_sent)
+}
+
 #[test]
 fn a_sender_killed_after_being_chosen_passes_its_wake_up_on() {
     model(
@@ -212,31 +243,9 @@ fn a_sender_killed_after_being_chosen_passes_its_wake_up_on() {
             let chan = Arc::new(Chan::<u32, KillablePark>::new(Some(1)));
             chan.add_sender();
             chan.try_send(0).unwrap(); // full
-            let victim = {
-                let tx = chan.clone();
-                thread::spawn(move || {
-                    KILL.with(|kill| kill.set(Some(Kill::AfterWake)));
-                    let sent = panic::catch_unwind(AssertUnwindSafe(|| tx.send(1)));
-                    tx.drop_sender();
-                    sent.is_ok()
-                })
-            };
-            let other = {
-                let tx = chan.clone();
-                thread::spawn(move || {
-                    tx.send(2).unwrap();
-                    tx.drop_sender();
-                })
-            };
-            let mut got = Vec::new();
-            while let Ok(value) = chan.recv(None) {
-                got.push(value);
-            }
-            let victim_sent = victim.join().unwrap();
-            other.join().unwrap();
+            let (got, victim_sent) = victim_and_other(chan, Kill::AfterWake);
             // The victim sent its value only if it found room without waiting.
             let expected: &[u32] = if victim_sent { &[0, 1, 2] } else { &[0, 2] };
-            got.sort();
             assert_eq!(got, expected);
         },
     );
@@ -249,29 +258,7 @@ fn a_rendezvous_sender_killed_while_waiting_loses_no_other_value() {
         || {
             let chan = Arc::new(Chan::<u32, KillablePark>::new(Some(0)));
             chan.add_sender();
-            let victim = {
-                let tx = chan.clone();
-                thread::spawn(move || {
-                    KILL.with(|kill| kill.set(Some(Kill::WhileWaiting)));
-                    let sent = panic::catch_unwind(AssertUnwindSafe(|| tx.send(1)));
-                    tx.drop_sender();
-                    sent.is_ok()
-                })
-            };
-            let other = {
-                let tx = chan.clone();
-                thread::spawn(move || {
-                    tx.send(2).unwrap();
-                    tx.drop_sender();
-                })
-            };
-            let mut got = Vec::new();
-            while let Ok(value) = chan.recv(None) {
-                got.push(value);
-            }
-            let victim_sent = victim.join().unwrap();
-            other.join().unwrap();
-            got.sort();
+            let (got, victim_sent) = victim_and_other(chan, Kill::WhileWaiting);
             // Taken before the kill took it back, 1 may arrive although the
             // victim's send unwound; a send that returned was received.
             assert!(got == [2] || got == [1, 2], "{got:?}");
