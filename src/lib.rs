@@ -17,6 +17,8 @@
 //!   lookups, C libraries) on a pool of OS threads, [`Handle`] spawns
 //!   greenlets on a hub from other threads, and [`block_on`] awaits a
 //!   runtime-agnostic future, each waiting in the calling greenlet only.
+//! - [`process`]: child processes with std's shapes, whose waits and pipes
+//!   switch greenlets (Python's `subprocess`).
 //! - [`monitor`]: a watchdog that warns when a greenlet holds its hub too
 //!   long without switching.
 //!
@@ -59,13 +61,15 @@
 //! # Threads of its own
 //!
 //! Greenlets never leave the thread that spawned them. The library starts
-//! two background threads, each only when needed: the [`monitor`]'s
-//! watchdog, once a limit is set, and `greenlet-stacks`, at the first burst
+//! three background threads, each only when needed: the [`monitor`]'s
+//! watchdog, once a limit is set; `greenlet-stacks`, at the first burst
 //! of hundreds of spawns, which prefaults the new stacks' first pages and
 //! releases spilled ones while your thread goes on (see [`MIN_STACK_SIZE`]
-//! for stack sizes). The only code of yours they run is your `log` backend,
-//! with the records they log; a panic in it is caught, and both threads go
-//! on.
+//! for stack sizes); and `greenlet-reaper`, when a [`process::Child`] is
+//! first dropped before its process exited, which reaps such children.
+//! The only code of yours they run is your `log` backend, with the records
+//! the first two log (the reaper logs nothing); a panic in it is caught,
+//! and both threads go on.
 //!
 //! # Loggers
 //!
@@ -110,6 +114,7 @@ mod local;
 pub mod monitor;
 pub mod net;
 pub mod pool;
+pub mod process;
 mod stack;
 pub mod sync;
 pub mod threadpool;
@@ -189,6 +194,28 @@ pub mod __private {
     /// ```
     pub fn refuse_populate(n: usize) {
         crate::stack::hooks::refuse_populate(n);
+    }
+
+    /// Makes the children spawned from now on have their exit watched by
+    /// polling (`true`), as on kernels without `pidfd_open`, or through a
+    /// pidfd where the kernel has one (`false`, the default).
+    ///
+    /// ```
+    /// greenlet::__private::disable_pidfd(false);
+    /// ```
+    pub fn disable_pidfd(disabled: bool) {
+        crate::process::disable_pidfd(disabled);
+    }
+
+    /// Whether `child`'s exit is watched through a pidfd.
+    ///
+    /// ```
+    /// let mut child = greenlet::process::Command::new("true").spawn().unwrap();
+    /// let _ = greenlet::__private::has_pidfd(&child);
+    /// child.wait().unwrap();
+    /// ```
+    pub fn has_pidfd(child: &crate::process::Child) -> bool {
+        child.has_pidfd()
     }
 }
 
