@@ -303,3 +303,49 @@ fn waits_poll_without_a_pidfd() {
     assert_eq!(out.status.code(), Some(5));
     println!("polled");
 }
+
+#[test]
+fn a_killed_output_call_stops_its_reader_and_the_child_is_reaped() {
+    let drops = DropCounter::new();
+    let pid = Rc::new(Cell::new(0));
+    let (token, seen) = (drops.token(), pid.clone());
+    let caller = greenlet::spawn(move || {
+        let _token = token;
+        let child = Command::new("sh")
+            .args(["-c", "sleep 0.1; echo late; echo late >&2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        seen.set(child.id());
+        child.wait_with_output().unwrap();
+        unreachable!("killed while it reads");
+    });
+    for _ in 0..100 {
+        if pid.get() != 0 {
+            break;
+        }
+        greenlet::yield_now();
+    }
+    greenlet::yield_now(); // into its reads
+    caller.kill();
+    assert!(caller.join().unwrap_err().is_killed());
+    assert_eq!(drops.count(), 1, "the caller's destructors ran");
+    assert_eq!(wait_gone(pid.get()), None, "the child was reaped");
+}
+
+#[test]
+fn a_thread_exit_with_a_greenlet_still_waiting_leaves_no_zombie() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut child = Command::new("sleep").arg("0.1").spawn().unwrap();
+        tx.send(child.id()).unwrap();
+        // Never joined: torn down with the thread's hub, mid-wait.
+        let _waiter = greenlet::spawn(move || child.wait());
+        greenlet::yield_now();
+    })
+    .join()
+    .unwrap();
+    let pid = rx.recv().unwrap();
+    assert_eq!(wait_gone(pid), None, "the child was reaped");
+}

@@ -161,12 +161,20 @@ impl Child {
     /// # Examples
     ///
     /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
     /// use std::time::Duration;
     ///
-    /// let ticker = greenlet::spawn(|| (0..5).map(|_| greenlet::sleep(Duration::from_millis(5))).count());
+    /// let ticks = Rc::new(Cell::new(0));
+    /// let counter = ticks.clone();
+    /// let ticker = greenlet::spawn(move || loop {
+    ///     greenlet::sleep(Duration::from_millis(1));
+    ///     counter.set(counter.get() + 1);
+    /// });
     /// let mut child = greenlet::process::Command::new("sleep").arg("0.1").spawn()?;
-    /// assert!(child.wait()?.success()); // the ticker ticks meanwhile
-    /// assert!(ticker.is_finished());
+    /// assert!(child.wait()?.success());
+    /// assert!(ticks.get() > 0); // the ticker ticked meanwhile
+    /// ticker.kill();
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
