@@ -264,3 +264,47 @@ fn signals_made_before_a_thread_can_move_into_it() {
         assert_eq!(thread.join().unwrap(), SIGUSR2);
     });
 }
+
+#[test]
+fn signals_are_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Signals>();
+}
+
+/// Waits for a signal in its destructor, which runs at thread exit after the
+/// hub's (it was made before the hub was).
+struct WaitsWhenDropped {
+    signals: Signals,
+    got: std::sync::mpsc::Sender<i32>,
+}
+
+impl Drop for WaitsWhenDropped {
+    fn drop(&mut self) {
+        raise(SIGUSR2);
+        let got = self.signals.wait().unwrap();
+        self.got.send(got).unwrap();
+    }
+}
+
+thread_local! {
+    static LATE: std::cell::RefCell<Option<WaitsWhenDropped>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn a_wait_at_thread_exit_after_the_hub_still_gets_the_signal() {
+    in_child(
+        "a_wait_at_thread_exit_after_the_hub_still_gets_the_signal",
+        || {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let signals = Signals::new(&[SIGUSR2]).unwrap();
+                LATE.with(|late| *late.borrow_mut() = Some(WaitsWhenDropped { signals, got: tx }));
+                greenlet::yield_now(); // the hub starts after `LATE`
+            })
+            .join()
+            .unwrap();
+            assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), SIGUSR2);
+        },
+    );
+}
