@@ -280,8 +280,13 @@ struct WaitsWhenDropped {
 
 impl Drop for WaitsWhenDropped {
     fn drop(&mut self) {
-        raise(SIGUSR2);
+        // From another thread, a little later: most runs then wait.
+        let sender = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            raise(SIGUSR2);
+        });
         let got = self.signals.wait().unwrap();
+        sender.join().unwrap();
         self.got.send(got).unwrap();
     }
 }
@@ -300,7 +305,8 @@ fn a_wait_at_thread_exit_after_the_hub_still_gets_the_signal() {
             std::thread::spawn(move || {
                 let signals = Signals::new(&[SIGUSR2]).unwrap();
                 LATE.with(|late| *late.borrow_mut() = Some(WaitsWhenDropped { signals, got: tx }));
-                greenlet::yield_now(); // the hub starts after `LATE`
+                // The hub starts after `LATE`: its teardown runs first.
+                greenlet::spawn(|| ()).join().unwrap();
             })
             .join()
             .unwrap();
