@@ -199,9 +199,10 @@ impl Signals {
     ///
     /// # Panics
     ///
-    /// A greenlet killed while it waits unwinds from here, as from any
-    /// blocking call; the `Signals` is still valid (and dropped, with its
-    /// handlers, if the greenlet owned it).
+    /// Unwinds the caller if it is killed or its timeout
+    /// ([`with_timeout`](crate::with_timeout)) expires while it waits; the
+    /// `Signals` is left as it was (and dropped, with its handlers, if the
+    /// greenlet owned it).
     ///
     /// # Examples
     ///
