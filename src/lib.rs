@@ -11,6 +11,8 @@
 //!   `main()` runs the hub, so no `run` wrapper is needed.
 //! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
 //!   greenlets, and waiting for any descriptor.
+//! - [`signal`]: waiting for Unix signals (`SIGINT`, `SIGTERM`, …) in one
+//!   greenlet while the others run.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
 //! - Threads: [`threadpool`] and [`fs`] make blocking calls (files, name
@@ -115,6 +117,7 @@ pub mod monitor;
 pub mod net;
 pub mod pool;
 pub mod process;
+pub mod signal;
 mod stack;
 pub mod sync;
 pub mod threadpool;
