@@ -110,6 +110,7 @@ mod local;
 pub mod monitor;
 pub mod net;
 pub mod pool;
+pub mod server;
 mod stack;
 pub mod sync;
 pub mod threadpool;
