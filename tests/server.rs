@@ -138,10 +138,15 @@ fn stream_server_out_of_descriptors_keeps_serving_and_recovers() {
         episodes.iter().all(|e| e.contains("Too many open files")),
         "{episodes:?}"
     );
-    assert_eq!(
-        recoveries.len(),
+    // Each episode is warned once when it begins and once when an accept
+    // succeeds again. The last may never end: Linux's accept takes a
+    // descriptor before it looks at the queue, so it can fail with EMFILE
+    // once the queue is empty too, and nothing is accepted afterwards.
+    assert!(
+        recoveries.len() <= episodes.len() && episodes.len() <= recoveries.len() + 1,
+        "each episode warned once at each end: {} episodes, {} recoveries",
         episodes.len(),
-        "each episode logged once and ended"
+        recoveries.len()
     );
     assert!(ticks >= 10, "the ticker ran meanwhile: {ticks} ticks");
 }
