@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::Duration;
 
-use greenlet::net::{TcpListener, TcpStream};
+use greenlet::net::{TcpListener, TcpStream, UnixListener};
 use greenlet::server::{Builder, StreamServer};
 use util::{SleepTicker, assert_child_passes, is_child};
 
@@ -60,21 +60,16 @@ fn lower_descriptor_limit() {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
 }
 
-/// Connects [`CLIENTS`] std clients to `addr` while descriptors are
+/// Connects [`CLIENTS`] std clients with `connect` while descriptors are
 /// plentiful (the backlog holds them), lowers the descriptor limit, and
 /// starts a thread per client that does [`ROUNDS`] ping-pongs, then closes.
 /// Returns the count of clients that finished every round.
-fn connect_clients_then_starve(addr: SocketAddr) -> Arc<AtomicUsize> {
+fn connect_clients_then_starve<S>(connect: impl Fn() -> S) -> Arc<AtomicUsize>
+where
+    S: Read + Write + Send + 'static,
+{
     let done = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let client = std::net::TcpStream::connect(addr).unwrap();
-            client
-                .set_read_timeout(Some(Duration::from_secs(60)))
-                .unwrap();
-            client
-        })
-        .collect();
+    let clients: Vec<S> = (0..CLIENTS).map(|_| connect()).collect();
     for mut client in clients {
         let done = done.clone();
         thread::spawn(move || {
@@ -89,6 +84,17 @@ fn connect_clients_then_starve(addr: SocketAddr) -> Arc<AtomicUsize> {
     }
     lower_descriptor_limit();
     done
+}
+
+/// A std TCP client of `addr` that gives up reading after a minute.
+fn tcp_client(addr: SocketAddr) -> impl Fn() -> std::net::TcpStream {
+    move || {
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        client
+    }
 }
 
 /// Runs the hub until every client is done (at most about 60 s).
@@ -120,7 +126,7 @@ fn stream_server_out_of_descriptors_keeps_serving_and_recovers() {
     let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
     let stopper = server.stopper(); // the hub's eventfd, before the limit
     let ticker = SleepTicker::spawn(Duration::from_millis(1), usize::MAX);
-    let done = connect_clients_then_starve(server.local_addr().unwrap());
+    let done = connect_clients_then_starve(tcp_client(server.local_addr().unwrap()));
     server.start();
     wait_for_clients(&done);
     stopper.stop(Duration::from_secs(5));
@@ -167,7 +173,7 @@ fn plain_incoming_loop_out_of_descriptors_does_not_starve_the_hub() {
     let ticker = SleepTicker::spawn(Duration::from_millis(1), usize::MAX);
     let errors = Arc::new(AtomicUsize::new(0));
     let ticks_while_failing = Arc::new(AtomicUsize::new(0));
-    let done = connect_clients_then_starve(addr);
+    let done = connect_clients_then_starve(tcp_client(addr));
     let (errs, counter, failing) = (
         errors.clone(),
         ticker.counter(),
@@ -198,6 +204,63 @@ fn plain_incoming_loop_out_of_descriptors_does_not_starve_the_hub() {
     println!("served every client; {errors} accept errors; {ticks} ticks, {failing} while failing");
     assert!(errors > 0, "the loop ran out of descriptors");
     assert!(failing > 0, "the ticker ticked between accept errors");
+}
+
+#[test]
+fn plain_unix_incoming_loop_out_of_descriptors_does_not_starve_the_hub() {
+    if !is_child() {
+        let out = assert_child_passes(
+            "plain_unix_incoming_loop_out_of_descriptors_does_not_starve_the_hub",
+            Duration::from_secs(120),
+            "served every client",
+        );
+        println!("{out}");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!(
+        "greenlet-server-emfile-{}.sock",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let ticker = SleepTicker::spawn(Duration::from_millis(1), usize::MAX);
+    let errors = Arc::new(AtomicUsize::new(0));
+    let client_path = path.clone();
+    let done = connect_clients_then_starve(move || {
+        let client = std::os::unix::net::UnixStream::connect(&client_path).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        client
+    });
+    let errs = errors.clone();
+    let acceptor = greenlet::spawn(move || {
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => {
+                    greenlet::spawn(move || {
+                        let mut buf = [0u8; 5];
+                        while (&stream).read_exact(&mut buf).is_ok() {
+                            if (&stream).write_all(&buf).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+                    errs.fetch_add(1, SeqCst);
+                }
+            }
+        }
+    });
+    wait_for_clients(&done);
+    acceptor.kill();
+    let ticks = ticker.stop();
+    let _ = std::fs::remove_file(&path);
+    let errors = errors.load(SeqCst);
+    println!("served every client; {errors} accept errors; {ticks} ticks");
+    assert!(errors > 0, "the loop ran out of descriptors");
 }
 
 /// A handler for the stop tests: reads one request, `fast` (done in
@@ -395,4 +458,29 @@ fn two_threads_both_serve_and_stop_stops_both() {
         "both listeners closed"
     );
     server.join().unwrap();
+}
+
+#[test]
+fn a_server_left_running_at_thread_exit_is_torn_down_quietly() {
+    let addr = thread::spawn(|| {
+        let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+        server.start();
+        let addr = server.local_addr().unwrap();
+        let client = greenlet::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(b"ping\n").unwrap();
+            let mut buf = [0u8; 5];
+            stream.read_exact(&mut buf).unwrap();
+            buf
+        });
+        assert_eq!(&client.join().unwrap(), b"ping\n");
+        drop(server); // still serving: the thread's exit ends it
+        addr
+    })
+    .join()
+    .unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener closed with its thread"
+    );
 }
