@@ -11,6 +11,9 @@
 //!   `main()` runs the hub, so no `run` wrapper is needed.
 //! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
 //!   greenlets, and waiting for any descriptor.
+//! - [`server`]: gevent's `StreamServer`, a greenlet per connection with
+//!   a connection limit, back-off on accept errors and a graceful stop; and
+//!   one hub per core, each thread with its own `SO_REUSEPORT` listener.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
 //!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
 //! - Threads: [`threadpool`] and [`fs`] make blocking calls (files, name

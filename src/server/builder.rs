@@ -295,6 +295,14 @@ impl ServerHandle {
     /// (each waits up to `timeout` for its handlers), and returns when all
     /// have stopped. The threads then end: [`join`](Self::join) them.
     ///
+    /// Only the calling greenlet waits (one greenlet per thread's
+    /// [`Stopper`] runs the stops); in a thread's main context its hub runs
+    /// meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// As every blocking call, it unwinds a greenlet killed while it waits.
+    ///
     /// # Examples
     ///
     /// ```
@@ -310,11 +318,13 @@ impl ServerHandle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self, timeout: Duration) {
-        thread::scope(|scope| {
-            for stopper in &self.stoppers {
-                scope.spawn(move || stopper.stop(timeout));
-            }
-        });
+        let stops: Vec<_> = self
+            .stoppers
+            .iter()
+            .cloned()
+            .map(|stopper| crate::spawn(move || stopper.stop(timeout)))
+            .collect();
+        crate::joinall(stops);
     }
 
     /// Waits until every thread has ended (after a stop).

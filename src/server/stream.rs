@@ -52,6 +52,10 @@ enum State {
 /// A server and its greenlets stay on the thread that made it (it is
 /// `!Send`); to serve on every core, see [`Builder`](super::Builder).
 ///
+/// Dropping a started `StreamServer` leaves it serving (gevent's servers
+/// run until stopped): its [`Stopper`]s can still stop it, and the thread's
+/// exit ends it with the thread's other greenlets.
+///
 /// # Examples
 ///
 /// ```
