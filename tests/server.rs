@@ -484,3 +484,42 @@ fn a_server_left_running_at_thread_exit_is_torn_down_quietly() {
         "the listener closed with its thread"
     );
 }
+
+#[test]
+fn a_stop_from_another_thread_before_the_start_stops_the_server() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stopper = server.stopper();
+    let other = thread::spawn(move || stopper.stop(Duration::ZERO));
+    // The stop runs on this thread's hub: run it (a std join would not).
+    for _ in 0..1000 {
+        if server.is_stopped() {
+            break;
+        }
+        greenlet::sleep(Duration::from_millis(5));
+    }
+    assert!(server.is_stopped(), "stopped before it started");
+    other.join().unwrap();
+    server.serve_forever(); // returns at once
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed"
+    );
+}
+
+#[test]
+fn an_unstarted_server_dropped_leaves_nothing_to_stop() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let stopper = server.stopper();
+    drop(server);
+    stopper.stop(Duration::ZERO); // a no-op, on this thread or another
+    let other = thread::spawn(move || stopper.stop(Duration::ZERO));
+    for _ in 0..1000 {
+        if other.is_finished() {
+            break;
+        }
+        greenlet::sleep(Duration::from_millis(5)); // runs the stop
+    }
+    assert!(other.is_finished());
+    other.join().unwrap();
+}

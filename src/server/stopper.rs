@@ -2,15 +2,17 @@
 //! greenlet or thread, and the thread's registry of running servers it
 //! finds them in.
 //!
-//! Ground rules: a server is in the registry of its own thread from its
-//! `start` until its `stop` has ended; the registry holds it strongly, so a
-//! running server whose `StreamServer` was dropped can still be stopped.
-//! Borrow, then switch: the registry is never borrowed across a stop.
+//! Ground rules: a server is in the registry of its own thread from the
+//! moment it is made until its `stop` has ended (or, never started, it is
+//! dropped). The registry holds it weakly until it starts and strongly
+//! from then on, so a running server whose `StreamServer` was dropped can
+//! still be stopped. Borrow, then switch: the registry is never borrowed
+//! across a stop, nor while a server is dropped.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::Handle;
@@ -22,26 +24,44 @@ pub(super) trait Stop {
     fn stop(&self, timeout: Duration);
 }
 
+/// A server in the registry.
+enum Entry {
+    /// Made, not started: its `StreamServer` owns it.
+    Made(Weak<dyn Stop>),
+    /// Started: it runs until stopped, owned or not.
+    Running(Rc<dyn Stop>),
+}
+
 thread_local! {
-    /// The servers started on this thread and not yet stopped, by id.
-    static RUNNING: RefCell<HashMap<u64, Rc<dyn Stop>>> = RefCell::new(HashMap::new());
+    /// The servers made on this thread and not yet stopped, by id.
+    static SERVERS: RefCell<HashMap<u64, Entry>> = RefCell::new(HashMap::new());
 }
 
-/// Records that the server `id` runs on this thread.
-pub(super) fn register(id: u64, shared: Rc<dyn Stop>) {
-    RUNNING.with(|running| running.borrow_mut().insert(id, shared));
+/// Records that the server `id` was made on this thread.
+pub(super) fn register(id: u64, server: Weak<dyn Stop>) {
+    SERVERS.with(|servers| servers.borrow_mut().insert(id, Entry::Made(server)));
 }
 
-/// Forgets the server `id` (it has stopped). Quiet during thread exit.
+/// Records that the server `id` has started: the registry keeps it alive.
+pub(super) fn started(id: u64, server: Rc<dyn Stop>) {
+    let old = SERVERS.with(|servers| servers.borrow_mut().insert(id, Entry::Running(server)));
+    drop(old); // with no borrow held
+}
+
+/// Forgets the server `id` (it has stopped, or is dropped). Quiet during
+/// thread exit.
 pub(super) fn unregister(id: u64) {
-    let removed = RUNNING.try_with(|running| running.borrow_mut().remove(&id));
-    drop(removed); // dropped here, with no borrow held
+    let removed = SERVERS.try_with(|servers| servers.borrow_mut().remove(&id));
+    drop(removed); // with no borrow held
 }
 
-/// The server `id`, if it runs on this thread.
+/// The server `id`, if it was made on this thread and is alive.
 fn running(id: u64) -> Option<Rc<dyn Stop>> {
-    RUNNING
-        .try_with(|running| running.borrow().get(&id).cloned())
+    SERVERS
+        .try_with(|servers| match servers.borrow().get(&id)? {
+            Entry::Made(server) => server.upgrade(),
+            Entry::Running(server) => Some(server.clone()),
+        })
         .ok()
         .flatten()
 }
@@ -86,6 +106,10 @@ impl Stopper {
     /// (through a [`Handle`]) and waits: a greenlet waits alone, a thread's
     /// main context runs its own hub meanwhile. Stopping a server that has
     /// stopped (or whose thread has ended) does nothing.
+    ///
+    /// The stop runs when the server's hub next turns: a server thread
+    /// blocked in a std call (a std `join`, a std lock) stops only once it
+    /// is back in greenlet code.
     ///
     /// # Panics
     ///

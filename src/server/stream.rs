@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -119,19 +119,22 @@ impl StreamServer {
         H: Fn(TcpStream, SocketAddr) + 'static,
     {
         let addr = listener.local_addr().map_err(|e| (e.kind(), e.to_string()));
-        StreamServer {
-            shared: Rc::new(Shared {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                addr,
-                listener: RefCell::new(Some(listener)),
-                acceptor: RefCell::new(None),
-                handler: Rc::new(handler),
-                handlers: Group::new(),
-                slots: RefCell::new(None),
-                state: Cell::new(State::Ready),
-                stopped: Event::new(),
-            }),
-        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let shared = Rc::new(Shared {
+            id,
+            addr,
+            listener: RefCell::new(Some(listener)),
+            acceptor: RefCell::new(None),
+            handler: Rc::new(handler),
+            handlers: Group::new(),
+            slots: RefCell::new(None),
+            state: Cell::new(State::Ready),
+            stopped: Event::new(),
+        });
+        let weak: Weak<dyn stopper::Stop> =
+            Rc::downgrade(&(shared.clone() as Rc<dyn stopper::Stop>));
+        stopper::register(id, weak);
+        StreamServer { shared }
     }
 
     /// Binds a listener to the first address of `addr` that works, as
@@ -243,7 +246,7 @@ impl StreamServer {
             slots: shared.slots.borrow().clone(),
         };
         shared.state.set(State::Serving);
-        stopper::register(shared.id, Rc::clone(shared) as Rc<dyn stopper::Stop>);
+        stopper::started(shared.id, Rc::clone(shared) as Rc<dyn stopper::Stop>);
         let greenlet = crate::spawn(move || acceptor.run());
         *shared.acceptor.borrow_mut() = Some(greenlet);
         log::debug!("greenlet: server {} serves on {:?}", shared.id, shared.addr);
@@ -400,6 +403,14 @@ impl stopper::Stop for Shared {
             );
             self.handlers.kill();
         }
+    }
+}
+
+impl Drop for Shared {
+    /// A server dropped unstarted leaves the registry (a started one is
+    /// dropped only once stopped, or at thread exit).
+    fn drop(&mut self) {
+        stopper::unregister(self.id);
     }
 }
 
