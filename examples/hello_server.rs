@@ -4,31 +4,43 @@
 //! - `GET /hello/{name}` → `<h1>hello, {name}!</h1>`
 //!
 //! Each handler sleeps 0.5 s (as the seed's `asyncio.sleep(0.5)`), yet one
-//! thread serves many requests at once: a greenlet per connection, HTTP/1.1
-//! with keep-alive and `Content-Length`, requests parsed by `httparse`.
+//! thread serves many requests at once: a [`StreamServer`] runs a greenlet
+//! per connection, HTTP/1.1 with keep-alive and `Content-Length`, requests
+//! parsed by `httparse`. With `--threads N` a [`Builder`] runs N servers,
+//! one hub per thread, each with its own `SO_REUSEPORT` listener on the
+//! same port.
 //!
 //! ```sh
 //! cargo run --release --example hello_server                    # 127.0.0.1:8000
 //! cargo run --release --example hello_server -- 127.0.0.1:0 --requests 100
+//! cargo run --release --example hello_server -- --threads 4
 //! curl http://127.0.0.1:8000/hello/bob
 //! ```
 //!
-//! With `--requests N` it exits after serving N requests and prints the
-//! largest number of requests it had in flight at once.
+//! With `--requests N` it stops after serving N requests (in-flight
+//! requests finish first) and prints how many it served and the largest
+//! number it had in flight at once.
 
-use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use greenlet::net::{TcpListener, TcpStream};
+use greenlet::net::TcpStream;
+use greenlet::server::{Builder, StreamServer};
 
-/// Requests served, and in flight now and at most.
+/// Requests served, and in flight now and at most, over every thread.
 #[derive(Default)]
 struct Stats {
-    served: Cell<usize>,
-    in_flight: Cell<usize>,
-    peak: Cell<usize>,
+    served: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Stats {
+    fn served(&self) -> usize {
+        self.served.load(SeqCst)
+    }
 }
 
 /// The app's routes; each takes 0.5 s, like the seed's handlers.
@@ -80,10 +92,10 @@ fn serve(stream: TcpStream, stats: &Stats) -> io::Result<()> {
         };
         buf.drain(..parsed);
 
-        stats.in_flight.set(stats.in_flight.get() + 1);
-        stats.peak.set(stats.peak.get().max(stats.in_flight.get()));
+        let now = stats.in_flight.fetch_add(1, SeqCst) + 1;
+        stats.peak.fetch_max(now, SeqCst);
         let (status, body) = route(&path);
-        stats.in_flight.set(stats.in_flight.get() - 1);
+        stats.in_flight.fetch_sub(1, SeqCst);
 
         let reason = if status == 200 { "OK" } else { "Not Found" };
         let response = format!(
@@ -93,53 +105,76 @@ fn serve(stream: TcpStream, stats: &Stats) -> io::Result<()> {
             if keep_alive { "keep-alive" } else { "close" },
         );
         (&stream).write_all(response.as_bytes())?;
-        stats.served.set(stats.served.get() + 1);
+        stats.served.fetch_add(1, SeqCst);
         if !keep_alive {
             return Ok(());
         }
     }
 }
 
+/// How long a stop waits for the handlers (idle keep-alive connections
+/// included) before it kills them.
+const GRACE: Duration = Duration::from_secs(1);
+
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut addr = "127.0.0.1:8000".to_string();
     let mut limit = None;
+    let mut threads = 1;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--requests" => limit = args.next().and_then(|n| n.parse::<usize>().ok()),
+            "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
             _ => addr = arg,
         }
     }
-    let listener = TcpListener::bind(&addr)?;
-    println!("Server started at http://{}...", listener.local_addr()?);
-    io::stdout().flush()?;
+    let stats = Arc::new(Stats::default());
+    let handler_stats = stats.clone();
+    let handler = move |stream: TcpStream, _peer| {
+        if let Err(e) = serve(stream, &handler_stats) {
+            eprintln!("connection error: {e}");
+        }
+    };
 
-    let stats = Rc::new(Stats::default());
-    let acceptor_stats = stats.clone();
-    greenlet::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let stats = acceptor_stats.clone();
-            greenlet::spawn(move || {
-                if let Err(e) = serve(stream, &stats) {
-                    eprintln!("connection error: {e}");
+    if threads <= 1 {
+        // One hub: the server's greenlets run on this thread.
+        let server = StreamServer::bind(&addr, handler)?;
+        started(server.local_addr()?)?;
+        match limit {
+            None => server.serve_forever(), // until stopped
+            Some(limit) => {
+                server.start();
+                while stats.served() < limit {
+                    greenlet::sleep(Duration::from_millis(10));
                 }
-            });
-        }
-    });
-
-    match limit {
-        None => greenlet::run(), // serve for ever
-        Some(limit) => {
-            while stats.served.get() < limit {
-                greenlet::sleep(Duration::from_millis(10));
+                server.stop(GRACE);
             }
-            println!(
-                "served {} requests, at most {} at once",
-                stats.served.get(),
-                stats.peak.get()
-            );
         }
+    } else {
+        // One hub per thread, each with its own listener on the port.
+        let addr = addr
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let server = Builder::new(addr).threads(threads).spawn(handler)?;
+        started(server.local_addr())?;
+        if let Some(limit) = limit {
+            while stats.served() < limit {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            server.stop(GRACE);
+        }
+        server.join().expect("no server thread panics");
     }
+    println!(
+        "served {} requests, at most {} at once",
+        stats.served(),
+        stats.peak.load(SeqCst)
+    );
     Ok(())
+}
+
+/// Prints the line the tests and users wait for.
+fn started(addr: std::net::SocketAddr) -> io::Result<()> {
+    println!("Server started at http://{addr}...");
+    io::stdout().flush()
 }

@@ -11,6 +11,9 @@
 //!   `main()` runs the hub, so no `run` wrapper is needed.
 //! - [`net`] and [`io`]: sockets with std's shapes whose blocking calls switch
 //!   greenlets, and waiting for any descriptor.
+//! - [`server`]: gevent's `StreamServer`, a greenlet per connection with
+//!   a connection limit, back-off on accept errors and a graceful stop; and
+//!   one hub per core, each thread with its own `SO_REUSEPORT` listener.
 //! - [`signal`]: waiting for Unix signals (`SIGINT`, `SIGTERM`, …) in one
 //!   greenlet while the others run.
 //! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
@@ -117,6 +120,7 @@ pub mod monitor;
 pub mod net;
 pub mod pool;
 pub mod process;
+pub mod server;
 pub mod signal;
 mod stack;
 pub mod sync;

@@ -18,8 +18,17 @@ fn example(name: &str) -> PathBuf {
 /// Starts `hello_server` on a free port for `requests` requests, and returns
 /// the child and its base URL.
 fn start_hello_server(requests: usize) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    start_hello_server_on(requests, 1)
+}
+
+/// As [`start_hello_server`], serving on `threads` threads.
+fn start_hello_server_on(
+    requests: usize,
+    threads: usize,
+) -> (Child, String, BufReader<std::process::ChildStdout>) {
     let mut child = Command::new(example("hello_server"))
         .args(["127.0.0.1:0", "--requests", &requests.to_string()])
+        .args(["--threads", &threads.to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -83,6 +92,27 @@ fn curl_fetches_exact_bodies_from_hello_server() {
         "<h1>hello, Ann%20Lee!</h1>"
     );
     wait_bounded(&mut child, Duration::from_secs(30));
+}
+
+/// The same routes with one hub per thread (`--threads 2`); it stops by
+/// itself after the requests and says how many it served.
+#[test]
+fn hello_server_on_two_threads_serves_and_reports_its_count() {
+    let (mut child, url, mut out) = start_hello_server_on(4, 2);
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            get(&format!("{url}/hello/{name}")),
+            format!("<h1>hello, {name}!</h1>")
+        );
+    }
+    assert_eq!(get(&format!("{url}/")), "<h1>Index</h1>");
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let mut summary = String::new();
+    out.read_line(&mut summary).unwrap();
+    assert!(
+        summary.starts_with("served 4 requests"),
+        "unexpected summary: {summary}"
+    );
 }
 
 /// 100 python3 clients at once, each with its own connection: one server

@@ -10,6 +10,7 @@
 //! [`lookup_host`] does, so a slow resolver stalls only the calling
 //! greenlet.
 
+mod accept;
 mod addr;
 mod impls;
 mod resolve;
@@ -18,6 +19,7 @@ mod tcp;
 mod udp;
 pub mod unix;
 
+pub(crate) use accept::is_out_of_resources;
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use resolve::LookupHost;
 pub use tcp::{Incoming, TcpListener, TcpStream};

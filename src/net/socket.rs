@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::accept::pause_after_failed_accept;
 use crate::hub::{Direction, IoSource};
 
 /// What the core needs of a socket type it wraps, beyond its descriptor.
@@ -129,6 +130,29 @@ impl<S: Inner> Socket<S> {
     /// `WouldBlock` in non-blocking mode.
     pub(crate) fn read<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.shared.source.io(Direction::Read, op)
+    }
+
+    /// Accepts a connection: `accept` as [`read`](Self::read) does, then
+    /// `register` on what it returned. A failure of either step, in
+    /// blocking mode, first lets the hub turn (see
+    /// [`pause_after_failed_accept`]): a loop that accepts again at once
+    /// cannot starve the other greenlets.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read), or `register`'s error.
+    pub(crate) fn accept<A, T>(
+        &self,
+        accept: impl FnMut(&S) -> io::Result<A>,
+        register: impl FnOnce(A) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let result = self.read(accept).and_then(register);
+        if let Err(e) = &result
+            && !self.is_nonblocking()
+        {
+            pause_after_failed_accept(e);
+        }
+        result
     }
 
     /// As [`read`](Self::read), waiting for the socket to turn writable,

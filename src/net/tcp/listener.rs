@@ -49,6 +49,15 @@ impl TcpListener {
     /// Accepts a connection, waiting (and letting other greenlets run) until
     /// one arrives.
     ///
+    /// A failed accept switches before it returns its error, so that std's
+    /// loop that logs the error and accepts again does not starve the other
+    /// greenlets, timers and timeouts of its hub: after running out of
+    /// resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) it sleeps 10 ms,
+    /// so the loop does not spin either; after any other error it yields.
+    /// In [non-blocking mode](Self::set_nonblocking) it never switches.
+    /// [`StreamServer`](crate::server::StreamServer) backs off longer, and
+    /// logs.
+    ///
     /// # Errors
     ///
     /// The kernel's error, such as `EMFILE` when out of descriptors, and
@@ -65,11 +74,28 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.0.accept(
+            |l| l.accept(),
+            |(stream, addr)| Ok((TcpStream::new(stream)?, addr)),
+        )
+    }
+
+    /// As [`accept`](Self::accept), without the pause after a failure: for
+    /// the servers, which back off by themselves.
+    pub(crate) fn accept_unpaused(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.0.read(|l| l.accept())?;
         Ok((TcpStream::new(stream)?, addr))
     }
 
-    /// An endless iterator of accepted connections, as std's.
+    /// Takes over a bound std listener, as `From` does, returning the
+    /// kernel's error instead of panicking.
+    pub(crate) fn try_from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Socket::from_std(listener).map(TcpListener)
+    }
+
+    /// An endless iterator of accepted connections, as std's. Each item is
+    /// [`accept`](Self::accept)'s, so an error has switched before it is
+    /// returned.
     ///
     /// # Examples
     ///

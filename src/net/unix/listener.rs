@@ -83,6 +83,12 @@ impl UnixListener {
     /// Accepts a connection, waiting (and letting other greenlets run) until
     /// one arrives. The address is the client's: usually unnamed.
     ///
+    /// A failed accept switches before it returns its error, as
+    /// [`TcpListener::accept`](crate::net::TcpListener::accept) does: it
+    /// sleeps 10 ms after running out of resources (`EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`) and yields after any other error, except in
+    /// [non-blocking mode](Self::set_nonblocking).
+    ///
     /// # Errors
     ///
     /// The kernel's error, such as `EMFILE` when out of descriptors, and
@@ -104,11 +110,15 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.0.read(|l| l.accept())?;
-        Ok((UnixStream::new(stream)?, addr))
+        self.0.accept(
+            |l| l.accept(),
+            |(stream, addr)| Ok((UnixStream::new(stream)?, addr)),
+        )
     }
 
-    /// An endless iterator of accepted connections, as std's.
+    /// An endless iterator of accepted connections, as std's. Each item is
+    /// [`accept`](Self::accept)'s, so an error has switched before it is
+    /// returned.
     ///
     /// # Examples
     ///
