@@ -17,7 +17,8 @@
 //! curl http://127.0.0.1:8000/hello/bob
 //! ```
 //!
-//! With `--requests N` it stops after serving N requests (in-flight
+//! SIGINT (Ctrl-C) or SIGTERM stops it gracefully. With `--requests N` it
+//! also stops after serving N requests (in-flight
 //! requests finish first) and prints how many it served and the largest
 //! number it had in flight at once.
 
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use greenlet::net::TcpStream;
 use greenlet::server::{Builder, StreamServer};
+use greenlet::signal::{SIGINT, SIGTERM, Signals};
 
 /// Requests served, and in flight now and at most, over every thread.
 #[derive(Default)]
@@ -136,20 +138,31 @@ fn main() -> io::Result<()> {
         }
     };
 
+    // SIGINT (Ctrl-C) and SIGTERM stop the server gracefully: registered
+    // before the server starts, so that none is missed.
+    let mut signals = Signals::new(&[SIGINT, SIGTERM])?;
     if threads <= 1 {
         // One hub: the server's greenlets run on this thread.
         let server = StreamServer::bind(&addr, handler)?;
         started(server.local_addr()?)?;
+        let stopper = server.stopper();
+        let on_signal = greenlet::spawn(move || {
+            if let Ok(signal) = signals.wait() {
+                eprintln!("signal {signal}: stopping");
+                stopper.stop(GRACE);
+            }
+        });
         match limit {
-            None => server.serve_forever(), // until stopped
+            None => server.serve_forever(), // until a signal stops it
             Some(limit) => {
                 server.start();
-                while stats.served() < limit {
+                while stats.served() < limit && !server.is_stopped() {
                     greenlet::sleep(Duration::from_millis(10));
                 }
                 server.stop(GRACE);
             }
         }
+        on_signal.kill();
     } else {
         // One hub per thread, each with its own listener on the port.
         let addr = addr
@@ -157,12 +170,17 @@ fn main() -> io::Result<()> {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let server = Builder::new(addr).threads(threads).spawn(handler)?;
         started(server.local_addr())?;
-        if let Some(limit) = limit {
-            while stats.served() < limit {
-                std::thread::sleep(Duration::from_millis(10));
+        // This thread only waits: for a signal, or for the requests asked.
+        let stop = greenlet::spawn(move || {
+            if let Ok(signal) = signals.wait() {
+                eprintln!("signal {signal}: stopping");
             }
-            server.stop(GRACE);
+        });
+        while !stop.is_finished() && limit.is_none_or(|limit| stats.served() < limit) {
+            greenlet::sleep(Duration::from_millis(10));
         }
+        stop.kill();
+        server.stop(GRACE);
         server.join().expect("no server thread panics");
     }
     println!(

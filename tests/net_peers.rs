@@ -115,6 +115,30 @@ fn hello_server_on_two_threads_serves_and_reports_its_count() {
     );
 }
 
+/// SIGTERM and SIGINT stop it gracefully, on one thread and on two: it
+/// exits 0 and says how many requests it served (asked for more than it
+/// gets, so only the signal can stop it).
+#[test]
+fn hello_server_stops_on_sigterm_and_sigint_and_reports_its_count() {
+    for (threads, signal) in [(1, "-TERM"), (2, "-INT")] {
+        let (mut child, url, mut out) = start_hello_server_on(1_000, threads);
+        assert_eq!(get(&format!("{url}/")), "<h1>Index</h1>");
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        wait_bounded(&mut child, Duration::from_secs(30));
+        assert!(child.wait().unwrap().success(), "a clean exit on {signal}");
+        let mut summary = String::new();
+        out.read_line(&mut summary).unwrap();
+        assert!(
+            summary.starts_with("served 1 requests"),
+            "unexpected summary on {signal} with {threads} threads: {summary}"
+        );
+    }
+}
+
 /// 100 python3 clients at once, each with its own connection: one server
 /// thread has them all in flight together (each handler sleeps 0.5 s), so
 /// all finish in about 0.5 s, not 50 s. The proof asserted is the server's
