@@ -59,4 +59,5 @@ pub(crate) use greenlet::KillHandle;
 pub(crate) use handle::{CrossWaker, block_cross};
 pub(crate) use io_source::IoSource;
 pub(crate) use reactor::Direction;
+pub(crate) use unwind::log_destructor_panic;
 pub(crate) use wait::{WaitReason, Waiter};

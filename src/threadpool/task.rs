@@ -1,7 +1,6 @@
 //! A pool task's outcome, shared by the pool thread that runs it and the
 //! [`JoinHandle`] that waits for it.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic;
@@ -9,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
 use crate::JoinError;
-use crate::hub::{CrossWaker, WaitReason, block_cross};
+use crate::hub::{CrossWaker, WaitReason, block_cross, log_destructor_panic};
 
 /// The outcome of a task, and who waits for it.
 struct State<T> {
@@ -71,20 +70,11 @@ impl<T> Slot<T> {
 /// destructor is logged, and the thread goes on.
 fn drop_late<T>(outcome: thread::Result<T>) {
     if let Err(payload) = panic::catch_unwind(panic::AssertUnwindSafe(|| drop(outcome))) {
-        log::error!(
-            "greenlet: dropping the result of a pool task whose handle was gone panicked: {}",
-            panic_text(&*payload)
+        log_destructor_panic(
+            "greenlet: a pool task whose handle was gone",
+            "its result",
+            &*payload,
         );
-    }
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> &str {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        text
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text
-    } else {
-        "Box<dyn Any>"
     }
 }
 
