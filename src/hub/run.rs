@@ -37,7 +37,7 @@ pub(crate) fn run_until_main_woken() {
                 Ok(Next::Run) => {
                     let callbacks = borrowed.take_callbacks();
                     drop(borrowed);
-                    run_callbacks(callbacks.unwrap_or_default());
+                    run_callbacks(callbacks);
                 }
                 Ok(Next::Stale(task)) => {
                     drop(borrowed);
@@ -194,7 +194,7 @@ pub(crate) fn run_one_turn() -> usize {
         let _in_loop = InLoop::enter();
         if hub.borrow_mut().begin_turn(false, &mut None) == Ok(true) {
             let callbacks = hub.borrow_mut().take_callbacks();
-            run_callbacks(callbacks.unwrap_or_default());
+            run_callbacks(callbacks);
         }
         let mut ran = 0;
         loop {

@@ -105,14 +105,9 @@ impl Hub {
         })
     }
 
-    /// The callbacks taken from the inbox, if any (see
-    /// [`Self::take_messages`]).
-    pub(crate) fn take_callbacks(&mut self) -> Option<Vec<Callback>> {
-        if self.callbacks.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.callbacks))
-        }
+    /// The callbacks taken from the inbox (see [`Self::take_messages`]).
+    pub(crate) fn take_callbacks(&mut self) -> Vec<Callback> {
+        std::mem::take(&mut self.callbacks)
     }
 
     /// Closes the inbox for good (at thread exit) and returns what was
