@@ -5,10 +5,12 @@
 # For each server and thread count: start it, warm up 1 s with wrk, then
 # measure `wrk -t2 -c100 -d5s` and the server's CPU time (utime + stime from
 # /proc/PID/stat, fields 14 and 15, in CLK_TCK ticks) over the measured run;
-# CPU µs per request = that CPU time / the requests wrk completed.
+# CPU µs per request = that CPU time / the requests wrk completed. With
+# RUNS=N the whole set is measured N times, the servers taking turns, and
+# the table shows each figure's median over the runs (ratios of medians).
 #
 #   peers/http_bench/run.sh              # from anywhere; PORT=18080 by default
-#   PORT=19000 DURATION=5s peers/http_bench/run.sh
+#   PORT=19000 DURATION=5s RUNS=5 peers/http_bench/run.sh
 #
 # wrk and the servers share the machine's cores: requests/s is what the
 # pair reaches together; CPU µs/request counts the server process only.
@@ -17,8 +19,12 @@ cd "$(dirname "$0")"
 
 PORT=${PORT:-18080}
 DURATION=${DURATION:-5s}
+RUNS=${RUNS:-1}
+# PIN=1: on 1 thread, the server runs on CPU 0 and wrk on CPU 1 (taskset),
+# so the two stop competing for a core and requests/s measures the server.
+PIN=${PIN:-0}
 SERVERS=(greenlet hyper may)
-THREADS=(1 2)
+THREADS=(${THREADS:-1 2})
 LOGS=target/bench-logs
 server_pid=
 
@@ -61,16 +67,28 @@ wait_port() {
     return 1
 }
 
+# The median of the numbers on stdin, one per line.
+median() {
+    sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
 declare -A RPS CPU
+results="$LOGS/results"
+: >"$results"
+for run in $(seq "$RUNS"); do
 for n in "${THREADS[@]}"; do
     for s in "${SERVERS[@]}"; do
         log="$LOGS/${s}_${n}"
-        "./target/release/${s}_server" --threads "$n" "$PORT" 2>"$log.server" &
+        server_cpus=() wrk_cpus=()
+        if [[ $PIN == 1 && $n == 1 ]]; then
+            server_cpus=(taskset -c 0) wrk_cpus=(taskset -c 1)
+        fi
+        "${server_cpus[@]}" "./target/release/${s}_server" --threads "$n" "$PORT" 2>"$log.server" &
         server_pid=$!
         wait_port
-        wrk -t2 -c100 -d1s "http://127.0.0.1:$PORT/" >"$log.warmup"
+        "${wrk_cpus[@]}" wrk -t2 -c100 -d1s "http://127.0.0.1:$PORT/" >"$log.warmup"
         before=$(cpu_ticks "$server_pid")
-        wrk -t2 -c100 -d"$DURATION" "http://127.0.0.1:$PORT/" >"$log.wrk"
+        "${wrk_cpus[@]}" wrk -t2 -c100 -d"$DURATION" "http://127.0.0.1:$PORT/" >"$log.wrk"
         after=$(cpu_ticks "$server_pid")
         cleanup
         server_pid=
@@ -81,13 +99,21 @@ for n in "${THREADS[@]}"; do
         if grep -q "Non-2xx\|Socket errors" "$log.wrk"; then
             echo "note: $s on $n thread(s): $(grep "Non-2xx\|Socket errors" "$log.wrk")" >&2
         fi
-        echo "$s, $n thread(s): ${RPS[$s,$n]} requests/s, ${CPU[$s,$n]} CPU µs/request ($requests requests, $((after - before)) ticks)" >&2
+        echo "run $run: $s, $n thread(s): ${RPS[$s,$n]} requests/s, ${CPU[$s,$n]} CPU µs/request ($requests requests, $((after - before)) ticks)" >&2
+        echo "$s $n ${RPS[$s,$n]} ${CPU[$s,$n]}" >>"$results"
         sleep 0.5 # let the port's connections drain
+    done
+done
+done
+for n in "${THREADS[@]}"; do
+    for s in "${SERVERS[@]}"; do
+        RPS[$s,$n]=$(awk -v s="$s" -v n="$n" '$1 == s && $2 == n {print $3}' "$results" | median)
+        CPU[$s,$n]=$(awk -v s="$s" -v n="$n" '$1 == s && $2 == n {print $4}' "$results" | median)
     done
 done
 
 echo
-echo "wrk -t2 -c100 -d$DURATION, GET / (<h1>Index</h1>), keep-alive; $(nproc) CPUs; CLK_TCK=$TICK"
+echo "wrk -t2 -c100 -d$DURATION, GET / (<h1>Index</h1>), keep-alive; $(nproc) CPUs; CLK_TCK=$TICK; medians of $RUNS run(s)$([[ $PIN == 1 ]] && echo "; 1 thread pinned apart from wrk")"
 echo "rps/hyper, cpu/hyper: this row's requests/s and CPU µs/request over hyper's at the same thread count"
 printf '%-10s %7s %12s %12s %12s %12s\n' server threads requests/s "CPU_us/req" "rps/hyper" "cpu/hyper"
 for n in "${THREADS[@]}"; do
