@@ -14,8 +14,6 @@ use crate::hub::{CrossWaker, WaitReason, block_cross, block_until};
 /// must not stall them).
 const SELF_WAKES_BEFORE_YIELD: u32 = 32;
 
-const REASON: WaitReason = WaitReason::on("block_on");
-
 /// Runs `future` to completion on the calling greenlet and returns its
 /// output. Only the calling greenlet waits between polls; in the main
 /// context, the hub runs the other greenlets meanwhile.
@@ -82,6 +80,7 @@ const REASON: WaitReason = WaitReason::on("block_on");
 /// hub's inbox, writing the hub's eventfd only if the hub sleeps. A future
 /// that keeps waking itself during its poll is polled again at once, but
 /// every 32nd time in a row the caller first yields to the hub.
+#[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let slot = Arc::new(WakeSlot::default());
@@ -110,10 +109,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         // nothing can poll it again but a kill or a timeout. Waiting
         // without a cross-thread waker lets the hub's deadlock check see it.
         if Arc::strong_count(&slot) == 2 {
-            block_until(REASON, None, |_| {});
+            block_until(WaitReason::on("block_on"), None, |_| {});
             continue;
         }
-        block_cross(REASON, None, |cross| slot.park(cross));
+        block_cross(WaitReason::on("block_on"), None, |cross| slot.park(cross));
         // Woken, or spuriously: either way the parked wait is over.
         slot.lock().waiter = None;
     }

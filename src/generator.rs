@@ -179,6 +179,7 @@ impl<S, Y> Yielder<S, Y> {
     /// assert_eq!(outer.send(4), GeneratorState::Yielded(40));
     /// assert_eq!(outer.send(5), GeneratorState::Complete(12));
     /// ```
+    #[track_caller]
     pub fn yield_from<R2>(&self, mut inner: Generator<S, Y, R2>, first: S) -> R2 {
         let mut sent = first;
         loop {
@@ -324,6 +325,7 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     /// });
     /// assert_eq!(squares.collect::<Vec<_>>(), [1, 4, 9]);
     /// ```
+    #[track_caller]
     pub fn new<F>(body: F) -> Self
     where
         F: FnOnce(&Yielder<S, Y>, S) -> R + 'static,
@@ -405,6 +407,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// assert_eq!(g.send(3), GeneratorState::Complete(5));
     /// ```
     #[inline]
+    #[track_caller]
     pub fn send(&mut self, value: S) -> GeneratorState<Y, R> {
         if thread::panicking() {
             return self.send_while_panicking(value);
@@ -417,6 +420,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// since the panic is not its own.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn send_while_panicking(&mut self, value: S) -> GeneratorState<Y, R> {
         let _sent_while_panicking = SentWhilePanickingScope::new(true);
         self.resume(value)
@@ -425,6 +429,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// Runs the body until it yields or returns; what [`send`](Self::send)
     /// does.
     #[inline(always)]
+    #[track_caller]
     fn resume(&mut self, value: S) -> GeneratorState<Y, R> {
         let Some(coroutine) = self.coroutine.as_mut() else {
             send_on_closed();
@@ -516,6 +521,7 @@ impl<S, Y, R> Generator<S, Y, R> {
     /// assert!(ran.get());
     /// assert_eq!(g.status(), GeneratorStatus::Closed);
     /// ```
+    #[track_caller]
     pub fn close(&mut self) {
         self.state = GeneratorStatus::Closed;
         // Taken out first: if a destructor in the body panics while unwinding,

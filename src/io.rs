@@ -46,6 +46,7 @@ use crate::hub::{Direction, IoSource};
 /// writer.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()> {
     wait(fd.as_fd(), Direction::Read, timeout)
 }
@@ -66,10 +67,12 @@ pub fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()>
 /// greenlet::io::wait_writable(&a, None)?; // an empty socket buffer: at once
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<()> {
     wait(fd.as_fd(), Direction::Write, timeout)
 }
 
+#[track_caller]
 fn wait(fd: BorrowedFd<'_>, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     match IoSource::new(fd) {

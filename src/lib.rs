@@ -133,8 +133,9 @@ pub use generator::{Generator, GeneratorState, GeneratorStatus, Yielder};
 #[allow(deprecated)]
 pub use hub::run_until_idle;
 pub use hub::{
-    Builder, Current, Elapsed, Greenlet, Handle, JoinError, Timeout, current, joinall, run,
-    run_once, sleep, spawn, spawn_later, with_timeout, yield_now,
+    Builder, Current, Elapsed, Greenlet, Handle, JoinError, Timeout, current, joinall,
+    joinall_timeout, killall, run, run_info, run_once, sleep, spawn, spawn_later, with_timeout,
+    yield_now,
 };
 pub use local::GreenletLocal;
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};

@@ -178,6 +178,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// assert_eq!(LEVEL.replace(5), 1);
     /// assert_eq!(LEVEL.with(|l| *l), 5);
     /// ```
+    #[track_caller]
     pub fn replace(&'static self, value: T) -> T {
         let old = self.get();
         self.store(Rc::new(value));
@@ -200,6 +201,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// USER.set(Some("Alice".into()));
     /// assert_eq!(USER.with(|u| u.clone()), Some("Alice".into()));
     /// ```
+    #[track_caller]
     pub fn set(&'static self, value: T) {
         drop(self.replace(value));
     }
@@ -218,6 +220,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// assert_eq!(LOG.take(), ["start"]);
     /// assert!(LOG.with(|l| l.is_empty()));
     /// ```
+    #[track_caller]
     pub fn take(&'static self) -> T
     where
         T: Default,

@@ -174,6 +174,7 @@ pub(crate) fn unregister(watch: &'static Watch) {
 /// greenlet::monitor::set_max_blocking_time(Duration::ZERO); // off again
 /// assert_eq!(greenlet::monitor::max_blocking_time(), None);
 /// ```
+#[track_caller]
 pub fn set_max_blocking_time(limit: Duration) {
     let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
     let ms = if limit.is_zero() { 0 } else { ms.max(1) };

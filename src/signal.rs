@@ -216,6 +216,7 @@ impl Signals {
     /// assert_eq!(signals.wait()?, SIGWINCH); // runs the greenlet that kills
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn wait(&mut self) -> io::Result<i32> {
         self.wait_until(None)
     }
@@ -239,6 +240,7 @@ impl Signals {
     /// assert_eq!(none.kind(), ErrorKind::TimedOut);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<i32> {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_until(Some(deadline)),
@@ -246,6 +248,7 @@ impl Signals {
         }
     }
 
+    #[track_caller]
     fn wait_until(&mut self, deadline: Option<Instant>) -> io::Result<i32> {
         loop {
             if let Some(signal) = self.try_next() {
@@ -350,6 +353,7 @@ pub struct Forever<'a> {
 impl Iterator for Forever<'_> {
     type Item = i32;
 
+    #[track_caller]
     fn next(&mut self) -> Option<i32> {
         match self.signals.wait() {
             Ok(signal) => Some(signal),
@@ -395,6 +399,7 @@ impl<'a> IntoIterator for &'a mut Signals {
 /// assert_eq!(stop, SIGTERM);
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn wait(signals: &[i32]) -> io::Result<i32> {
     Signals::new(signals)?.wait()
 }

@@ -261,6 +261,7 @@ impl File {
     /// assert!(text.starts_with("[package]"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn into_std(self) -> std::fs::File {
         Arc::try_unwrap(self.inner).unwrap_or_else(|shared| {
             shared

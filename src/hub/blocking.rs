@@ -88,6 +88,7 @@ fn raise(unwind: Unwind) -> ! {
 ///
 /// As [`block_until`].
 #[inline]
+#[track_caller]
 pub(crate) fn block(reason: WaitReason, register: impl FnOnce(Waiter)) {
     block_until(reason, None, register);
 }
@@ -116,6 +117,7 @@ pub(crate) fn block(reason: WaitReason, register: impl FnOnce(Waiter)) {
 ///   ever wake it (also for a wait without deadline once the hub is
 ///   closed).
 #[inline]
+#[track_caller]
 pub(crate) fn block_until(
     reason: WaitReason,
     deadline: Option<Instant>,
@@ -182,6 +184,7 @@ fn cannot_block_while_unwinding(reason: WaitReason) -> ! {
 
 /// The main context's side of [`block_until`]: it records its wait and runs
 /// the loop until it is woken.
+#[track_caller]
 fn block_main(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Waiter)) {
     if context::is_closed() {
         wait_closed(reason, deadline);
@@ -241,6 +244,7 @@ fn wait_closed(reason: WaitReason, deadline: Option<Instant>) {
 ///
 /// While the thread is unwinding (an I/O call in a destructor during a panic,
 /// kill or timeout), returns an error instead of switching.
+#[track_caller]
 pub(crate) fn wait_io(
     token: usize,
     direction: Direction,
@@ -296,6 +300,7 @@ pub(crate) fn wait_io(
 /// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
 /// ```
 #[inline]
+#[track_caller]
 pub fn yield_now() {
     // Inlined into the caller, so that the greenlet resumes without
     // returning through a call frame (a mispredicted return).
@@ -348,6 +353,7 @@ fn yield_now_slow() {
 ///     result.unwrap();
 /// }
 /// ```
+#[track_caller]
 pub fn sleep(duration: Duration) {
     if duration.is_zero() {
         return yield_now();
@@ -390,6 +396,7 @@ pub fn sleep(duration: Duration) {
 /// greenlet::run();
 /// assert_eq!(done.get(), 3);
 /// ```
+#[track_caller]
 pub fn run() {
     assert!(
         !context::in_greenlet(),
@@ -436,6 +443,7 @@ pub fn run() {
 /// assert_eq!(turns, 2);
 /// assert_eq!(g.join().unwrap(), "done");
 /// ```
+#[track_caller]
 pub fn run_once() -> usize {
     assert!(
         !context::in_greenlet(),

@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::io;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::blocking::{block, raise_pending};
+use super::blocking::{block_until, raise_pending};
 use super::context;
 use super::header::{Header, Name};
 use super::scheduler::Start;
@@ -64,14 +65,12 @@ impl<T> Greenlet<T> {
     /// let outer = greenlet::spawn(move || inner.join().unwrap().len());
     /// assert_eq!(outer.join().unwrap(), 5);
     /// ```
+    #[track_caller]
+    #[inline]
     pub fn join(self) -> Result<T, JoinError> {
-        let header = self.shared.header();
-        assert!(
-            header.finished.get() || !is_current(header),
-            "greenlet: {} cannot join itself",
-            header.describe()
-        );
-        wait_finished(header, "join");
+        if !self.is_finished() {
+            self.wait_as("join");
+        }
         self.shared
             .outcome()
             .take()
@@ -106,8 +105,91 @@ impl<T> Greenlet<T> {
     /// assert!(sleeper.is_finished());
     /// assert!(sleeper.join().unwrap_err().is_killed());
     /// ```
+    #[track_caller]
     pub fn kill(&self) {
         kill(self.shared.header());
+    }
+
+    /// Waits for the greenlet to finish, without taking its result: the
+    /// handle stays, for [`join`](Self::join) or [`kill`](Self::kill).
+    ///
+    /// # Panics
+    ///
+    /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| 6 * 7);
+    /// g.wait();
+    /// assert!(g.is_finished());
+    /// assert_eq!(g.join().unwrap(), 42); // at once
+    /// ```
+    #[track_caller]
+    pub fn wait(&self) {
+        self.wait_as("wait");
+    }
+
+    /// Waits up to `timeout` for the greenlet to finish; returns whether it
+    /// has. Unlike `with_timeout(d, move || g.join())`, the handle stays
+    /// whatever happens.
+    ///
+    /// # Panics
+    ///
+    /// As [`join`](Self::join) (with no deadlock report: the timeout ends
+    /// the wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(60)));
+    /// assert!(!g.wait_timeout(Duration::from_millis(5))); // still running
+    /// g.kill();
+    /// assert!(g.wait_timeout(Duration::ZERO));
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let header = self.shared.header();
+        check_not_self(header);
+        wait_finished_until(header, "wait_timeout", deadline_after(timeout))
+    }
+
+    /// Kills the greenlet and waits up to `timeout` for it to die; returns
+    /// whether it has. A greenlet whose destructors block may take longer:
+    /// it goes on dying after a `false`.
+    ///
+    /// # Panics
+    ///
+    /// As [`kill`](Self::kill).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(60)));
+    /// greenlet::yield_now(); // let it start sleeping
+    /// assert!(g.kill_timeout(Duration::from_secs(1)));
+    /// assert!(g.join().unwrap_err().is_killed());
+    /// ```
+    #[track_caller]
+    pub fn kill_timeout(&self, timeout: Duration) -> bool {
+        let header = self.shared.header();
+        request_kill(header);
+        header.finished.get()
+            || (!std::thread::panicking()
+                && wait_finished_until(header, "kill_timeout", deadline_after(timeout)))
+    }
+
+    /// `join`'s and `wait`'s wait, recorded as `what`.
+    #[track_caller]
+    #[inline(never)]
+    fn wait_as(&self, what: &'static str) {
+        let header = self.shared.header();
+        check_not_self(header);
+        wait_finished(header, what);
     }
 
     /// The greenlet's id: unique on its thread, counting from 1 (the main
@@ -185,18 +267,44 @@ fn is_current(header: &Header) -> bool {
     context::with_current(|h| h.is_some_and(|h| std::ptr::eq(h, header)))
 }
 
+/// Panics if the running greenlet would wait for itself to finish.
+#[track_caller]
+fn check_not_self(header: &Header) {
+    assert!(
+        header.finished.get() || !is_current(header),
+        "greenlet: {} cannot join or wait for itself",
+        header.describe()
+    );
+}
+
 /// Blocks until the greenlet of `header` has finished.
+#[track_caller]
 fn wait_finished(header: &Header, what: &'static str) {
+    wait_finished_until(header, what, None);
+}
+
+/// Blocks until the greenlet of `header` has finished or `deadline`
+/// passes; returns whether it has finished.
+#[track_caller]
+fn wait_finished_until(header: &Header, what: &'static str, deadline: Option<Instant>) -> bool {
     while !header.finished.get() {
-        let reason = WaitReason {
-            what,
-            target: header.id,
-        };
-        block(reason, |me| header.add_joiner(me));
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        let reason = WaitReason::on_greenlet(what, header.id);
+        block_until(reason, deadline, |me| header.add_joiner(me));
     }
+    true
+}
+
+/// The deadline `timeout` from now; `None` (for ever) if it cannot be
+/// represented.
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
 }
 
 /// [`Greenlet::kill`], on the greenlet's header.
+#[track_caller]
 fn kill(header: &Header) {
     request_kill(header);
     if !header.finished.get() && !std::thread::panicking() {
@@ -238,6 +346,7 @@ impl KillHandle {
     }
 
     /// As [`Greenlet::kill`].
+    #[track_caller]
     pub(crate) fn kill(&self) {
         kill(self.task.header());
     }
@@ -248,6 +357,7 @@ impl KillHandle {
     }
 
     /// Blocks until the greenlet has finished (at once if it has).
+    #[track_caller]
     pub(crate) fn wait(&self) {
         wait_finished(self.task.header(), "join");
     }
@@ -364,6 +474,7 @@ impl Builder {
     /// let err = greenlet::Builder::new().stack_size(1 << 40).spawn(|| ()).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// ```
+    #[track_caller]
     pub fn spawn<T, F>(self, f: F) -> io::Result<Greenlet<T>>
     where
         F: FnOnce() -> T + 'static,
@@ -386,6 +497,7 @@ impl Builder {
 ///
 /// The stack pool's, when no stack can be reserved.
 #[inline(always)]
+#[track_caller]
 fn spawn_checked<T, F>(
     name: Option<Name>,
     stack_size: usize,
@@ -396,22 +508,29 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
+    let at = Location::caller();
     if context::is_closed() {
-        return Ok(spawn_dead(name, stack_size, f));
+        return Ok(spawn_dead(name, stack_size, at, f));
     }
     crate::stack::reserve(stack_size)?;
-    Ok(spawn_task(name, stack_size, start, f))
+    Ok(spawn_task(name, stack_size, start, at, f))
 }
 
 /// Spawns a greenlet whose stack is reserved.
 #[inline(always)]
-fn spawn_task<T, F>(name: Option<Name>, stack_size: usize, start: Start, f: F) -> Greenlet<T>
+fn spawn_task<T, F>(
+    name: Option<Name>,
+    stack_size: usize,
+    start: Start,
+    at: &'static Location<'static>,
+    f: F,
+) -> Greenlet<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
     let shared = with_hub(|hub| {
-        let shared = TypedTask::new(hub.next_greenlet_id(), name, stack_size, f);
+        let shared = TypedTask::new(hub.next_greenlet_id(), name, stack_size, at, f);
         hub.insert(shared.task().clone(), start);
         shared
     });
@@ -422,12 +541,17 @@ where
 
 /// A greenlet spawned once the hub is closed: killed before it starts.
 #[cold]
-fn spawn_dead<T, F>(name: Option<Name>, stack_size: usize, f: F) -> Greenlet<T>
+fn spawn_dead<T, F>(
+    name: Option<Name>,
+    stack_size: usize,
+    at: &'static Location<'static>,
+    f: F,
+) -> Greenlet<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let shared = with_hub(|hub| TypedTask::new(hub.next_greenlet_id(), name, stack_size, f));
+    let shared = with_hub(|hub| TypedTask::new(hub.next_greenlet_id(), name, stack_size, at, f));
     let header = shared.header();
     header.finished.set(true);
     log::debug!(
@@ -455,6 +579,7 @@ where
 /// let g = greenlet::spawn(|| "hello from a greenlet");
 /// assert_eq!(g.join().unwrap(), "hello from a greenlet");
 /// ```
+#[track_caller]
 pub fn spawn<T, F>(f: F) -> Greenlet<T>
 where
     F: FnOnce() -> T + 'static,
@@ -481,6 +606,7 @@ where
 /// let g = greenlet::spawn_later(Duration::from_millis(10), || "later");
 /// assert_eq!(g.join().unwrap(), "later");
 /// ```
+#[track_caller]
 pub fn spawn_later<T, F>(delay: Duration, f: F) -> Greenlet<T>
 where
     F: FnOnce() -> T + 'static,
@@ -507,11 +633,84 @@ where
 /// let results: Vec<u32> = greenlet::joinall(gs).into_iter().map(Result::unwrap).collect();
 /// assert_eq!(results, [0, 10, 20]);
 /// ```
+#[track_caller]
 pub fn joinall<T, I>(greenlets: I) -> Vec<Result<T, JoinError>>
 where
     I: IntoIterator<Item = Greenlet<T>>,
 {
-    greenlets.into_iter().map(Greenlet::join).collect()
+    // A loop, not `map(Greenlet::join)`: the caller's location must reach
+    // each join.
+    let mut results = Vec::new();
+    for g in greenlets {
+        results.push(g.join());
+    }
+    results
+}
+
+/// Kills every greenlet, then waits until all are dead: gevent's
+/// `killall`. Every kill is requested before the first wait, so the
+/// greenlets die together instead of one after another.
+///
+/// # Panics
+///
+/// As [`Greenlet::kill`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..3)
+///     .map(|_| greenlet::spawn(|| greenlet::sleep(Duration::from_secs(60))))
+///     .collect();
+/// greenlet::yield_now(); // they start sleeping
+/// greenlet::killall(&gs.iter().collect::<Vec<_>>());
+/// assert!(gs.iter().all(|g| g.is_finished()));
+/// ```
+#[track_caller]
+pub fn killall<T>(greenlets: &[&Greenlet<T>]) {
+    for g in greenlets {
+        request_kill(g.shared.header());
+    }
+    for g in greenlets {
+        g.kill();
+    }
+}
+
+/// Waits up to `timeout` for every greenlet to finish; returns whether all
+/// have. The handles stay, finished or not: join the finished ones for
+/// their results, kill the others.
+///
+/// # Panics
+///
+/// As [`Greenlet::wait_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let quick = greenlet::spawn(|| 1);
+/// let slow = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(60)));
+/// assert!(!greenlet::joinall_timeout(&[&quick], Duration::ZERO)); // not started yet
+/// assert!(greenlet::joinall_timeout(&[&quick], Duration::from_secs(1)));
+/// let both = [&slow];
+/// assert!(!greenlet::joinall_timeout(&both, Duration::from_millis(5)));
+/// slow.kill();
+/// assert_eq!(quick.join().unwrap(), 1);
+/// ```
+#[track_caller]
+pub fn joinall_timeout<T>(greenlets: &[&Greenlet<T>], timeout: Duration) -> bool {
+    let deadline = deadline_after(timeout);
+    // A loop, not a closure: the caller's location must reach each wait.
+    for g in greenlets {
+        let header = g.shared.header();
+        check_not_self(header);
+        if !wait_finished_until(header, "joinall_timeout", deadline) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The running context: a greenlet, or the main context (the thread's own
@@ -581,4 +780,32 @@ pub fn current() -> Current {
         },
         None => Current { id: 0, name: None },
     })
+}
+
+/// Every context of this thread's hub and what it is doing, one line each:
+/// gevent's `format_run_info`. A blocked context's line names the call it
+/// blocks in, the object or greenlet it waits on (by name when it has one:
+/// see [`Builder::name`] and [`Event::named`](crate::sync::Event::named)),
+/// and the source line of that call. The deadlock report is made of the
+/// same lines.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::sync::Event;
+///
+/// let ready = Event::named("ready");
+/// let waiter = ready.clone();
+/// let g = greenlet::Builder::new().name("worker").spawn(move || waiter.wait())?;
+/// greenlet::yield_now(); // the worker starts, and waits
+/// let info = greenlet::run_info();
+/// println!("{info}");
+/// assert!(info.contains("main is running"));
+/// assert!(info.contains("greenlet 'worker' (id 1) waits on Event::wait on 'ready' at "));
+/// ready.set();
+/// g.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn run_info() -> String {
+    with_hub(|hub| hub.run_info())
 }

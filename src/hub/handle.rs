@@ -55,6 +55,7 @@ impl Handle {
     /// let handle = greenlet::Handle::current();
     /// std::thread::spawn(move || drop(handle)).join().unwrap();
     /// ```
+    #[track_caller]
     pub fn current() -> Handle {
         match Handle::try_current() {
             Ok(handle) => handle,
@@ -220,6 +221,7 @@ impl CrossWaker {
 ///
 /// As every blocking call: while the thread is unwinding it cannot wait; a
 /// kill or an expired timeout unwinds it.
+#[track_caller]
 pub(crate) fn block_cross(
     reason: super::wait::WaitReason,
     deadline: Option<std::time::Instant>,

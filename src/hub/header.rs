@@ -4,6 +4,7 @@
 
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
+use std::panic::Location;
 use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
@@ -115,6 +116,9 @@ pub(crate) struct Header {
     pub(crate) tearing_down: Cell<bool>,
     /// The greenlet's `greenlet_local!` values, dropped when it ends.
     pub(crate) locals: Cell<Option<Box<LocalMap>>>,
+    /// Where the greenlet was spawned, for `run_info` and the blocking
+    /// monitor.
+    spawned_at: &'static Location<'static>,
 }
 
 /// [`Header::pending`] when no unwind is pending.
@@ -152,6 +156,7 @@ impl Header {
         id: u64,
         name: Option<Name>,
         stack_size: usize,
+        spawned_at: &'static Location<'static>,
         vtable: &'static Vtable,
     ) -> Self {
         Header {
@@ -172,7 +177,13 @@ impl Header {
             io_wait: Cell::new(false),
             tearing_down: Cell::new(false),
             locals: Cell::new(None),
+            spawned_at,
         }
+    }
+
+    /// Where the greenlet was spawned.
+    pub(crate) fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
     }
 
     /// The stack size requested for the greenlet.

@@ -87,6 +87,7 @@ impl<S: AsRawFd> IoSource<S> {
     ///
     /// `op`'s error; `TimedOut` when the timeout passes first; an error when
     /// the call would have to wait while the thread is unwinding.
+    #[track_caller]
     pub(crate) fn io<R>(
         &self,
         direction: Direction,
@@ -96,6 +97,7 @@ impl<S: AsRawFd> IoSource<S> {
     }
 
     /// As [`io`](Self::io), with an explicit deadline (`None`: none).
+    #[track_caller]
     pub(crate) fn io_until<R>(
         &self,
         direction: Direction,
@@ -110,6 +112,7 @@ impl<S: AsRawFd> IoSource<S> {
     /// direction not ready, since it drained (or filled) the kernel's
     /// buffer. The next call then waits for an event instead of spending a
     /// system call on `WouldBlock`.
+    #[track_caller]
     pub(crate) fn io_stream(
         &self,
         direction: Direction,
@@ -128,6 +131,7 @@ impl<S: AsRawFd> IoSource<S> {
             .and_then(|t| Instant::now().checked_add(t))
     }
 
+    #[track_caller]
     fn io_tracked<R>(
         &self,
         direction: Direction,
@@ -208,6 +212,7 @@ impl<S: AsRawFd> IoSource<S> {
     ///
     /// `TimedOut` when `deadline` passes first; an error instead of waiting
     /// while the thread is unwinding.
+    #[track_caller]
     pub(crate) fn wait_once(
         &self,
         direction: Direction,
@@ -236,6 +241,7 @@ impl<S: AsRawFd> IoSource<S> {
     /// # Errors
     ///
     /// The connection's error, or `TimedOut`.
+    #[track_caller]
     pub(crate) fn wait_connected<A>(
         &self,
         deadline: Option<Instant>,

@@ -32,6 +32,7 @@ mod inbox;
 mod io_source;
 mod locals;
 mod main_wait;
+mod names;
 mod reactor;
 mod ready;
 mod records;
@@ -48,7 +49,10 @@ mod wait;
 #[allow(deprecated)]
 pub use blocking::run_until_idle;
 pub use blocking::{run, run_once, sleep, yield_now};
-pub use greenlet::{Builder, Current, Greenlet, current, joinall, spawn, spawn_later};
+pub use greenlet::{
+    Builder, Current, Greenlet, current, joinall, joinall_timeout, killall, run_info, spawn,
+    spawn_later,
+};
 pub use handle::Handle;
 pub use timeout::{Timeout, with_timeout};
 pub use unwind::{Elapsed, JoinError};
@@ -58,6 +62,7 @@ pub(crate) use context::with_locals;
 pub(crate) use greenlet::KillHandle;
 pub(crate) use handle::{CrossWaker, block_cross};
 pub(crate) use io_source::IoSource;
+pub(crate) use names::ObjectName;
 pub(crate) use reactor::Direction;
 pub(crate) use unwind::log_destructor_panic;
 pub(crate) use wait::{WaitReason, Waiter};

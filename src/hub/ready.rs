@@ -124,6 +124,20 @@ impl ReadyQueue {
         false
     }
 
+    /// The wait ids of every queued entry (stale ones included), for
+    /// `run_info`: a context whose current wait id is among them is ready.
+    #[cold]
+    pub(crate) fn queued_waits(&self) -> std::collections::HashSet<u64> {
+        let mask = self.mask();
+        let mut waits = std::collections::HashSet::new();
+        let mut at = self.head;
+        while at != self.tail {
+            waits.insert(self.slots[at & mask].wait);
+            at = at.wrapping_add(1);
+        }
+        waits
+    }
+
     /// Begins a turn: every entry queued now belongs to it (including any
     /// left over from the previous turn, which come first), and so do the
     /// next `then_pushed` entries, which the caller pushes after popping

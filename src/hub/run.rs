@@ -17,8 +17,19 @@ use crate::stack;
 ///
 /// # Panics
 ///
-/// Panics with the deadlock report when nothing can ever wake it.
+/// Panics with the deadlock report when nothing can ever wake it, at the
+/// location of the user's call that blocked (the blocking calls are
+/// `#[track_caller]` down to here).
+#[track_caller]
 pub(crate) fn run_until_main_woken() {
+    if let Err(report) = run_main_loop() {
+        panic!("{report}");
+    }
+}
+
+/// [`run_until_main_woken`]'s loop; the deadlock report if nothing can ever
+/// wake the main context.
+fn run_main_loop() -> Result<(), String> {
     with_hub_cell(|hub| {
         let _in_loop = InLoop::enter();
         // A greenlet that asked to be requeued: done in the same borrow of
@@ -33,7 +44,7 @@ pub(crate) fn run_until_main_woken() {
                     drop(borrowed);
                     requeue = run_greenlet(hub, task);
                 }
-                Ok(Next::Main) => return,
+                Ok(Next::Main) => return Ok(()),
                 Ok(Next::Run) => {
                     let callbacks = borrowed.take_callbacks();
                     drop(borrowed);
@@ -43,10 +54,7 @@ pub(crate) fn run_until_main_woken() {
                     drop(borrowed);
                     drop(task);
                 }
-                Err(report) => {
-                    drop(borrowed);
-                    panic!("{report}");
-                }
+                Err(report) => return Err(report),
             }
         }
     })

@@ -26,6 +26,7 @@
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::ptr::{self, NonNull};
 
 use super::body::{drop_detached, end_body, run_body};
@@ -207,9 +208,16 @@ pub(crate) struct TypedTask<T> {
 
 impl<T> TypedTask<T> {
     /// Allocates a greenlet with id `id`, `name`, a stack of `stack_size`
-    /// bytes to come, and `body`, and returns a typed handle to it.
+    /// bytes to come, spawned at `spawned_at`, and `body`, and returns a
+    /// typed handle to it.
     #[inline(always)]
-    pub(crate) fn new<F>(id: u64, name: Option<Name>, stack_size: usize, body: F) -> Self
+    pub(crate) fn new<F>(
+        id: u64,
+        name: Option<Name>,
+        stack_size: usize,
+        spawned_at: &'static Location<'static>,
+        body: F,
+    ) -> Self
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
@@ -224,6 +232,7 @@ impl<T> TypedTask<T> {
                 id,
                 name,
                 stack_size,
+                spawned_at,
                 TaskBox::<T, F>::VTABLE,
             ));
             (&raw mut (*fields).outcome).write(Cell::new(None));

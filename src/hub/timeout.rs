@@ -137,6 +137,7 @@ impl fmt::Debug for Timeout {
 /// });
 /// assert!(slow.is_err());
 /// ```
+#[track_caller]
 pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     let guard = Timeout::start(duration);
     let id = guard.id;

@@ -2,6 +2,8 @@
 //! ([`Waiter`]), on what ([`WaitReason`]), and why a wait must unwind instead
 //! of returning ([`Unwind`]). Plain data: nothing here touches the hub.
 
+use std::panic::Location;
+
 /// The hub key of the main context in a [`Waiter`] (greenlets have the keys
 /// of their slots in the task table).
 pub(crate) const MAIN: usize = usize::MAX;
@@ -37,18 +39,55 @@ pub(crate) struct Waiter {
     pub(super) wait: u64,
 }
 
-/// What a context is blocked on, for the deadlock report: `what` names the
-/// call, `target` the id of the greenlet it concerns, or 0 for none (greenlet
-/// ids start at 1).
+/// What a context is blocked on, for `run_info` and the deadlock report:
+/// `what` names the call, `target` the id of the greenlet it concerns (0 for
+/// none: greenlet ids start at 1), `object` the address of the object it
+/// waits on (0 for none; `names.rs` may know a name for it), and `location`
+/// the user's call that blocked (the blocking calls are `#[track_caller]`
+/// down to here).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WaitReason {
     pub(super) what: &'static str,
     pub(super) target: u64,
+    pub(super) object: usize,
+    pub(super) location: &'static Location<'static>,
 }
 
 impl WaitReason {
+    /// A wait in the call `what`, made at the caller's location.
+    #[track_caller]
+    #[inline(always)]
     pub(crate) const fn on(what: &'static str) -> Self {
-        WaitReason { what, target: 0 }
+        WaitReason {
+            what,
+            target: 0,
+            object: 0,
+            location: Location::caller(),
+        }
+    }
+
+    /// A wait in `what` for the greenlet `id`.
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) const fn on_greenlet(what: &'static str, id: u64) -> Self {
+        WaitReason {
+            target: id,
+            ..WaitReason::on(what)
+        }
+    }
+
+    /// The same wait, on the object at `address`.
+    #[inline(always)]
+    pub(crate) fn at<T: ?Sized>(self, address: *const T) -> Self {
+        WaitReason {
+            object: address.cast::<()>() as usize,
+            ..self
+        }
+    }
+
+    /// Where the wait was made.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.location
     }
 }
 

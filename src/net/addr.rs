@@ -84,6 +84,7 @@ pub trait ToSocketAddrs: Sealed {
 /// assert!(addrs.iter().all(|addr| addr.ip().is_loopback() && addr.port() == 80));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn lookup_host<A: ToSocketAddrs>(host: A) -> io::Result<LookupHost> {
     host.resolve(Internal)
 }

@@ -105,10 +105,12 @@ macro_rules! socket_traits {
 macro_rules! stream_io {
     ($T:ident) => {
         impl ::std::io::Read for &$T {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
                 self.0.read_stream(buf)
             }
 
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [::std::io::IoSliceMut<'_>],
@@ -118,10 +120,12 @@ macro_rules! stream_io {
         }
 
         impl ::std::io::Write for &$T {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
                 self.0.write_stream(buf)
             }
 
+            #[track_caller]
             fn write_vectored(
                 &mut self,
                 bufs: &[::std::io::IoSlice<'_>],
@@ -180,6 +184,7 @@ macro_rules! incoming {
         impl ::std::iter::Iterator for $Incoming<'_> {
             type Item = ::std::io::Result<$Stream>;
 
+            #[track_caller]
             fn next(&mut self) -> ::std::option::Option<::std::io::Result<$Stream>> {
                 Some(self.listener.accept().map(|(stream, _)| stream))
             }

@@ -128,6 +128,7 @@ impl<S: Inner> Socket<S> {
     ///
     /// `op`'s error; `TimedOut` when the read timeout passes first;
     /// `WouldBlock` in non-blocking mode.
+    #[track_caller]
     pub(crate) fn read<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.shared.source.io(Direction::Read, op)
     }
@@ -141,6 +142,7 @@ impl<S: Inner> Socket<S> {
     /// # Errors
     ///
     /// As [`read`](Self::read), or `register`'s error.
+    #[track_caller]
     pub(crate) fn accept<A, T>(
         &self,
         accept: impl FnMut(&S) -> io::Result<A>,
@@ -161,6 +163,7 @@ impl<S: Inner> Socket<S> {
     /// # Errors
     ///
     /// As [`read`](Self::read).
+    #[track_caller]
     pub(crate) fn write<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.shared.source.io(Direction::Write, op)
     }
@@ -171,6 +174,7 @@ impl<S: Inner> Socket<S> {
     /// # Errors
     ///
     /// The connection's error, or `TimedOut`.
+    #[track_caller]
     pub(crate) fn wait_connected<A>(
         &self,
         deadline: Option<Instant>,
@@ -281,12 +285,14 @@ where
     /// # Errors
     ///
     /// As [`read`](Self::read).
+    #[track_caller]
     pub(crate) fn read_stream(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.shared
             .source
             .io_stream(Direction::Read, buf.len(), |mut s| s.read(buf))
     }
 
+    #[track_caller]
     pub(crate) fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.read(|mut s| s.read_vectored(bufs))
     }
@@ -297,12 +303,14 @@ where
     /// # Errors
     ///
     /// As [`write`](Self::write).
+    #[track_caller]
     pub(crate) fn write_stream(&self, buf: &[u8]) -> io::Result<usize> {
         self.shared
             .source
             .io_stream(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
+    #[track_caller]
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.write(|mut s| s.write_vectored(bufs))
     }

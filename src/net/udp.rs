@@ -100,6 +100,7 @@ impl UdpSocket {
     /// assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr()?));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.0.read(|s| s.recv_from(buf))
     }
@@ -126,6 +127,7 @@ impl UdpSocket {
     /// assert_eq!(&buf[..n], b"again");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.0.read(|s| s.peek_from(buf))
     }
@@ -149,6 +151,7 @@ impl UdpSocket {
     /// assert_eq!(a.send_to(b"data", b.local_addr()?)?, 4);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let Some(addr) = lookup_host(addr)?.next() else {
             return Err(io::Error::new(
@@ -205,6 +208,7 @@ impl UdpSocket {
     /// assert_eq!(b.recv(&mut buf)?, 4);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(|s| s.send(buf))
     }
@@ -233,6 +237,7 @@ impl UdpSocket {
     /// sender.join().unwrap()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(|s| s.recv(buf))
     }
@@ -259,6 +264,7 @@ impl UdpSocket {
     /// assert_eq!(&buf[..5], b"twice");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(|s| s.peek(buf))
     }

@@ -56,6 +56,7 @@ impl Pool {
     /// ```should_panic
     /// greenlet::pool::Pool::new(0); // panics
     /// ```
+    #[track_caller]
     pub fn new(size: usize) -> Pool {
         assert!(size > 0, "greenlet: a Pool needs a size of at least 1");
         Pool {
@@ -94,6 +95,7 @@ impl Pool {
     /// assert!(a.is_finished());
     /// assert_eq!(b.join().unwrap(), "b");
     /// ```
+    #[track_caller]
     pub fn spawn<T, F>(&self, f: F) -> Greenlet<T>
     where
         F: FnOnce() -> T + 'static,
@@ -153,6 +155,7 @@ impl Pool {
     /// pool.join();
     /// assert!(pool.spawn_timeout(Duration::from_secs(5), || ()).is_ok());
     /// ```
+    #[track_caller]
     pub fn spawn_timeout<T, F>(&self, timeout: Duration, f: F) -> Result<Greenlet<T>, F>
     where
         F: FnOnce() -> T + 'static,
@@ -186,6 +189,7 @@ impl Pool {
     /// let squares = pool.map(|n: u64| n * n, 1..=5);
     /// assert_eq!(squares, [1, 4, 9, 16, 25]);
     /// ```
+    #[track_caller]
     pub fn map<I, T, F>(&self, f: F, items: I) -> Vec<T>
     where
         I: IntoIterator,
@@ -243,6 +247,7 @@ impl Pool {
     /// pool.join();
     /// assert!(pool.is_empty());
     /// ```
+    #[track_caller]
     pub fn join(&self) {
         self.group.join();
     }
@@ -264,6 +269,7 @@ impl Pool {
     /// assert!(!pool.join_timeout(Duration::from_millis(5)));
     /// pool.kill();
     /// ```
+    #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         self.group.join_timeout(timeout)
     }
@@ -285,6 +291,7 @@ impl Pool {
     /// pool.kill();
     /// assert_eq!(pool.free_count(), 1);
     /// ```
+    #[track_caller]
     pub fn kill(&self) {
         self.group.kill();
     }

@@ -128,6 +128,7 @@ impl Group {
     /// group.join();
     /// assert_eq!(done.get(), 4);
     /// ```
+    #[track_caller]
     pub fn join(&self) {
         while let Some(member) = self.members.first_other() {
             member.done().wait();
@@ -152,6 +153,7 @@ impl Group {
     /// group.kill();
     /// assert!(group.join_timeout(Duration::ZERO));
     /// ```
+    #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         while let Some(member) = self.members.first_other() {
@@ -190,6 +192,7 @@ impl Group {
     /// assert!(group.is_empty());
     /// assert!(sleeper.join().unwrap_err().is_killed());
     /// ```
+    #[track_caller]
     pub fn kill(&self) {
         loop {
             let others = self.members.others();

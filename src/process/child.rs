@@ -177,6 +177,7 @@ impl Child {
     /// ticker.kill();
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         let (inner, watch) = (self.inner.as_mut().expect("a live child"), &self.watch);
@@ -228,6 +229,7 @@ impl Child {
     /// assert!(child.wait_timeout(Duration::from_secs(10))?.is_some());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
         // A timeout too long to represent is no timeout.
         let deadline = Instant::now().checked_add(timeout);
@@ -266,6 +268,7 @@ impl Child {
     /// assert_eq!((&output.stdout[..], &output.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = pipes::read_both(self.stdout.take(), self.stderr.take())?;

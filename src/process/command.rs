@@ -309,6 +309,7 @@ impl Command {
     /// assert_eq!((out.stdout, out.status.code()), (b"hi\n".to_vec(), Some(2)));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn output(&mut self) -> io::Result<Output> {
         self.spawn_with([Stdio::null, Stdio::piped, Stdio::piped])?
             .wait_with_output()
@@ -332,6 +333,7 @@ impl Command {
     /// assert_eq!(status.code(), Some(1));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn status(&mut self) -> io::Result<ExitStatus> {
         self.spawn()?.wait()
     }

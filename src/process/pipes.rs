@@ -180,6 +180,7 @@ impl ChildStderr {
 }
 
 impl Write for ChildStdin {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }
@@ -190,6 +191,7 @@ impl Write for ChildStdin {
 }
 
 impl Write for &ChildStdin {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0
             .io_stream(Direction::Write, buf.len(), |mut p| p.write(buf))
@@ -204,12 +206,14 @@ impl Write for &ChildStdin {
 macro_rules! impl_read {
     ($($T:ident),*) => {$(
         impl Read for $T {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 (&*self).read(buf)
             }
         }
 
         impl Read for &$T {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 self.0.io_stream(Direction::Read, buf.len(), |mut p| p.read(buf))
             }

@@ -73,6 +73,7 @@ impl ExitWatch {
     ///
     /// The kernel's error from `waitpid`; an error instead of waiting while
     /// the thread is unwinding.
+    #[track_caller]
     pub(crate) fn wait_until(
         &self,
         child: &mut StdChild,

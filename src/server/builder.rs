@@ -75,6 +75,7 @@ impl Builder {
     /// let builder = greenlet::server::Builder::new("127.0.0.1:0".parse().unwrap()).threads(4);
     /// # drop(builder);
     /// ```
+    #[track_caller]
     pub fn threads(mut self, n: usize) -> Builder {
         assert!(n > 0, "greenlet: a server needs at least one thread");
         self.threads = n;
@@ -95,6 +96,7 @@ impl Builder {
     ///     .max_connections(10_000);
     /// # drop(builder);
     /// ```
+    #[track_caller]
     pub fn max_connections(mut self, n: usize) -> Builder {
         assert!(
             n > 0,
@@ -317,6 +319,7 @@ impl ServerHandle {
     /// server.join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn stop(&self, timeout: Duration) {
         let stops: Vec<_> = self
             .stoppers

@@ -127,6 +127,7 @@ impl Stopper {
     /// assert!(server.is_stopped());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn stop(&self, timeout: Duration) {
         if let Some(shared) = running(self.id) {
             shared.stop(timeout);

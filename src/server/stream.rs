@@ -174,6 +174,7 @@ impl StreamServer {
     /// assert_eq!(server.connections(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn max_connections(self, n: usize) -> StreamServer {
         assert!(
             n > 0,
@@ -229,6 +230,7 @@ impl StreamServer {
     /// server.stop(Duration::from_secs(1));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn start(&self) {
         let shared = &self.shared;
         if shared.state.get() != State::Ready {
@@ -273,6 +275,7 @@ impl StreamServer {
     /// assert!(server.is_stopped());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn serve_forever(&self) {
         self.start();
         self.shared.stopped.wait();
@@ -312,6 +315,7 @@ impl StreamServer {
     /// assert!(TcpStream::connect(addr).is_err(), "refused");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn stop(&self, timeout: Duration) {
         stopper::Stop::stop(&*self.shared, timeout);
     }
@@ -335,6 +339,7 @@ impl StreamServer {
     /// server.serve_forever();
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn stopper(&self) -> Stopper {
         Stopper::new(Handle::current(), self.shared.id)
     }

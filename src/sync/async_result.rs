@@ -138,6 +138,7 @@ impl<T> AsyncResult<T> {
 
     /// Blocks until the value is set or `timeout` passes; returns whether it
     /// is set. It needs no [`Clone`].
+    #[track_caller]
     fn wait(&self, timeout: Option<Duration>) -> bool {
         self.is_set()
             || self
@@ -169,6 +170,7 @@ impl<T: Clone> AsyncResult<T> {
     /// greenlet::spawn(move || setter.set(String::from("done")).unwrap());
     /// assert_eq!(result.get(), "done"); // the main context runs the setter
     /// ```
+    #[track_caller]
     pub fn get(&self) -> T {
         self.wait(None);
         self.try_get()
@@ -192,6 +194,7 @@ impl<T: Clone> AsyncResult<T> {
     /// result.set(7).unwrap();
     /// assert_eq!(result.get_timeout(Duration::from_millis(3)), Some(7));
     /// ```
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Option<T> {
         self.wait(Some(timeout));
         self.try_get()

@@ -158,6 +158,7 @@ impl Barrier {
     /// barrier.wait();
     /// other.join().unwrap();
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         self.arrive(None)
             .expect("a wait without a timeout ends released")
@@ -180,6 +181,7 @@ impl Barrier {
     /// assert!(barrier.wait_timeout(Duration::from_millis(3)).is_none());
     /// assert_eq!(barrier.waiting(), 0, "the timed-out waiter left");
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> Option<BarrierWaitResult> {
         self.arrive(Some(timeout))
     }
@@ -215,6 +217,7 @@ impl Barrier {
         self.inner.arrived.get()
     }
 
+    #[track_caller]
     fn arrive(&self, timeout: Option<Duration>) -> Option<BarrierWaitResult> {
         let inner = &*self.inner;
         let arrived = inner.arrived.get() + 1;

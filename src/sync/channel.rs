@@ -47,6 +47,7 @@ impl<T> Store<T> for Offers<T> {
         channel.hand_to_getter(item)
     }
 
+    #[track_caller]
     fn wait_put(channel: &Inner<T>, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         let offer = Rc::new(Offer {
             item: Cell::new(Some(item)),
@@ -213,6 +214,7 @@ impl<T> Channel<T> {
     /// assert_eq!(getter.join().unwrap(), Ok(42));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.inner.put(item, None)
     }
@@ -266,6 +268,7 @@ impl<T> Channel<T> {
     /// let err = channel.put_timeout("lost?", Duration::from_millis(2)).unwrap_err();
     /// assert!(matches!(err, PutError::TimedOut("lost?")));
     /// ```
+    #[track_caller]
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
         self.inner.put(item, Some(timeout))
     }
@@ -295,6 +298,7 @@ impl<T> Channel<T> {
     /// assert_eq!(channel.get(), Ok("hi"));
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self) -> Result<T, GetError> {
         self.inner.get(None)
     }
@@ -345,6 +349,7 @@ impl<T> Channel<T> {
     /// let channel = Channel::<u8>::new();
     /// assert_eq!(channel.get_timeout(Duration::from_millis(2)), Err(GetError::TimedOut));
     /// ```
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         self.inner.get(Some(timeout))
     }

@@ -1,15 +1,19 @@
 //! `Event`: a flag that greenlets wait on until it is set.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
 use super::wait_queue::{WaitError, WaitQueue};
+use crate::hub::ObjectName;
 
 struct Inner {
     set: Cell<bool>,
     waiters: WaitQueue<()>,
+    /// The name given with [`Event::named`], registered for `run_info`
+    /// under the address of `waiters` (which the waits record).
+    name: OnceCell<ObjectName>,
 }
 
 /// A flag that greenlets (and the main context) wait on until another sets
@@ -56,8 +60,37 @@ impl Event {
             inner: Rc::new(Inner {
                 set: Cell::new(false),
                 waiters: WaitQueue::new(),
+                name: OnceCell::new(),
             }),
         }
+    }
+
+    /// A new, unset event with a name, which [`run_info`](crate::run_info)
+    /// and the deadlock report give for the contexts that wait on it
+    /// (unnamed events appear by address).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let done = greenlet::sync::Event::named("done");
+    /// assert_eq!(done.name(), Some("done"));
+    /// ```
+    pub fn named(name: &str) -> Event {
+        let event = Event::new();
+        let waiters: *const WaitQueue<()> = &event.inner.waiters;
+        let _ = event.inner.name.set(ObjectName::new(waiters, name));
+        event
+    }
+
+    /// The name given with [`named`](Self::named), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenlet::sync::Event::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.get().map(ObjectName::get)
     }
 
     /// Sets the flag and wakes every waiter, in FIFO order.
@@ -120,6 +153,7 @@ impl Event {
     /// greenlet::spawn(move || setter.set());
     /// event.wait(); // the main context runs the setter meanwhile
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         if !self.is_set() {
             let _ = self.inner.waiters.wait("Event::wait", None, |()| {});
@@ -143,6 +177,7 @@ impl Event {
     /// event.set();
     /// assert!(event.wait_timeout(Duration::from_millis(5)));
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.is_set()
             || match self
@@ -165,6 +200,7 @@ impl Default for Event {
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
+            .field("name", &self.name())
             .field("set", &self.is_set())
             .field("waiting", &self.inner.waiters.len())
             .finish()

@@ -38,6 +38,7 @@ pub(super) trait Store<T>: Sized {
     /// # Errors
     ///
     /// [`PutError::Closed`] or [`PutError::TimedOut`], with the item.
+    #[track_caller]
     fn wait_put(
         core: &Handoff<T, Self>,
         item: T,
@@ -116,6 +117,7 @@ impl<T, S: Store<T>> Handoff<T, S> {
     ///
     /// [`PutError::Closed`] if the core is closed, or is closed while the
     /// call waits; [`PutError::TimedOut`] if the timeout passes first.
+    #[track_caller]
     pub(super) fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         if self.closed.get() {
             return Err(PutError::Closed(item));
@@ -147,6 +149,7 @@ impl<T, S: Store<T>> Handoff<T, S> {
     /// including when it is closed while the call waits;
     /// [`GetError::TimedOut`] if the timeout passes first.
     #[inline(always)]
+    #[track_caller]
     pub(super) fn get(&self, timeout: Option<Duration>) -> Result<T, GetError> {
         if let Some(item) = S::take(self) {
             return Ok(item);

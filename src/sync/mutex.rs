@@ -34,6 +34,7 @@ impl LockState {
 
     /// Waits (FIFO) until the lock is handed over, or `timeout` passes;
     /// returns whether this context holds the lock now.
+    #[track_caller]
     fn wait(&self, timeout: Option<Duration>) -> bool {
         // Killed or timed out (an outer timeout) after the lock was handed
         // over but before taking it: hand it on.
@@ -161,6 +162,7 @@ impl<T: ?Sized> Mutex<T> {
     /// *mutex.lock() += 1;
     /// assert_eq!(*mutex.lock(), 1);
     /// ```
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         if !self.state.try_take() {
             // Without a timeout, a wait ends only with the lock or unwinding.
@@ -202,6 +204,7 @@ impl<T: ?Sized> Mutex<T> {
     /// drop(held);
     /// assert!(mutex.lock_timeout(Duration::from_millis(3)).is_some());
     /// ```
+    #[track_caller]
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         (self.state.try_take() || self.state.wait(Some(timeout))).then(|| self.guard())
     }

@@ -107,6 +107,7 @@ impl<T> Store<T> for Buffer<T> {
         }
     }
 
+    #[track_caller]
     fn wait_put(queue: &Inner<T>, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         let buffer = queue.store();
         let granted = buffer.putters.wait("Queue::put", timeout, |granted| {
@@ -247,6 +248,7 @@ impl<T> Queue<T> {
     /// queue.put('a').unwrap();
     /// assert!(matches!(queue.try_put('b'), Err(PutError::Full('b'))));
     /// ```
+    #[track_caller]
     pub fn bounded(bound: usize) -> Queue<T> {
         assert!(
             bound >= 1,
@@ -284,6 +286,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Ok(2));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.inner.put(item, None)
     }
@@ -331,6 +334,7 @@ impl<T> Queue<T> {
     /// let err = queue.put_timeout(2, Duration::from_millis(2)).unwrap_err();
     /// assert!(matches!(err, PutError::TimedOut(2)));
     /// ```
+    #[track_caller]
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
         self.inner.put(item, Some(timeout))
     }
@@ -361,6 +365,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Ok("hello")); // runs the producer meanwhile
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self) -> Result<T, GetError> {
         self.inner.get(None)
     }
@@ -411,6 +416,7 @@ impl<T> Queue<T> {
     /// let queue = Queue::<u8>::unbounded();
     /// assert_eq!(queue.get_timeout(Duration::from_millis(2)), Err(GetError::TimedOut));
     /// ```
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         self.inner.get(Some(timeout))
     }
@@ -515,6 +521,7 @@ impl<T> Queue<T> {
     /// });
     /// assert_eq!(queue.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
     /// ```
+    #[track_caller]
     pub fn iter(&self) -> Iter<T> {
         Iter {
             queue: self.clone(),
@@ -540,6 +547,7 @@ impl<T> Queue<T> {
     /// queue.task_done();
     /// assert_eq!(queue.unfinished(), 0);
     /// ```
+    #[track_caller]
     pub fn task_done(&self) {
         let buffer = self.inner.store();
         let unfinished = buffer.unfinished.get();
@@ -596,6 +604,7 @@ impl<T> Queue<T> {
     /// queue.join(); // the worker processes all five meanwhile
     /// assert_eq!(queue.unfinished(), 0);
     /// ```
+    #[track_caller]
     pub fn join(&self) {
         if self.unfinished() > 0 {
             let _ = self
@@ -623,6 +632,7 @@ impl<T> Queue<T> {
     /// queue.put(1).unwrap();
     /// assert!(!queue.join_timeout(Duration::from_millis(2)));
     /// ```
+    #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         self.unfinished() == 0
             || self
@@ -694,6 +704,7 @@ pub struct Iter<T> {
 impl<T> Iterator for Iter<T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.queue.get().ok()
     }

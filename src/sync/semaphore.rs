@@ -138,6 +138,7 @@ impl Semaphore {
     /// sem.acquire();
     /// assert_eq!(sem.available(), 0);
     /// ```
+    #[track_caller]
     pub fn acquire(&self) {
         if !self.try_acquire() {
             let inner = self.inner.clone();
@@ -181,6 +182,7 @@ impl Semaphore {
     /// let sem = greenlet::sync::Semaphore::new(0);
     /// assert!(!sem.acquire_timeout(Duration::from_millis(3)));
     /// ```
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         if self.try_acquire() {
             return true;
@@ -238,6 +240,7 @@ impl Semaphore {
     /// }
     /// assert_eq!(sem.available(), 1);
     /// ```
+    #[track_caller]
     pub fn access(&self) -> SemaphoreGuard<'_> {
         self.acquire();
         SemaphoreGuard { semaphore: self }

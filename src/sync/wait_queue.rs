@@ -171,6 +171,7 @@ impl<T> WaitQueue<T> {
     /// As every blocking call: while the thread is unwinding it cannot wait;
     /// a kill or an expired outer timeout unwinds it.
     #[inline]
+    #[track_caller]
     pub(crate) fn wait(
         &self,
         what: &'static str,
@@ -186,7 +187,7 @@ impl<T> WaitQueue<T> {
             pass_on: Some(pass_on),
         };
         loop {
-            block_until(WaitReason::on(what), deadline, |waiter| {
+            block_until(WaitReason::on(what).at(self), deadline, |waiter| {
                 me.set(waiter.wait_id());
                 self.inner.borrow_mut().waiting.push_back(waiter);
             });

@@ -70,6 +70,7 @@ pub fn default_pool() -> &'static ThreadPool {
 /// greenlet::threadpool::apply(|| std::thread::sleep(Duration::from_millis(30)));
 /// assert!(ticker.join().unwrap() == 5);
 /// ```
+#[track_caller]
 pub fn apply<T, F>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,

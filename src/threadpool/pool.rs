@@ -115,6 +115,7 @@ impl ThreadPool {
     /// assert_eq!(pool.max_threads(), 4);
     /// assert_eq!(pool.threads(), 0);
     /// ```
+    #[track_caller]
     pub fn new(max_threads: usize) -> ThreadPool {
         ThreadPool::with_keep_alive(max_threads, DEFAULT_KEEP_ALIVE)
     }
@@ -135,6 +136,7 @@ impl ThreadPool {
     /// pool.spawn(|| ()).join().unwrap();
     /// assert_eq!(pool.threads(), 1);
     /// ```
+    #[track_caller]
     pub fn with_keep_alive(max_threads: usize, keep_alive: Duration) -> ThreadPool {
         assert!(
             max_threads > 0,
@@ -253,6 +255,7 @@ impl ThreadPool {
     /// let pool = greenlet::threadpool::ThreadPool::new(1);
     /// assert_eq!(pool.apply(|| 6 * 7), 42);
     /// ```
+    #[track_caller]
     pub fn apply<T, F>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -280,6 +283,7 @@ impl ThreadPool {
     /// let pool = greenlet::threadpool::ThreadPool::new(4);
     /// assert_eq!(pool.map(|a: u64| a * a, 1..5), [1, 4, 9, 16]);
     /// ```
+    #[track_caller]
     pub fn map<T, R, F, I>(&self, f: F, items: I) -> Vec<R>
     where
         F: Fn(T) -> R + Send + Sync + 'static,

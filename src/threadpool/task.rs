@@ -129,6 +129,7 @@ impl<T> JoinHandle<T> {
     /// let task = pool.spawn(|| panic!("boom"));
     /// assert!(task.join().unwrap_err().is_panic());
     /// ```
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
         loop {
             if let Some(outcome) = self.slot.lock().outcome.take() {

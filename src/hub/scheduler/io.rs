@@ -38,6 +38,7 @@ impl Hub {
 
     /// Records that the context parked as `waiter` waits for `direction` on
     /// the source at `token`.
+    #[track_caller]
     pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
         let (tasks, main) = (&self.tasks, &self.main);
         let is_live = |w: &Waiter| {

@@ -43,6 +43,7 @@ use crate::stack;
 
 mod io;
 mod remote;
+mod report;
 mod turn;
 
 pub(crate) use remote::{Callback, Message, Remote};

@@ -11,13 +11,12 @@
 //! ever wake the main context: that is a deadlock, and it panics with a
 //! report instead of hanging.
 
-use std::fmt::Write as _;
 use std::mem;
 use std::time::Instant;
 
 use super::{Hub, TimerAction};
 use crate::hub::context;
-use crate::hub::wait::{MAIN, Unwind, WaitReason};
+use crate::hub::wait::{MAIN, Unwind};
 
 impl Hub {
     fn fire_due_timers(&mut self) {
@@ -99,34 +98,5 @@ impl Hub {
         }
         self.ready.begin_turn(0);
         Ok(!self.callbacks.is_empty())
-    }
-
-    /// The deadlock report: what every blocked context waits on.
-    pub(crate) fn deadlock_report(&self) -> String {
-        let mut report = String::from(
-            "greenlet: this operation would block forever: no greenlet is ready, \
-             no timer is armed and no I/O is awaited.\nBlocked:",
-        );
-        let describe = |reason: WaitReason| match reason.target {
-            0 => reason.what.to_string(),
-            id => format!("{} (greenlet {id})", reason.what),
-        };
-        let mut reasons = self.main.reasons();
-        if let Some(reason) = reasons.next() {
-            let _ = write!(report, "\n  main waits on {}", describe(reason));
-        }
-        for outer in reasons {
-            let _ = write!(report, ", nested in a wait on {}", describe(outer));
-        }
-        for (_, task) in &self.tasks {
-            let header = task.header();
-            let _ = write!(
-                report,
-                "\n  {} waits on {}",
-                header.describe(),
-                describe(self.reason(header))
-            );
-        }
-        report
     }
 }

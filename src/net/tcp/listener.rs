@@ -73,6 +73,7 @@ impl TcpListener {
     /// assert_eq!(stream.local_addr()?, listener.local_addr()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.0.accept(
             |l| l.accept(),
@@ -82,6 +83,7 @@ impl TcpListener {
 
     /// As [`accept`](Self::accept), without the pause after a failure: for
     /// the servers, which back off by themselves.
+    #[track_caller]
     pub(crate) fn accept_unpaused(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.0.read(|l| l.accept())?;
         Ok((TcpStream::new(stream)?, addr))

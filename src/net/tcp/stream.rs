@@ -63,6 +63,7 @@ impl TcpStream {
         Socket::new(stream).map(TcpStream)
     }
 
+    #[track_caller]
     fn connect_until(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
         // The connection is in progress: it is made (or failed) once the
@@ -94,6 +95,7 @@ impl TcpStream {
     /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |addr| TcpStream::connect_until(addr, None))
     }
@@ -116,6 +118,7 @@ impl TcpStream {
     /// assert_eq!(stream.peer_addr()?, addr);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -210,6 +213,7 @@ impl TcpStream {
     /// assert_eq!(&buf, b"look");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(|s| s.peek(buf))
     }

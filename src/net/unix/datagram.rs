@@ -75,6 +75,7 @@ impl UnixDatagram {
     /// but a blocking one at once, with end of file or a datagram still
     /// queued. That is std's answer, so a blocking call asks the kernel the
     /// blocking way then: it does not wait.
+    #[track_caller]
     fn receive<R>(
         &self,
         mut op: impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<R>,
@@ -315,6 +316,7 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.receive(|s| s.recv_from(buf))
     }
@@ -338,6 +340,7 @@ impl UnixDatagram {
     /// sender.join().unwrap()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.receive(|s| s.recv(buf))
     }
@@ -365,6 +368,7 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         self.0.write(|s| s.send_to(buf, path))
@@ -390,6 +394,7 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         self.0.write(|s| s.send_to_addr(buf, addr))
     }
@@ -411,6 +416,7 @@ impl UnixDatagram {
     /// assert_eq!(b.recv(&mut [0; 8])?, 4);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(|s| s.send(buf))
     }

@@ -109,6 +109,7 @@ impl UnixListener {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         self.0.accept(
             |l| l.accept(),

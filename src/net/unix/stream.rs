@@ -70,6 +70,7 @@ impl UnixStream {
         Socket::new(stream).map(UnixStream)
     }
 
+    #[track_caller]
     fn connect_with(
         mut connect: impl FnMut() -> io::Result<mio::net::UnixStream>,
     ) -> io::Result<UnixStream> {
@@ -126,6 +127,7 @@ impl UnixStream {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let path = path.as_ref();
         UnixStream::connect_with(|| mio::net::UnixStream::connect(path))
@@ -152,6 +154,7 @@ impl UnixStream {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
         UnixStream::connect_with(|| mio::net::UnixStream::connect_addr(addr))
     }

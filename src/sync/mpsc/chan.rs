@@ -46,6 +46,7 @@ pub(crate) trait Block {
     /// Blocks until the waker that `register` is given is woken, or
     /// `deadline` passes; may return spuriously, and may unwind (kill,
     /// timeout) before or after `register` ran.
+    #[track_caller]
     fn block(what: &'static str, deadline: Option<Instant>, register: impl FnOnce(Self::Waker));
 }
 
@@ -234,6 +235,7 @@ impl<T, B: Block> Chan<T, B> {
     }
 
     /// Waits for the next value, until `deadline` if there is one.
+    #[track_caller]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             match self.try_recv() {
@@ -276,6 +278,7 @@ impl<T, B: Block> Chan<T, B> {
 
     /// Sends, waiting for room, and on a rendezvous for the receiver to
     /// take the value.
+    #[track_caller]
     pub(crate) fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut line = SenderWait {
             chan: self,
@@ -335,6 +338,7 @@ impl<T, B: Block> Chan<T, B> {
 
     /// Rendezvous: waits until the receiver took the value of sequence
     /// number `seq`, or gives it back if the receiver is gone first.
+    #[track_caller]
     fn await_handover(&self, seq: u64) -> Result<(), SendError<T>> {
         let _leave = Handover { chan: self, seq };
         loop {

@@ -19,6 +19,7 @@ impl Block for Cross {
         waker.wake();
     }
 
+    #[track_caller]
     fn block(what: &'static str, deadline: Option<Instant>, register: impl FnOnce(CrossWaker)) {
         block_cross(WaitReason::on(what), deadline, register);
     }

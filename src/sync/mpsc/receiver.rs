@@ -65,6 +65,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(1)); // the hub runs the sender meanwhile
     /// assert!(rx.recv().is_err()); // the sender is gone
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.chan.recv(None).map_err(|_| RecvError)
     }
@@ -115,6 +116,7 @@ impl<T> Receiver<T> {
     /// drop(tx);
     /// assert_eq!(rx.recv_timeout(short), Err(RecvTimeoutError::Disconnected));
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         // A timeout too long for an `Instant` is no timeout at all.
         self.chan.recv(Instant::now().checked_add(timeout))
@@ -134,6 +136,7 @@ impl<T> Receiver<T> {
     /// greenlet::spawn(move || (1..=3).for_each(|i| tx.send(i).unwrap()));
     /// assert_eq!(rx.iter().sum::<i32>(), 6);
     /// ```
+    #[track_caller]
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
     }
@@ -216,6 +219,7 @@ pub struct IntoIter<T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -232,6 +236,7 @@ impl<T> Iterator for TryIter<'_, T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

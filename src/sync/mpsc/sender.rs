@@ -83,6 +83,7 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send("bye").unwrap_err().0, "bye");
     /// ```
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan.try_send(value).map_err(|e| match e {
             TrySendError::Full(value) | TrySendError::Disconnected(value) => SendError(value),
@@ -121,6 +122,7 @@ impl<T> SyncSender<T> {
     /// tx.send(42).unwrap(); // returns once the thread took it
     /// assert_eq!(receiver.join().unwrap(), 42);
     /// ```
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan.send(value)
     }
