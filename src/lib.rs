@@ -120,6 +120,7 @@ pub mod monitor;
 pub mod net;
 pub mod pool;
 pub mod process;
+mod scope;
 pub mod server;
 pub mod signal;
 mod stack;
@@ -138,6 +139,7 @@ pub use hub::{
     yield_now,
 };
 pub use local::GreenletLocal;
+pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// Test hooks for this crate's own integration tests. **Not part of the

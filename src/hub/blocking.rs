@@ -50,6 +50,46 @@ pub(crate) fn current_key() -> usize {
     context::with_current(|header| header.map_or(MAIN, |h| h.key()))
 }
 
+/// Runs `f` with the running context's pending unwind (a kill or an expired
+/// timeout) set aside, so that its blocking calls wait instead of unwinding,
+/// then puts it back (merged with any requested meanwhile) and unwinds if
+/// one is pending. `on_unwind` runs when there is one at the start, and each
+/// time one comes during `f` (it interrupts the wait it comes in: `f` runs
+/// again from the start). What a scope's owner does to wait for its
+/// children.
+#[track_caller]
+pub(crate) fn shielded<R>(mut f: impl FnMut() -> R, mut on_unwind: impl FnMut()) -> R {
+    let mut set_aside = context::take_pending();
+    if set_aside.is_some() {
+        on_unwind();
+    }
+    let result = loop {
+        match panic::catch_unwind(panic::AssertUnwindSafe(&mut f)) {
+            Ok(result) => break result,
+            Err(payload) if is_unwind_request(&*payload) => {
+                // A kill or timeout that came during the wait: keep it for
+                // later, and wait again.
+                if let Some(unwind) = context::take_pending() {
+                    set_aside = Some(Unwind::merge(set_aside, unwind));
+                }
+                on_unwind();
+            }
+            Err(payload) => {
+                context::restore_pending(set_aside);
+                panic::resume_unwind(payload);
+            }
+        }
+    };
+    context::restore_pending(set_aside);
+    raise_pending();
+    result
+}
+
+/// Whether `payload` is a kill's or an expired timeout's, not a panic.
+pub(crate) fn is_unwind_request(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<GreenletExit>() || payload.is::<Elapsed>()
+}
+
 /// Unwinds the running context if a kill or a timeout is pending for it.
 ///
 /// Nothing happens while the thread is already unwinding: a second unwinding

@@ -263,6 +263,25 @@ pub(crate) fn pending() -> Option<Unwind> {
     })
 }
 
+/// Takes the running context's pending unwind request, leaving none: a
+/// scope's owner sets it aside while it waits for its children.
+pub(crate) fn take_pending() -> Option<Unwind> {
+    with_current(|header| match header {
+        Some(header) => header.take_pending(),
+        None => MAIN_PENDING.with(Cell::take),
+    })
+}
+
+/// Puts back an unwind request taken with [`take_pending`], merged with any
+/// made since.
+pub(crate) fn restore_pending(unwind: Option<Unwind>) {
+    let Some(unwind) = unwind else { return };
+    with_current(|header| match header {
+        Some(header) => header.request_unwind(unwind),
+        None => request_main_unwind(unwind),
+    });
+}
+
 /// Records an unwind request for the main context.
 pub(crate) fn request_main_unwind(unwind: Unwind) {
     MAIN_PENDING.with(|p| p.set(Some(Unwind::merge(p.get(), unwind))));

@@ -351,6 +351,11 @@ impl KillHandle {
         kill(self.task.header());
     }
 
+    /// True once the greenlet has finished.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.task.header().finished.get()
+    }
+
     /// Starts the kill without waiting (see `request_kill`).
     pub(crate) fn request_kill(&self) {
         request_kill(self.task.header());

@@ -324,6 +324,11 @@ impl Header {
         decode(self.pending.get())
     }
 
+    /// Takes the pending unwind, leaving none.
+    pub(crate) fn take_pending(&self) -> Option<Unwind> {
+        decode(self.pending.replace(NO_UNWIND))
+    }
+
     /// Records an unwind request. A kill is final; among timeouts the
     /// outermost (the oldest, smallest id) wins, because unwinding to it also
     /// leaves every inner scope.

@@ -57,12 +57,12 @@ pub use handle::Handle;
 pub use timeout::{Timeout, with_timeout};
 pub use unwind::{Elapsed, JoinError};
 
-pub(crate) use blocking::block_until;
+pub(crate) use blocking::{block_until, is_unwind_request, shielded};
 pub(crate) use context::with_locals;
 pub(crate) use greenlet::KillHandle;
 pub(crate) use handle::{CrossWaker, block_cross};
 pub(crate) use io_source::IoSource;
 pub(crate) use names::ObjectName;
 pub(crate) use reactor::Direction;
-pub(crate) use unwind::log_destructor_panic;
+pub(crate) use unwind::{log_destructor_panic, panic_message};
 pub(crate) use wait::{WaitReason, Waiter};

@@ -113,10 +113,14 @@ impl Drop for Teardown {
 /// left.
 fn tear_down_greenlets() {
     loop {
-        let tasks: Vec<Task> = with_hub(Hub::take_tasks);
+        let mut tasks: Vec<Task> = with_hub(Hub::take_tasks);
         if tasks.is_empty() {
             break;
         }
+        // Newest first: a scoped greenlet (spawned while its scope's owner
+        // ran, so with a larger id) unwinds before the owner whose stack it
+        // may borrow from (see `scope.rs`).
+        tasks.sort_unstable_by_key(|task| std::cmp::Reverse(task.header().id));
         // Every one is finished and killed before any destructor runs: a
         // destructor may kill or join any of them.
         for task in &tasks {
