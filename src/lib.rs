@@ -116,6 +116,7 @@ mod generator;
 mod hub;
 pub mod io;
 mod local;
+mod many;
 pub mod monitor;
 pub mod net;
 pub mod pool;
@@ -139,6 +140,7 @@ pub use hub::{
     yield_now,
 };
 pub use local::GreenletLocal;
+pub use many::{Iwait, Waitable, iwait, wait};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 

@@ -121,7 +121,10 @@ fn map_keeps_the_items_order() {
 
 #[test]
 fn idle_threads_leave_after_the_keep_alive() {
-    let pool = ThreadPool::with_keep_alive(3, Duration::from_millis(30));
+    // A keep-alive long enough that the three threads are still there when
+    // the joins return, even on a loaded machine (30 ms was not, under
+    // parallel builds).
+    let pool = ThreadPool::with_keep_alive(3, Duration::from_millis(300));
     most_at_once(&pool, 3, 3);
     assert_eq!(pool.threads(), 3);
     for _ in 0..1_000 {

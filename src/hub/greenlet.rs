@@ -234,6 +234,12 @@ impl<T> Greenlet<T> {
         self.shared.header().finished.get()
     }
 
+    /// Adds a `greenlet::wait` watching for the greenlet to finish (woken
+    /// with its joiners).
+    pub(crate) fn watch(&self, waiter: super::wait::Waiter) {
+        self.shared.header().add_joiner(waiter);
+    }
+
     /// A type-erased handle to this greenlet, for groups.
     pub(crate) fn kill_handle(&self) -> KillHandle
     where

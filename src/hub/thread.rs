@@ -58,6 +58,12 @@ impl Waiter {
     pub(crate) fn wake(self) -> bool {
         with_hub(|hub| hub.wake(self))
     }
+
+    /// Whether the wait is still going on: false once it was woken, timed
+    /// out or killed. For lists of waiters that prune stale entries.
+    pub(crate) fn is_live(self) -> bool {
+        with_hub(|hub| hub.is_live(self))
+    }
 }
 
 /// At thread exit, closes the hub for good, unwinds every greenlet still

@@ -5,8 +5,9 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::Watchers;
 use super::wait_queue::{WaitError, WaitQueue};
-use crate::hub::ObjectName;
+use crate::hub::{ObjectName, Waiter};
 
 struct Inner {
     set: Cell<bool>,
@@ -14,6 +15,8 @@ struct Inner {
     /// The name given with [`Event::named`], registered for `run_info`
     /// under the address of `waiters` (which the waits record).
     name: OnceCell<ObjectName>,
+    /// `greenlet::wait` and `iwait` calls watching for the flag.
+    watchers: Watchers,
 }
 
 /// A flag that greenlets (and the main context) wait on until another sets
@@ -61,6 +64,7 @@ impl Event {
                 set: Cell::new(false),
                 waiters: WaitQueue::new(),
                 name: OnceCell::new(),
+                watchers: Watchers::new(),
             }),
         }
     }
@@ -106,6 +110,12 @@ impl Event {
     pub fn set(&self) {
         self.inner.set.set(true);
         self.inner.waiters.notify_all(&());
+        self.inner.watchers.wake_all();
+    }
+
+    /// Adds a `greenlet::wait` watching for the flag.
+    pub(crate) fn watch(&self, waiter: Waiter) {
+        self.inner.watchers.add(waiter);
     }
 
     /// Clears the flag: later waits block until the next [`set`](Self::set).
@@ -203,6 +213,7 @@ impl fmt::Debug for Event {
             .field("name", &self.name())
             .field("set", &self.is_set())
             .field("waiting", &self.inner.waiters.len())
+            .field("watching", &self.inner.watchers.len())
             .finish()
     }
 }

@@ -13,6 +13,7 @@ mod mutex;
 mod queue;
 mod semaphore;
 mod wait_queue;
+mod watchers;
 
 pub use async_result::{AlreadySet, AsyncResult};
 pub use barrier::{Barrier, BarrierWaitResult};
@@ -22,3 +23,5 @@ pub use event::Event;
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::{Iter, Queue};
 pub use semaphore::{OverRelease, Semaphore, SemaphoreGuard};
+
+pub(crate) use watchers::Watchers;

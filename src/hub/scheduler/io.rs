@@ -4,7 +4,7 @@
 
 use super::Hub;
 use crate::hub::reactor::Direction;
-use crate::hub::wait::{MAIN, Waiter};
+use crate::hub::wait::Waiter;
 
 impl Hub {
     /// Registers an I/O source's descriptor with the reactor and returns its
@@ -38,16 +38,9 @@ impl Hub {
 
     /// Records that the context parked as `waiter` waits for `direction` on
     /// the source at `token`.
-    #[track_caller]
     pub(crate) fn wait_io(&mut self, token: usize, direction: Direction, waiter: Waiter) {
         let (tasks, main) = (&self.tasks, &self.main);
-        let is_live = |w: &Waiter| {
-            if w.key == MAIN {
-                main.waits(w.wait)
-            } else {
-                tasks.get(w.key).map(|t| t.header().wait.get()) == Some(w.wait)
-            }
-        };
+        let is_live = |w: &Waiter| Hub::waits(tasks, main, *w);
         self.reactor.add_waiter(token, direction, waiter, is_live);
         let context = self
             .context(waiter.key)

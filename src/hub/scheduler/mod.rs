@@ -235,6 +235,22 @@ impl Hub {
         self.tasks.insert(task);
     }
 
+    /// Whether `waiter` names a wait still going on (not woken, timed out
+    /// or killed since).
+    pub(crate) fn is_live(&self, waiter: Waiter) -> bool {
+        Hub::waits(&self.tasks, &self.main, waiter)
+    }
+
+    /// [`Self::is_live`] on the two fields it reads, for callers that
+    /// borrow others meanwhile.
+    fn waits(tasks: &slab::Slab<Task>, main: &MainWait, waiter: Waiter) -> bool {
+        if waiter.key == MAIN {
+            main.waits(waiter.wait)
+        } else {
+            tasks.get(waiter.key).map(|t| t.header().wait.get()) == Some(waiter.wait)
+        }
+    }
+
     /// Arms the start of a greenlet spawned for later.
     #[cold]
     #[inline(never)]

@@ -1,0 +1,51 @@
+//! Contexts watching an object for readiness without taking anything from
+//! it: the waits of `greenlet::wait` and `iwait` (see `many.rs`), which
+//! register one wait on several objects. Woken all at once when the object
+//! becomes ready; entries whose wait has ended elsewhere are stale and
+//! pruned as the list grows.
+
+use std::cell::RefCell;
+use std::mem;
+
+use crate::hub::Waiter;
+
+/// The list is pruned of stale entries when it reaches a power of two at
+/// least this long, so it stays within twice its live entries.
+const PRUNE_AT: usize = 16;
+
+/// The contexts watching one object.
+#[derive(Debug, Default)]
+pub(crate) struct Watchers(RefCell<Vec<Waiter>>);
+
+impl Watchers {
+    pub(crate) const fn new() -> Self {
+        Watchers(RefCell::new(Vec::new()))
+    }
+
+    /// How many entries the list holds, stale ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// Adds a watching wait.
+    pub(crate) fn add(&self, waiter: Waiter) {
+        let mut list = self.0.borrow_mut();
+        if list.len() >= PRUNE_AT && list.len().is_power_of_two() {
+            list.retain(|w| w.is_live());
+        }
+        list.push(waiter);
+    }
+
+    /// Wakes every watcher (stale ones are ignored by the hub).
+    pub(crate) fn wake_all(&self) {
+        if self.0.borrow().is_empty() {
+            return;
+        }
+        // Taken out first: a woken context runs later, but waking borrows
+        // the hub, and nothing here may be borrowed meanwhile.
+        let list = mem::take(&mut *self.0.borrow_mut());
+        for waiter in list {
+            waiter.wake();
+        }
+    }
+}
