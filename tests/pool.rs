@@ -670,3 +670,25 @@ fn a_member_is_one_greenlet_its_handle_names_and_kill_removes_it_at_once() {
         "the member left the group before kill returned"
     );
 }
+
+#[test]
+fn map_takes_borrowed_items_and_a_borrowing_closure() {
+    let pool = Pool::new(2);
+    let words: Vec<String> = ["a", "bb", "ccc"].iter().map(|s| s.to_string()).collect();
+    let calls = Cell::new(0);
+    let most = Cell::new(0);
+    let lengths = pool.map(
+        |w: &String| {
+            calls.set(calls.get() + 1);
+            most.set(most.get().max(pool.len()));
+            yields(2);
+            w.len()
+        },
+        &words,
+    );
+    assert_eq!(lengths, [1, 2, 3]);
+    assert_eq!(calls.get(), 3);
+    assert!(most.get() <= 2, "at most the pool's size at once");
+    assert!(pool.is_empty());
+    assert_eq!(pool.free_count(), 2);
+}

@@ -2,11 +2,10 @@
 
 use std::fmt;
 use std::panic;
-use std::rc::Rc;
 use std::time::Duration;
 
 use super::group::Group;
-use super::member::spawn_member;
+use super::member::{spawn_member, spawn_scoped_member};
 use crate::sync::Semaphore;
 use crate::{Greenlet, JoinError};
 
@@ -170,7 +169,8 @@ impl Pool {
 
     /// Runs `f` on every item in the pool's greenlets (at most
     /// [`size`](Self::size) at once) and returns the results in the items'
-    /// order.
+    /// order. The items and `f` may borrow from the caller: the tasks are
+    /// [scoped](crate::scope) greenlets, all finished when `map` returns.
     ///
     /// # Panics
     ///
@@ -188,28 +188,37 @@ impl Pool {
     /// let pool = greenlet::pool::Pool::new(3);
     /// let squares = pool.map(|n: u64| n * n, 1..=5);
     /// assert_eq!(squares, [1, 4, 9, 16, 25]);
+    ///
+    /// // Borrowing items and a borrowing closure:
+    /// let words = vec!["a".to_string(), "bb".to_string()];
+    /// let suffix = String::from("!");
+    /// let loud = pool.map(|w: &String| format!("{w}{suffix}"), &words);
+    /// assert_eq!(loud, ["a!", "bb!"]);
     /// ```
     #[track_caller]
     pub fn map<I, T, F>(&self, f: F, items: I) -> Vec<T>
     where
         I: IntoIterator,
-        I::Item: 'static,
-        F: Fn(I::Item) -> T + 'static,
-        T: 'static,
+        F: Fn(I::Item) -> T,
     {
-        let f = Rc::new(f);
-        let handles: Vec<Greenlet<T>> = items
-            .into_iter()
-            .map(|item| {
-                let f = f.clone();
-                self.spawn(move || f(item))
-            })
-            .collect();
-        let mut results = Vec::with_capacity(handles.len());
+        // Through a scope, so that items and `f` may borrow: each task is a
+        // scoped greenlet and a member of the pool, as `spawn`'s are.
+        let f = &f;
+        let members = self.group.members();
+        let outcomes: Vec<Result<T, JoinError>> = crate::scope(|s| {
+            let mut handles = Vec::new();
+            for item in items {
+                self.slots.acquire();
+                let slot = Some(self.slots.clone());
+                handles.push(spawn_scoped_member(members, s, move || f(item), slot));
+            }
+            handles.into_iter().map(|h| h.join()).collect()
+        });
+        let mut results = Vec::with_capacity(outcomes.len());
         let mut panicked = None;
         let mut killed = false;
-        for handle in handles {
-            match handle.join() {
+        for outcome in outcomes {
+            match outcome {
                 Ok(value) => results.push(value),
                 Err(JoinError::Panicked(payload)) => {
                     panicked.get_or_insert(payload);

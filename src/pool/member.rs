@@ -6,9 +6,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::Greenlet;
 use crate::hub::KillHandle;
 use crate::sync::{Event, Semaphore};
+use crate::{Greenlet, Scope, ScopedJoinHandle};
 
 /// A member's record in its group.
 pub(super) struct Member {
@@ -159,9 +159,27 @@ impl Drop for SetOnDrop {
     }
 }
 
-/// Spawns a member into `members`: a greenlet whose closure carries the
-/// guards that end its membership (and give back its pool slot) however it
-/// ends, also when it is killed before it starts (its closure is dropped).
+/// What a member's closure carries: dropped as it ends, however it ends
+/// (also when it is killed before it starts: its closure is dropped), they
+/// end its membership and give back its pool slot.
+struct Membership {
+    _end: EndGuard,
+    _ended: SetOnDrop,
+}
+
+/// Enrols a member to be spawned, with its closure's guards.
+fn enrol_spawned(members: &Rc<Members>, slot: Option<Semaphore>) -> (Rc<Member>, Membership) {
+    let (member, end) = members.enrol(None, slot);
+    let ended = SetOnDrop(member.ended.clone());
+    let membership = Membership {
+        _end: end,
+        _ended: ended,
+    };
+    (member, membership)
+}
+
+/// Spawns a member into `members`: a greenlet whose closure carries its
+/// [`Membership`].
 pub(super) fn spawn_member<T, F>(
     members: &Rc<Members>,
     f: F,
@@ -171,15 +189,35 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (member, end) = members.enrol(None, slot);
-    let ended = SetOnDrop(member.ended.clone());
+    let (member, membership) = enrol_spawned(members, slot);
     let greenlet = crate::spawn(move || {
-        let _end = end;
-        let _ended = ended;
+        let _membership = membership;
         f()
     });
     *member.handle.borrow_mut() = Some(greenlet.kill_handle());
     greenlet
+}
+
+/// [`spawn_member`] for a scoped greenlet of `scope`, whose closure may
+/// borrow.
+#[track_caller]
+pub(super) fn spawn_scoped_member<'scope, T, F>(
+    members: &Rc<Members>,
+    scope: &'scope Scope<'scope, '_>,
+    f: F,
+    slot: Option<Semaphore>,
+) -> ScopedJoinHandle<'scope, T>
+where
+    F: FnOnce() -> T + 'scope,
+    T: 'scope,
+{
+    let (member, membership) = enrol_spawned(members, slot);
+    let handle = scope.spawn(move || {
+        let _membership = membership;
+        f()
+    });
+    *member.handle.borrow_mut() = Some(handle.greenlet().kill_handle());
+    handle
 }
 
 /// Enters `greenlet`, spawned elsewhere, into `members`, with a small
