@@ -1,12 +1,25 @@
 //! The blocking monitor: one warning per episode of a greenlet holding its
-//! hub too long, naming it; none for a hub that switches or waits.
+//! hub too long, naming it and where it last blocked, and one more when the
+//! episode ends, with its length; none for a hub that switches or waits.
 
 mod util;
 
-use std::sync::Mutex;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use util::{capture_logs, logged};
+
+/// The limit is the process's: the tests that set it take turns.
+static MONITOR: Mutex<()> = Mutex::new(());
+
+fn monitor_on(limit: Duration) -> MutexGuard<'static, ()> {
+    let guard = MONITOR.lock().unwrap_or_else(PoisonError::into_inner);
+    capture_logs();
+    greenlet::monitor::set_max_blocking_time(limit);
+    guard
+}
 
 /// Busy-loops (without switching) for `d`.
 fn spin_for(d: Duration) {
@@ -18,8 +31,7 @@ fn spin_for(d: Duration) {
 
 #[test]
 fn a_greenlet_that_holds_the_hub_is_reported_once_by_name() {
-    capture_logs();
-    greenlet::monitor::set_max_blocking_time(Duration::from_millis(100));
+    let _on = monitor_on(Duration::from_millis(100));
 
     // A hub that switches every millisecond, and one that waits idle, for
     // three limits each: no warning.
@@ -52,20 +64,27 @@ fn a_greenlet_that_holds_the_hub_is_reported_once_by_name() {
         .unwrap();
     let hog_id = hog.id();
     hog.join().unwrap();
-    // Give the watchdog (sampling every 25 ms) a bounded while to have run
-    // after the episode, then check: it names the hog, once.
-    std::thread::sleep(Duration::from_millis(100));
+    // The watchdog (sampling every 25 ms) ends the episode once it has run
+    // after it: wait a bounded while for that record, then check that the
+    // hog was warned of once.
+    let end = wait_for_warning("greenlet 'hog'", "in all");
+    assert!(end.is_some(), "the end of the hog's episode is logged");
 
     let warnings = logged(log::Level::Warn, "has held the hub");
+    let hog_warnings: Vec<_> = warnings
+        .iter()
+        .filter(|w| w.contains("greenlet 'hog'"))
+        .collect();
     assert_eq!(
-        logged(log::Level::Warn, "greenlet 'hog'").len(),
+        hog_warnings.len(),
         1,
         "one warning for the hog: {warnings:?}"
     );
-    let hog_warning = &logged(log::Level::Warn, "greenlet 'hog'")[0];
     assert!(
-        hog_warning.contains(&format!("(id {hog_id})")) && hog_warning.contains("limit 100 ms"),
-        "{hog_warning}"
+        hog_warnings[0].contains(&format!("(id {hog_id})"))
+            && hog_warnings[0].contains("limit 100 ms"),
+        "{}",
+        hog_warnings[0]
     );
     assert!(
         warnings
@@ -78,7 +97,137 @@ fn a_greenlet_that_holds_the_hub_is_reported_once_by_name() {
     assert_eq!(greenlet::monitor::max_blocking_time(), None);
 }
 
-/// The watchdog's warnings, as [`PanicOnFirstWarning`] got them.
+/// The first warning that contains both `who` and `what`, waited for up to
+/// 10 s.
+fn wait_for_warning(who: &str, what: &str) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        let found = logged(log::Level::Warn, who)
+            .into_iter()
+            .find(|w| w.contains(what));
+        if found.is_some() || start.elapsed() > Duration::from_secs(10) {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Blocks the thread (`std::thread::sleep`, no switch) for at least
+/// `at_least`, and on until the monitor has warned of `who` or 10 s have
+/// passed, so that a watchdog slowed by a loaded machine still sees it.
+fn stall(who: &str, at_least: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < at_least
+        || (logged(log::Level::Warn, who).is_empty() && start.elapsed() < Duration::from_secs(10))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The length in ms an end-of-episode record reports.
+fn length_ms(end: &str) -> u128 {
+    let (before, _) = end.split_once(" ms in all").expect("a length");
+    before
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a number of ms")
+}
+
+#[test]
+fn the_warning_and_the_end_name_the_last_blocking_call() {
+    let _on = monitor_on(Duration::from_millis(100));
+    let stalled = greenlet::Builder::new()
+        .name("sleeps-then-stalls")
+        .spawn(|| {
+            let line = (line!(), greenlet::sleep(Duration::from_millis(1))).0;
+            stall("greenlet 'sleeps-then-stalls'", Duration::from_millis(300));
+            line
+        })
+        .unwrap();
+    let id = stalled.id();
+    let line = stalled.join().unwrap();
+    let place = format!("it last blocked at tests/monitor.rs:{line}:");
+
+    let warning = wait_for_warning("greenlet 'sleeps-then-stalls'", "has held the hub")
+        .expect("a warning while it stalls");
+    assert!(
+        warning.contains(&format!("(id {id})")) && warning.contains(&place),
+        "{warning}"
+    );
+    let end = wait_for_warning("greenlet 'sleeps-then-stalls'", "in all")
+        .expect("a record once the episode ends");
+    assert!(
+        end.contains(&format!("(id {id}) held the hub of thread"))
+            && end.contains("limit 100 ms, sampled every 25 ms")
+            && end.contains(&place),
+        "{end}"
+    );
+    assert!(length_ms(&end) >= 100, "at least the limit: {end}");
+}
+
+/// Stalls before any blocking call, and returns `line`.
+fn stalls_at_start(line: u32) -> u32 {
+    stall("greenlet 'stalls-at-start'", Duration::from_millis(300));
+    line
+}
+
+#[test]
+fn a_greenlet_that_stalls_at_its_start_is_placed_at_its_spawn_site() {
+    let _on = monitor_on(Duration::from_millis(100));
+    let stalled = greenlet::Builder::new()
+        .name("stalls-at-start")
+        .spawn(|| stalls_at_start(line!()))
+        .unwrap();
+    let line = stalled.join().unwrap();
+    let place = format!("it has not blocked since it was spawned at tests/monitor.rs:{line}:");
+
+    let warning = wait_for_warning("greenlet 'stalls-at-start'", "has held the hub")
+        .expect("a warning while it stalls");
+    assert!(warning.contains(&place), "{warning}");
+    let end = wait_for_warning("greenlet 'stalls-at-start'", "in all")
+        .expect("a record once the episode ends");
+    assert!(end.contains(&place) && length_ms(&end) >= 100, "{end}");
+}
+
+/// `yield_now` publishes no place: a greenlet resumed from one after another
+/// greenlet has blocked is not given that one's place.
+#[test]
+fn a_greenlet_resumed_from_yield_now_is_not_given_another_ones_place() {
+    let _on = monitor_on(Duration::from_millis(100));
+    let other_resumed = Rc::new(Cell::new(false));
+    let flag = other_resumed.clone();
+    let other = greenlet::spawn(move || {
+        greenlet::sleep(Duration::from_millis(5));
+        flag.set(true);
+    });
+    let stalled = greenlet::Builder::new()
+        .name("yields-then-stalls")
+        .spawn(move || {
+            greenlet::sleep(Duration::from_millis(1));
+            for _ in 0..1_000_000 {
+                if other_resumed.get() {
+                    break;
+                }
+                greenlet::yield_now();
+            }
+            stall("greenlet 'yields-then-stalls'", Duration::from_millis(300));
+        })
+        .unwrap();
+    stalled.join().unwrap();
+    other.join().unwrap();
+
+    let warning = wait_for_warning("greenlet 'yields-then-stalls'", "has held the hub")
+        .expect("a warning while it stalls");
+    assert!(
+        warning.ends_with("; it was resumed from a yield_now"),
+        "{warning}"
+    );
+}
+
+/// The watchdog's warnings that open an episode, as [`PanicOnFirstWarning`]
+/// got them.
 static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// A logger that keeps the watchdog's warnings and panics on the first.
@@ -91,12 +240,13 @@ impl log::Log for PanicOnFirstWarning {
 
     fn log(&self, record: &log::Record) {
         let from_watchdog = std::thread::current().name() == Some("greenlet-monitor");
-        if record.level() != log::Level::Warn || !from_watchdog {
+        let message = record.args().to_string();
+        if record.level() != log::Level::Warn || !from_watchdog || !message.contains("has held") {
             return;
         }
         let first = {
             let mut warnings = WARNINGS.lock().unwrap();
-            warnings.push(record.args().to_string());
+            warnings.push(message);
             warnings.len() == 1
         };
         if first {

@@ -19,6 +19,7 @@ use super::thread::with_hub;
 use super::timer::TimerId;
 use super::unwind::{Elapsed, GreenletExit};
 use super::wait::{MAIN, Unwind, WaitReason, Waiter};
+use crate::monitor;
 
 /// The timer of a wait with a deadline, cancelled however the wait ends
 /// (woken early, killed, timed out elsewhere), so that no stale timer keeps
@@ -184,7 +185,7 @@ pub(crate) fn block_until(
                 raise_pending_of(header);
                 register(park(header, reason));
             },
-            raise_pending_of,
+            move |header| resumed(header, reason),
         );
         return;
     };
@@ -198,8 +199,17 @@ pub(crate) fn block_until(
             register(me);
             with_hub(|hub| armed.arm(hub, deadline, me));
         },
-        raise_pending_of,
+        move |header| resumed(header, reason),
     );
+}
+
+/// What a greenlet does first when it is resumed from a wait for `reason`:
+/// publishes the wait's location for the blocking monitor (where the
+/// greenlet runs from now on), then unwinds if a kill or timeout is pending.
+#[inline(always)]
+fn resumed(header: &Header, reason: WaitReason) {
+    monitor::resumed_from(header.id, reason.location);
+    raise_pending_of(header);
 }
 
 /// Records that the running greenlet `header` blocks for `reason`, and

@@ -11,6 +11,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use super::context;
 use super::header::{GreenletCoroutine, Request};
 use super::task;
+use crate::monitor;
 use crate::stack::{self, PooledStack};
 
 /// Makes a carrier coroutine on `stack`. Each time it is resumed to start a
@@ -26,7 +27,10 @@ pub(super) fn new_carrier(stack: PooledStack) -> GreenletCoroutine {
             // coroutine's body, which is about to run the current greenlet.
             unsafe { context::started(yielder) };
             context::with_current(|header| {
-                task::run(header.expect("a carrier runs a greenlet"));
+                let header = header.expect("a carrier runs a greenlet");
+                // Until it blocks, it runs from its spawn site.
+                monitor::starting(header.id, header.spawned_at());
+                task::run(header);
             });
             go_on = yielder.suspend(Request::Finished);
         }
