@@ -4,12 +4,16 @@
 
 mod async_result;
 mod barrier;
+mod buffer;
 mod channel;
 mod error;
 mod event;
 mod handoff;
+mod lifo_queue;
 pub mod mpsc;
 mod mutex;
+mod order;
+mod priority_queue;
 mod queue;
 mod semaphore;
 mod wait_queue;
@@ -19,6 +23,8 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use channel::Channel;
 pub use error::{GetError, PutError};
 pub use event::Event;
+pub use lifo_queue::{LifoIter, LifoQueue};
 pub use mutex::{Mutex, MutexGuard};
+pub use priority_queue::{PriorityIter, PriorityQueue};
 pub use queue::{Iter, Queue};
 pub use semaphore::{OverRelease, Semaphore, SemaphoreGuard};
