@@ -15,6 +15,7 @@ mod mutex;
 mod order;
 mod priority_queue;
 mod queue;
+mod rwlock;
 mod semaphore;
 mod wait_queue;
 
@@ -27,4 +28,5 @@ pub use lifo_queue::{LifoIter, LifoQueue};
 pub use mutex::{Mutex, MutexGuard};
 pub use priority_queue::{PriorityIter, PriorityQueue};
 pub use queue::{Iter, Queue};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{OverRelease, Semaphore, SemaphoreGuard};
