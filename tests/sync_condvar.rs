@@ -118,7 +118,13 @@ fn wait_timeout_from_main_and_greenlets() {
     *pair.0.lock() = 5;
     pair.1.notify_one();
     assert_eq!(in_greenlet.join().unwrap(), (5, false), "notified in time");
-    assert_eq!(pair.1.wait_timeout(pair.0.lock(), Duration::ZERO).1.timed_out(), true);
+    assert_eq!(
+        pair.1
+            .wait_timeout(pair.0.lock(), Duration::ZERO)
+            .1
+            .timed_out(),
+        true
+    );
 }
 
 #[test]
@@ -150,8 +156,9 @@ fn wait_while_and_wait_timeout_while_check_the_condition_first_and_after_each_wa
     assert_eq!(*guard, 5);
     drop(guard);
     counter.join().unwrap();
-    let (guard, result) =
-        pair.1.wait_timeout_while(pair.0.lock(), Duration::from_millis(2), |n| *n < 6);
+    let (guard, result) = pair
+        .1
+        .wait_timeout_while(pair.0.lock(), Duration::from_millis(2), |n| *n < 6);
     assert!(result.timed_out(), "nobody counts any more");
     assert_eq!(*guard, 5);
 }
@@ -206,7 +213,10 @@ fn a_waiter_whose_outer_timeout_expires_leaves_the_queue_to_the_next() {
         })
     };
     let patient = waiter(&pair, "patient");
-    assert!(impatient.join().unwrap(), "its timeout expired while it waited");
+    assert!(
+        impatient.join().unwrap(),
+        "its timeout expired while it waited"
+    );
     pair.1.notify_one(); // the impatient one left the queue: to the patient
     patient.join().unwrap();
     assert_eq!(*pair.0.lock(), ["patient"]);

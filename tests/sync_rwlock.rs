@@ -115,7 +115,10 @@ fn a_reader_that_arrives_while_a_writer_waits_queues_behind_it() {
     let held = lock.read();
     let writer = locker(&lock, &log, "w", true);
     greenlet::yield_now(); // the writer waits for the main context's read lock
-    assert!(lock.try_read().is_none(), "a newcomer cannot overtake the writer");
+    assert!(
+        lock.try_read().is_none(),
+        "a newcomer cannot overtake the writer"
+    );
     assert!(
         lock.read_timeout(Duration::from_millis(1)).is_none(),
         "nor wait past it"
@@ -124,7 +127,10 @@ fn a_reader_that_arrives_while_a_writer_waits_queues_behind_it() {
         .map(|i| locker(&lock, &log, &format!("r{i}"), false))
         .collect();
     greenlet::yield_now();
-    assert!(log.borrow().is_empty(), "the readers wait behind the writer");
+    assert!(
+        log.borrow().is_empty(),
+        "the readers wait behind the writer"
+    );
     drop(held);
     writer.join().unwrap();
     greenlet::joinall(readers);
@@ -212,7 +218,10 @@ fn try_and_timeout_forms_from_main_and_greenlets() {
         assert!(in_greenlet.join().unwrap(), "timed out in a greenlet too");
         drop(writer);
     }
-    assert!(!lock.is_locked(), "the timed-out waiters left nothing behind");
+    assert!(
+        !lock.is_locked(),
+        "the timed-out waiters left nothing behind"
+    );
     {
         let reader = lock.try_read().expect("free");
         let in_greenlet = {
@@ -261,7 +270,11 @@ fn readers_queued_behind_a_killed_writer_are_admitted() {
     writer.kill();
     assert_eq!(drops.count(), 1);
     greenlet::joinall(readers); // the main context still reads
-    assert_eq!(log.borrow().len(), 6, "all three read beside the main context");
+    assert_eq!(
+        log.borrow().len(),
+        6,
+        "all three read beside the main context"
+    );
     drop(held);
     assert!(!lock.is_locked());
     assert_eq!(*lock.write(), 0, "the killed writer changed nothing");
@@ -509,7 +522,10 @@ fn a_writer_is_never_beside_anyone_under_random_kills_and_timeouts() {
         }
     }
     for outcome in greenlet::joinall(handles) {
-        assert!(outcome.as_ref().err().is_none_or(|e| e.is_killed()), "only kills");
+        assert!(
+            outcome.as_ref().err().is_none_or(|e| e.is_killed()),
+            "only kills"
+        );
     }
     assert_eq!(inside.get(), (0, 0));
     assert!(!lock.is_locked(), "the lock came back");
