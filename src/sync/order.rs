@@ -281,10 +281,22 @@ mod tests {
     #[test]
     fn priority_puts_restored_items_before_equal_pushed_ones_latest_first() {
         let mut heap = Priority::default();
-        heap.push(Job { key: 1, name: "pushed" });
-        heap.push(Job { key: 0, name: "smaller" });
-        heap.restore(Job { key: 1, name: "restored first" });
-        heap.restore(Job { key: 1, name: "restored last" });
+        heap.push(Job {
+            key: 1,
+            name: "pushed",
+        });
+        heap.push(Job {
+            key: 0,
+            name: "smaller",
+        });
+        heap.restore(Job {
+            key: 1,
+            name: "restored first",
+        });
+        heap.restore(Job {
+            key: 1,
+            name: "restored last",
+        });
         let names: Vec<_> = drain(&mut heap).into_iter().map(|j| j.name).collect();
         assert_eq!(
             names,

@@ -52,7 +52,6 @@ pub struct Queue<T> {
 }
 
 impl<T> Queue<T> {
-
     /// A queue without a bound: [`put`](Self::put) never waits.
     ///
     /// # Examples

@@ -373,8 +373,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn write_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
-        (self.state.try_write() || self.state.wait(true, Some(timeout)))
-            .then(|| self.write_guard())
+        (self.state.try_write() || self.state.wait(true, Some(timeout))).then(|| self.write_guard())
     }
 
     /// Whether some context holds the lock, for reading or writing (or it
