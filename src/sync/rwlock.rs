@@ -16,91 +16,117 @@ struct Batch {
     waiters: Rc<WaitQueue<()>>,
 }
 
+/// The value of [`LockState::holders`] while a writer holds the lock.
+const WRITE_LOCKED: usize = usize::MAX;
+
 /// Who holds the lock, and who waits for it.
 ///
 /// # Invariants
 ///
-/// - `readers` counts the read guards out and the read locks handed to
-///   waiters that have not run yet; `writer` says the same of the one write
-///   lock. Never both.
+/// - `holders` counts the read guards out and the read locks handed to
+///   waiters that have not run yet, or is [`WRITE_LOCKED`] while the write
+///   guard is out or handed to a waiter.
 /// - `batches` holds every waiter in arrival order: a batch of readers
 ///   never follows another (a reader that arrives behind a batch of readers
 ///   joins it), nor does a batch of writers. A batch can be empty for a
 ///   moment (its waiters left); [`admit`](Self::admit) drops it as soon as
-///   it is first, and it runs after every release and every waiter that
-///   leaves.
+///   it is first, and it runs after every release while batches wait and
+///   after every waiter that leaves.
 /// - After `admit`, the first batch (if any) waits for a reason: readers for
-///   a writer, a writer for the lock. So an empty `batches` means that
-///   nobody waits, and a newcomer may take a free lock without overtaking.
+///   a writer, a writer for the lock. So no batch means that nobody waits,
+///   and a newcomer may take a free lock without overtaking.
+/// - `queued` says whether `batches` is non-empty, so that the uncontended
+///   calls need not borrow it.
 struct LockState {
-    readers: Cell<usize>,
-    writer: Cell<bool>,
+    holders: Cell<usize>,
+    queued: Cell<bool>,
     batches: RefCell<VecDeque<Batch>>,
 }
 
 impl LockState {
+    #[inline]
     fn try_read(&self) -> bool {
-        let free = !self.writer.get() && self.batches.borrow().is_empty();
+        let holders = self.holders.get();
+        let free = holders != WRITE_LOCKED && !self.queued.get();
         if free {
-            self.readers.set(self.readers.get() + 1);
+            self.holders.set(holders + 1);
         }
         free
     }
 
+    #[inline]
     fn try_write(&self) -> bool {
-        let free =
-            !self.writer.get() && self.readers.get() == 0 && self.batches.borrow().is_empty();
+        let free = self.holders.get() == 0 && !self.queued.get();
         if free {
-            self.writer.set(true);
+            self.holders.set(WRITE_LOCKED);
         }
         free
     }
 
+    #[inline]
     fn release_read(&self) {
-        let left = self.readers.get() - 1;
-        self.readers.set(left);
-        if left == 0 {
+        let left = self.holders.get() - 1;
+        self.holders.set(left);
+        if left == 0 && self.queued.get() {
             self.admit();
         }
     }
 
+    #[inline]
     fn release_write(&self) {
-        self.writer.set(false);
-        self.admit();
+        self.holders.set(0);
+        if self.queued.get() {
+            self.admit();
+        }
+    }
+
+    fn is_write_locked(&self) -> bool {
+        self.holders.get() == WRITE_LOCKED
+    }
+
+    /// How many read locks are out (0 while write-locked).
+    fn readers(&self) -> usize {
+        if self.is_write_locked() {
+            0
+        } else {
+            self.holders.get()
+        }
     }
 
     /// Hands the lock to the waiters at the front that may have it now: a
     /// whole batch of readers (and the next, if a batch between has gone
     /// empty), or one writer once no reader is left. Drops empty batches on
     /// the way. It only wakes: nothing switches here.
+    #[inline(never)]
     fn admit(&self) {
         let mut batches = self.batches.borrow_mut();
         while let Some(front) = batches.front() {
             if front.waiters.is_empty() {
                 batches.pop_front();
             } else if !front.write {
-                if self.writer.get() {
-                    return;
+                if self.is_write_locked() {
+                    break;
                 }
                 let woken = front.waiters.notify_all(&());
-                self.readers.set(self.readers.get() + woken);
+                self.holders.set(self.holders.get() + woken);
                 batches.pop_front();
             } else {
-                if self.writer.get() || self.readers.get() > 0 {
-                    return;
+                if self.holders.get() != 0 {
+                    break;
                 }
                 // Stale entries (woken meanwhile by a timeout or a kill)
                 // are skipped: if none is live, the batch goes.
                 if front.waiters.notify_one(()).is_ok() {
-                    self.writer.set(true);
+                    self.holders.set(WRITE_LOCKED);
                     if front.waiters.is_empty() {
                         batches.pop_front();
                     }
-                    return;
+                    break;
                 }
                 batches.pop_front();
             }
         }
+        self.queued.set(!batches.is_empty());
     }
 
     /// The batch a newcomer waits in: the last one if it is of its kind,
@@ -115,6 +141,7 @@ impl LockState {
                     write,
                     waiters: waiters.clone(),
                 });
+                self.queued.set(true);
                 waiters
             }
         }
@@ -223,8 +250,8 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             state: LockState {
-                readers: Cell::new(0),
-                writer: Cell::new(false),
+                holders: Cell::new(0),
+                queued: Cell::new(false),
                 batches: RefCell::new(VecDeque::new()),
             },
             value: RefCell::new(value),
@@ -389,7 +416,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(!lock.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.state.writer.get() || self.state.readers.get() > 0
+        self.state.holders.get() != 0
     }
 
     /// Whether a writer holds the lock (or it was handed to one that has
@@ -406,7 +433,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.is_write_locked());
     /// ```
     pub fn is_write_locked(&self) -> bool {
-        self.state.writer.get()
+        self.state.is_write_locked()
     }
 
     /// How many read locks are held (or handed to readers that have not run
@@ -420,7 +447,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(lock.readers(), 2);
     /// ```
     pub fn readers(&self) -> usize {
-        self.state.readers.get()
+        self.state.readers()
     }
 
     /// The value, through an exclusive borrow: nobody can hold the lock
