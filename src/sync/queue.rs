@@ -89,6 +89,7 @@ impl<T> Queue<T> {
     /// queue.put('a').unwrap();
     /// assert!(matches!(queue.try_put('b'), Err(PutError::Full('b'))));
     /// ```
+    #[track_caller]
     pub fn bounded(bound: usize) -> Queue<T> {
         Queue {
             core: QueueCore::new(Some(bound), "Queue"),
@@ -379,6 +380,7 @@ impl<T> Queue<T> {
     /// queue.task_done();
     /// assert_eq!(queue.unfinished(), 0);
     /// ```
+    #[track_caller]
     pub fn task_done(&self) {
         self.core.task_done("Queue");
     }
