@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenlet::sync::{Channel, Event, Mutex, Queue, Semaphore};
+use greenlet::sync::{Channel, Event, Mutex, PriorityQueue, Queue, RwLock, Semaphore};
 use measure::{NoTally, Sample};
 
 fn mutex(c: &mut Criterion) {
@@ -32,6 +32,66 @@ fn mutex(c: &mut Criterion) {
     group.bench_function("std", |b| {
         b.iter(|| {
             *std_mutex.lock().unwrap() += 1;
+        })
+    });
+    group.finish();
+}
+
+/// `RwLock` read and write, uncontended, against `std::sync::RwLock`.
+fn rwlock(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rwlock_uncontended");
+    let green = RwLock::new(0u64);
+    let std_lock = std::sync::RwLock::new(0u64);
+    group.bench_function("greenlet_read", |b| b.iter(|| black_box(*green.read())));
+    group.bench_function("std_read", |b| {
+        b.iter(|| black_box(*std_lock.read().unwrap()))
+    });
+    group.bench_function("greenlet_write", |b| b.iter(|| *green.write() += 1));
+    group.bench_function("std_write", |b| b.iter(|| *std_lock.write().unwrap() += 1));
+    group.finish();
+}
+
+/// A put and a get on a `PriorityQueue` holding 100 items, against a push
+/// and a pop on `std::collections::BinaryHeap` (of `Reverse`, smallest
+/// first, as the queue) holding as many; and a FIFO `Queue`'s put and get,
+/// the share of the queue core.
+fn priority_queue(c: &mut Criterion) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    const HELD: u64 = 100;
+    let mut group = c.benchmark_group("priority_queue_put_get");
+    let queue = PriorityQueue::unbounded();
+    let mut heap = BinaryHeap::new();
+    for n in 0..HELD {
+        queue.put(n * 7 % HELD).unwrap();
+        heap.push(Reverse(n * 7 % HELD));
+    }
+    let mut n = 0u64;
+    group.bench_function("greenlet", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(37);
+            queue.put(n % HELD).unwrap();
+            black_box(queue.get().unwrap())
+        })
+    });
+    // The queue core's share: the same put and get on a FIFO `Queue`.
+    let fifo = Queue::unbounded();
+    for n in 0..HELD {
+        fifo.put(n).unwrap();
+    }
+    group.bench_function("greenlet_fifo_queue", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(37);
+            fifo.put(n % HELD).unwrap();
+            black_box(fifo.get().unwrap())
+        })
+    });
+    group.bench_function("std_binary_heap", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(37);
+            heap.push(Reverse(n % HELD));
+            black_box(heap.pop().unwrap())
         })
     });
     group.finish();
@@ -158,5 +218,13 @@ fn handoff(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mutex, queue_ping_pong, handoff, event_wake_10000);
+criterion_group!(
+    benches,
+    mutex,
+    rwlock,
+    priority_queue,
+    queue_ping_pong,
+    handoff,
+    event_wake_10000
+);
 criterion_main!(benches);

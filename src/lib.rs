@@ -16,8 +16,10 @@
 //!   one hub per core, each thread with its own `SO_REUSEPORT` listener.
 //! - [`signal`]: waiting for Unix signals (`SIGINT`, `SIGTERM`, …) in one
 //!   greenlet while the others run.
-//! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks, semaphores,
-//!   barriers, queues, channels, pools and greenlet-local values, all FIFO.
+//! - [`sync`], [`pool`] and [`greenlet_local!`]: events, locks (mutex,
+//!   reader-writer, condition variables), semaphores, barriers, queues
+//!   (FIFO, LIFO, priority), channels, pools and greenlet-local values, all
+//!   FIFO.
 //! - Threads: [`threadpool`] and [`fs`] make blocking calls (files, name
 //!   lookups, C libraries) on a pool of OS threads, [`Handle`] spawns
 //!   greenlets on a hub from other threads, and [`block_on`] awaits a

@@ -708,6 +708,48 @@ fn killing_an_async_result_waiter_runs_its_destructors_and_spares_the_others() {
 }
 
 #[test]
+fn a_failed_async_result_gives_its_error_to_every_getter_and_cannot_be_set_again() {
+    let outcome = AsyncResult::<Result<u32, Rc<std::io::Error>>>::new();
+    let getters: Vec<_> = (0..3)
+        .map(|_| {
+            let outcome = outcome.clone();
+            greenlet::spawn(move || outcome.get().map_err(|e| e.to_string()))
+        })
+        .collect();
+    greenlet::yield_now(); // all three wait
+    let failer = {
+        let outcome = outcome.clone();
+        greenlet::spawn(move || outcome.set_error(Rc::new(std::io::Error::other("refused"))))
+    };
+    assert_eq!(failer.join().unwrap(), Ok(()));
+    for outcome in greenlet::joinall(getters) {
+        assert_eq!(outcome.unwrap(), Err("refused".to_string()));
+    }
+    assert_eq!(
+        outcome
+            .get_timeout(Duration::from_millis(1))
+            .map(|r| r.is_err()),
+        Some(true),
+        "the main context gets it at once"
+    );
+    assert_eq!(outcome.set(Ok(1)), Err(AlreadySet));
+    assert_eq!(
+        outcome.set_error(Rc::new(std::io::Error::other("again"))),
+        Err(AlreadySet),
+        "the first outcome stays"
+    );
+    assert_eq!(
+        outcome.try_get().unwrap().unwrap_err().to_string(),
+        "refused"
+    );
+    // Succeeding is a set of Ok.
+    let ok = AsyncResult::<Result<u32, String>>::new();
+    ok.set(Ok(5)).unwrap();
+    assert_eq!(ok.get(), Ok(5));
+    assert_eq!(ok.set_error("late".into()), Err(AlreadySet));
+}
+
+#[test]
 fn getting_a_result_nobody_can_set_is_a_deadlock() {
     let result = AsyncResult::<u8>::default();
     let err = catch_unwind(AssertUnwindSafe(|| result.get())).unwrap_err();

@@ -68,6 +68,31 @@ impl std::error::Error for AlreadySet {}
 /// }
 /// writer.join().unwrap();
 /// ```
+///
+/// # Failing
+///
+/// gevent's `set_exception` is an `AsyncResult<Result<T, E>>` here: the
+/// setter stores `Ok` or `Err` (with [`set_error`](Self::set_error) for the
+/// latter), and every getter gets a clone of the outcome, so `E` must be
+/// [`Clone`]; wrap an error that is not in an [`Rc`](std::rc::Rc). The
+/// waiting, the wake-ups and [`AlreadySet`] do not depend on which it is.
+///
+/// ```
+/// use std::rc::Rc;
+/// use greenlet::sync::AsyncResult;
+///
+/// let outcome = AsyncResult::<Result<u32, Rc<std::io::Error>>>::new();
+/// let worker = {
+///     let outcome = outcome.clone();
+///     greenlet::spawn(move || {
+///         let err = std::io::Error::other("disk full");
+///         outcome.set_error(Rc::new(err)).unwrap();
+///     })
+/// };
+/// let err = outcome.get().unwrap_err(); // runs the worker meanwhile
+/// assert_eq!(err.to_string(), "disk full");
+/// worker.join().unwrap();
+/// ```
 pub struct AsyncResult<T> {
     inner: Rc<Inner<T>>,
 }
@@ -212,6 +237,29 @@ impl<T: Clone> AsyncResult<T> {
     /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.value.borrow().clone()
+    }
+}
+
+impl<T, E> AsyncResult<Result<T, E>> {
+    /// Fails the result: stores `Err(error)` and wakes every waiter, as
+    /// [`set`](Self::set) does (gevent's `set_exception`). See
+    /// [Failing](Self#failing).
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadySet`] when an outcome was set before; it stays.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let result = greenlet::sync::AsyncResult::<Result<u8, String>>::new();
+    /// result.set_error(String::from("no answer"))?;
+    /// assert_eq!(result.get(), Err(String::from("no answer")));
+    /// assert!(result.set(Ok(1)).is_err());
+    /// # Ok::<(), greenlet::sync::AlreadySet>(())
+    /// ```
+    pub fn set_error(&self, error: E) -> Result<(), AlreadySet> {
+        self.set(Err(error))
     }
 }
 

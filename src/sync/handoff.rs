@@ -1,8 +1,9 @@
-//! The core that [`Queue`](super::Queue) and [`Channel`](super::Channel)
-//! share: getters waiting in FIFO order for an item handed to them, the
-//! closed flag, and the shape of every put, get and close. What differs
-//! between the two, where an item waits for a getter and how a putter
-//! waits, is a [`Store`].
+//! The core that the queues ([`Queue`](super::Queue),
+//! [`LifoQueue`](super::LifoQueue), [`PriorityQueue`](super::PriorityQueue))
+//! and [`Channel`](super::Channel) share: getters waiting in FIFO order for
+//! an item handed to them, the closed flag, and the shape of every put, get,
+//! peek and close. What differs between them, where an item waits for a
+//! getter and how a putter waits, is a [`Store`].
 //!
 //! Ground rules: a store changes the getters and the closed flag only
 //! through [`Handoff`]'s methods, and the handles reach the store only
@@ -59,6 +60,18 @@ pub(super) trait Store<T>: Sized {
 
     /// The core was just closed and its getters told: tells the putters.
     fn close(core: &Handoff<T, Self>);
+}
+
+/// A [`Store`] whose next item can be looked at without taking it (a
+/// queue's buffer: a channel's items belong to waiting putters).
+pub(super) trait Peek<T>: Store<T> {
+    /// The name of a blocked peek in deadlock reports.
+    const PEEK: &'static str;
+
+    /// A clone of the item that [`Store::take`] would take, if any.
+    fn front(core: &Handoff<T, Self>) -> Option<T>
+    where
+        T: Clone;
 }
 
 /// The state that the handles of one queue or channel share.
@@ -203,6 +216,72 @@ impl<T, S: Store<T>> Handoff<T, S> {
     fn redeliver(&self, item: T) {
         if let Err(item) = self.hand_to_getter(item) {
             S::keep(self, item);
+        }
+    }
+}
+
+impl<T: Clone, S: Peek<T>> Handoff<T, S> {
+    /// A clone of the item the next get would take, waiting (FIFO, in line
+    /// with the getters) at most `timeout` for one.
+    ///
+    /// A peeker waits as a getter does. The item handed to it goes on to
+    /// the next waiting getter, or is kept by the store, once cloned: so the
+    /// peek takes nothing, and the getters behind it keep their order.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    #[track_caller]
+    pub(super) fn peek(&self, timeout: Option<Duration>) -> Result<T, GetError> {
+        if let Some(item) = S::front(self) {
+            return Ok(item);
+        }
+        if self.closed.get() {
+            return Err(GetError::Closed);
+        }
+        let got = self.getters.wait(S::PEEK, timeout, |got| {
+            if let Some(item) = got {
+                self.redeliver(item);
+            }
+        });
+        match got {
+            Ok(Some(item)) => {
+                // Redelivered when dropped, even if the clone panics.
+                let back = GiveBack {
+                    core: self,
+                    item: Some(item),
+                };
+                Ok(back.item.clone().expect("the item just handed over"))
+            }
+            Ok(None) => Err(GetError::Closed),
+            Err(WaitError::TimedOut) => Err(GetError::TimedOut),
+        }
+    }
+
+    /// A clone of the item the next get would take, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_get`](Self::try_get).
+    pub(super) fn try_peek(&self) -> Result<T, GetError> {
+        match S::front(self) {
+            Some(item) => Ok(item),
+            None if self.closed.get() => Err(GetError::Closed),
+            None => Err(GetError::Empty),
+        }
+    }
+}
+
+/// An item a peeker was handed: redelivered when dropped.
+struct GiveBack<'a, T, S: Store<T>> {
+    core: &'a Handoff<T, S>,
+    item: Option<T>,
+}
+
+impl<T, S: Store<T>> Drop for GiveBack<'_, T, S> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.core.redeliver(item);
         }
     }
 }

@@ -246,7 +246,7 @@ impl<T: ?Sized> Mutex<T> {
                 .value
                 .try_borrow_mut()
                 .expect("greenlet: a locked Mutex has no other guard"),
-            _unlock: Unlock(&self.state),
+            unlock: Unlock(self),
         }
     }
 }
@@ -295,15 +295,23 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     // Fields drop in order: the borrow ends before the lock passes on.
     value: RefMut<'a, T>,
-    _unlock: Unlock<'a>,
+    unlock: Unlock<'a, T>,
 }
 
-/// Unlocks when dropped.
-struct Unlock<'a>(&'a LockState);
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks, to lock it again once the guard is gone
+    /// (as [`Condvar`](super::Condvar) does).
+    pub(super) fn mutex(&self) -> &'a Mutex<T> {
+        self.unlock.0
+    }
+}
 
-impl Drop for Unlock<'_> {
+/// Unlocks its mutex when dropped.
+struct Unlock<'a, T: ?Sized>(&'a Mutex<T>);
+
+impl<T: ?Sized> Drop for Unlock<'_, T> {
     fn drop(&mut self) {
-        self.0.unlock();
+        self.0.state.unlock();
     }
 }
 

@@ -1,159 +1,11 @@
 //! `Queue`: a FIFO queue of items between greenlets, bounded or not, that
 //! can be closed and joined.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::fmt;
-use std::rc::Rc;
 use std::time::Duration;
 
+use super::buffer::{QueueCore, queue_impls};
 use super::error::{GetError, PutError};
-use super::handoff::{Handoff, Store};
-use super::wait_queue::{WaitError, WaitQueue};
-
-/// A queue's [`Store`]: a buffer of items, and putters waiting for room.
-///
-/// # Invariants
-///
-/// - A getter waits only while `items` is empty, and an item goes to the
-///   buffer only when no getter waits: so `items` and the core's getters
-///   are never both non-empty, and taking from the buffer overtakes nobody.
-/// - A putter waits only while the queue is full, and every slot that frees
-///   while putters wait is handed to the first of them (counted in
-///   `reserved` until it uses it): so while putters wait the queue stays
-///   full, and a newcomer cannot overtake them.
-struct Buffer<T> {
-    /// Items that no getter has been handed yet, in FIFO order.
-    items: RefCell<VecDeque<T>>,
-    /// Items handed to a waiting getter that has not taken it yet.
-    in_flight: Cell<usize>,
-    /// Slots handed to a waiting putter that has not used it yet.
-    reserved: Cell<usize>,
-    /// `Some(n)` for [`Queue::bounded`].
-    bound: Option<usize>,
-    /// Items put and not yet marked done with [`Queue::task_done`].
-    unfinished: Cell<usize>,
-    /// Putters of a full bounded queue waiting for a slot (`true`), or to
-    /// hear that the queue is closed (`false`).
-    putters: WaitQueue<bool>,
-    /// [`Queue::join`]ers, woken when `unfinished` drops to zero.
-    joiners: WaitQueue<()>,
-}
-
-impl<T> Buffer<T> {
-    /// What counts against the bound: buffered, in flight and reserved.
-    fn held(&self) -> usize {
-        self.items.borrow().len() + self.in_flight.get() + self.reserved.get()
-    }
-
-    /// Whether a newcomer may put an item now without overtaking anyone.
-    #[inline]
-    fn has_room(&self) -> bool {
-        // Putters wait only on a bounded queue.
-        self.bound
-            .is_none_or(|bound| self.putters.is_empty() && self.held() < bound)
-    }
-}
-
-/// The state that a queue's handles share.
-type Inner<T> = Handoff<T, Buffer<T>>;
-
-impl<T> Inner<T> {
-    /// Puts `item` in (room is known): to the first waiting getter, else to
-    /// the back of the buffer.
-    fn push(&self, item: T) {
-        let buffer = self.store();
-        buffer.unfinished.set(buffer.unfinished.get() + 1);
-        if let Err(item) = self.hand_to_getter(item) {
-            buffer.items.borrow_mut().push_back(item);
-        } else {
-            buffer.in_flight.set(buffer.in_flight.get() + 1);
-        }
-    }
-
-    /// One item left the queue: its slot goes to the first blocked putter.
-    #[inline]
-    fn free_slot(&self) {
-        if self.store().bound.is_some() {
-            self.free_bounded_slot();
-        }
-    }
-
-    #[inline(never)]
-    fn free_bounded_slot(&self) {
-        let buffer = self.store();
-        if !self.is_closed() && buffer.putters.notify_one(true).is_ok() {
-            buffer.reserved.set(buffer.reserved.get() + 1);
-        }
-    }
-
-    /// A slot handed to a putter that left without using it: to the next.
-    fn return_slot(&self) {
-        let buffer = self.store();
-        buffer.reserved.set(buffer.reserved.get() - 1);
-        self.free_slot();
-    }
-}
-
-impl<T> Store<T> for Buffer<T> {
-    const GET: &'static str = "Queue::get";
-
-    fn try_put(queue: &Inner<T>, item: T) -> Result<(), T> {
-        if queue.store().has_room() {
-            queue.push(item);
-            Ok(())
-        } else {
-            Err(item)
-        }
-    }
-
-    #[track_caller]
-    fn wait_put(queue: &Inner<T>, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
-        let buffer = queue.store();
-        let granted = buffer.putters.wait("Queue::put", timeout, |granted| {
-            if granted {
-                queue.return_slot();
-            }
-        });
-        match granted {
-            Ok(true) if !queue.is_closed() => {
-                buffer.reserved.set(buffer.reserved.get() - 1);
-                queue.push(item);
-                Ok(())
-            }
-            Ok(true) => {
-                // Closed after the slot was handed over: no item enters now.
-                buffer.reserved.set(buffer.reserved.get() - 1);
-                Err(PutError::Closed(item))
-            }
-            Ok(false) => Err(PutError::Closed(item)),
-            Err(WaitError::TimedOut) => Err(PutError::TimedOut(item)),
-        }
-    }
-
-    fn take(queue: &Inner<T>) -> Option<T> {
-        let item = queue.store().items.borrow_mut().pop_front()?;
-        queue.free_slot();
-        Some(item)
-    }
-
-    fn taken(queue: &Inner<T>) {
-        let buffer = queue.store();
-        buffer.in_flight.set(buffer.in_flight.get() - 1);
-        queue.free_slot();
-    }
-
-    /// Back to the front of the buffer, ahead of every item put after it.
-    fn keep(queue: &Inner<T>, item: T) {
-        let buffer = queue.store();
-        buffer.in_flight.set(buffer.in_flight.get() - 1);
-        buffer.items.borrow_mut().push_front(item);
-    }
-
-    fn close(queue: &Inner<T>) {
-        while queue.store().putters.notify_one(false).is_ok() {}
-    }
-}
+use super::order::Fifo;
 
 /// A FIFO queue of items between greenlets (and the main context): gevent's
 /// `Queue` and `JoinableQueue`, with many producers and many consumers.
@@ -170,6 +22,7 @@ impl<T> Store<T> for Buffer<T> {
 /// - A slot that frees in a full bounded queue is handed to the first
 ///   blocked putter; one that is killed first passes it on.
 ///
+/// [`peek`](Self::peek) waits as a get does but leaves the item in place.
 /// [`close`](Self::close) ends the stream: getters drain what is left and
 /// then get [`GetError::Closed`]; putters get [`PutError::Closed`] with
 /// their item. [`task_done`](Self::task_done) and [`join`](Self::join) let
@@ -195,24 +48,10 @@ impl<T> Store<T> for Buffer<T> {
 /// # Ok::<(), greenlet::sync::PutError<u32>>(())
 /// ```
 pub struct Queue<T> {
-    inner: Rc<Inner<T>>,
+    core: QueueCore<Fifo<T>>,
 }
 
 impl<T> Queue<T> {
-    fn with_bound(bound: Option<usize>) -> Queue<T> {
-        Queue {
-            inner: Rc::new(Handoff::new(Buffer {
-                items: RefCell::new(VecDeque::new()),
-                in_flight: Cell::new(0),
-                reserved: Cell::new(0),
-                bound,
-                unfinished: Cell::new(0),
-                putters: WaitQueue::new(),
-                joiners: WaitQueue::new(),
-            })),
-        }
-    }
-
     /// A queue without a bound: [`put`](Self::put) never waits.
     ///
     /// # Examples
@@ -225,7 +64,9 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.len(), 1000);
     /// ```
     pub fn unbounded() -> Queue<T> {
-        Queue::with_bound(None)
+        Queue {
+            core: QueueCore::new(None, "Queue"),
+        }
     }
 
     /// A queue that holds at most `bound` items: [`put`](Self::put) waits
@@ -250,11 +91,9 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn bounded(bound: usize) -> Queue<T> {
-        assert!(
-            bound >= 1,
-            "Queue::bounded(0): a queue must hold at least one item (a Channel holds none)"
-        );
-        Queue::with_bound(Some(bound))
+        Queue {
+            core: QueueCore::new(Some(bound), "Queue"),
+        }
     }
 
     /// Puts `item` at the back of the queue, waiting (FIFO) while a bounded
@@ -288,7 +127,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.inner.put(item, None)
+        self.core.put(item, None)
     }
 
     /// Puts `item` if there is room now and no putter waits; never blocks.
@@ -308,7 +147,7 @@ impl<T> Queue<T> {
     /// assert!(matches!(queue.try_put(2), Err(PutError::Full(2))));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
-        self.inner.try_put(item)
+        self.core.try_put(item)
     }
 
     /// As [`put`](Self::put), but waits at most `timeout` for room.
@@ -336,7 +175,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.inner.put(item, Some(timeout))
+        self.core.put(item, Some(timeout))
     }
 
     /// Takes the item at the front of the queue, waiting (FIFO) while the
@@ -367,7 +206,7 @@ impl<T> Queue<T> {
     #[inline]
     #[track_caller]
     pub fn get(&self) -> Result<T, GetError> {
-        self.inner.get(None)
+        self.core.get(None)
     }
 
     /// Takes the item at the front of the queue if there is one; never
@@ -393,7 +232,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.try_get(), Err(GetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, GetError> {
-        self.inner.try_get()
+        self.core.try_get()
     }
 
     /// As [`get`](Self::get), but waits at most `timeout` for an item.
@@ -418,7 +257,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.inner.get(Some(timeout))
+        self.core.get(Some(timeout))
     }
 
     /// How many items are in the queue: those waiting to be taken, and
@@ -433,8 +272,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        let buffer = self.inner.store();
-        buffer.items.borrow().len() + buffer.in_flight.get()
+        self.core.len()
     }
 
     /// Whether [`len`](Self::len) is 0.
@@ -463,7 +301,7 @@ impl<T> Queue<T> {
     /// assert_eq!(Queue::<u8>::unbounded().bound(), None);
     /// ```
     pub fn bound(&self) -> Option<usize> {
-        self.inner.store().bound
+        self.core.bound()
     }
 
     /// Closes the queue: it takes no more items. Getters drain the items
@@ -485,7 +323,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Err(GetError::Closed));
     /// ```
     pub fn close(&self) {
-        self.inner.close();
+        self.core.close();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -498,7 +336,7 @@ impl<T> Queue<T> {
     /// assert!(queue.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
+        self.core.is_closed()
     }
 
     /// An iterator that [`get`](Self::get)s items, waiting for each, until
@@ -549,16 +387,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn task_done(&self) {
-        let buffer = self.inner.store();
-        let unfinished = buffer.unfinished.get();
-        assert!(
-            unfinished > 0,
-            "Queue::task_done called more times than items were put"
-        );
-        buffer.unfinished.set(unfinished - 1);
-        if unfinished == 1 {
-            buffer.joiners.notify_all(&());
-        }
+        self.core.task_done("Queue");
     }
 
     /// How many items were put and not yet marked done with
@@ -573,7 +402,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.unfinished(), 2);
     /// ```
     pub fn unfinished(&self) -> usize {
-        self.inner.store().unfinished.get()
+        self.core.unfinished()
     }
 
     /// Waits until every item put has been marked done with
@@ -606,13 +435,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn join(&self) {
-        if self.unfinished() > 0 {
-            let _ = self
-                .inner
-                .store()
-                .joiners
-                .wait("Queue::join", None, |()| {});
-        }
+        self.core.join(None);
     }
 
     /// As [`join`](Self::join), but waits at most `timeout`; returns whether
@@ -634,51 +457,95 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.unfinished() == 0
-            || self
-                .inner
-                .store()
-                .joiners
-                .wait("Queue::join", Some(timeout), |()| {})
-                .is_ok()
+        self.core.join(Some(timeout))
     }
 }
 
-impl<T> Clone for Queue<T> {
-    fn clone(&self) -> Self {
-        Queue {
-            inner: self.inner.clone(),
-        }
+impl<T: Clone> Queue<T> {
+    /// A clone of the item at the front of the queue, which stays there,
+    /// waiting while the queue is empty: gevent's `Queue.peek`.
+    ///
+    /// A peeker waits in line with the getters. An item put while it waits
+    /// is handed to it as to a getter, and once cloned goes on to the next
+    /// waiting getter (or back to the front of the queue): a peek takes
+    /// nothing, and the getters behind it keep their order.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and empty, including
+    /// when it is closed while the call waits.
+    ///
+    /// # Panics
+    ///
+    /// Unwinds the caller if it is killed or its timeout expires while it
+    /// waits; an item handed to it meanwhile goes on as above. In the main
+    /// context, panics with the deadlock report when no greenlet could ever
+    /// put an item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::sync::Queue;
+    ///
+    /// let queue = Queue::unbounded();
+    /// let producer = queue.clone();
+    /// greenlet::spawn(move || producer.put("first").unwrap());
+    /// assert_eq!(queue.peek(), Ok("first")); // runs the producer meanwhile
+    /// assert_eq!(queue.len(), 1);
+    /// assert_eq!(queue.get(), Ok("first"));
+    /// ```
+    #[track_caller]
+    pub fn peek(&self) -> Result<T, GetError> {
+        self.core.peek(None)
     }
-}
 
-impl<T> Default for Queue<T> {
-    /// An [`unbounded`](Queue::unbounded) queue.
-    fn default() -> Self {
-        Queue::unbounded()
+    /// A clone of the item at the front of the queue if there is one; never
+    /// blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] if the queue is empty, [`GetError::Closed`] if it
+    /// is also closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::sync::{GetError, Queue};
+    ///
+    /// let queue = Queue::unbounded();
+    /// assert_eq!(queue.try_peek(), Err(GetError::Empty));
+    /// queue.put(1).unwrap();
+    /// queue.put(2).unwrap();
+    /// assert_eq!(queue.try_peek(), Ok(1));
+    /// assert_eq!(queue.len(), 2);
+    /// ```
+    pub fn try_peek(&self) -> Result<T, GetError> {
+        self.core.try_peek()
     }
-}
 
-impl<T> fmt::Debug for Queue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let buffer = self.inner.store();
-        f.debug_struct("Queue")
-            .field("len", &self.len())
-            .field("bound", &buffer.bound)
-            .field("closed", &self.inner.is_closed())
-            .field("unfinished", &buffer.unfinished.get())
-            .field("getters", &self.inner.getters())
-            .field("putters", &buffer.putters.len())
-            .finish()
-    }
-}
-
-impl<T> IntoIterator for &Queue<T> {
-    type Item = T;
-    type IntoIter = Iter<T>;
-
-    fn into_iter(self) -> Iter<T> {
-        self.iter()
+    /// As [`peek`](Self::peek), but waits at most `timeout` for an item.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::TimedOut`] if the timeout passes first,
+    /// [`GetError::Closed`] as for [`peek`](Self::peek).
+    ///
+    /// # Panics
+    ///
+    /// As [`peek`](Self::peek).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenlet::sync::{GetError, Queue};
+    ///
+    /// let queue = Queue::<u8>::unbounded();
+    /// assert_eq!(queue.peek_timeout(Duration::from_millis(2)), Err(GetError::TimedOut));
+    /// ```
+    #[track_caller]
+    pub fn peek_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.core.peek(Some(timeout))
     }
 }
 
@@ -701,17 +568,4 @@ pub struct Iter<T> {
     queue: Queue<T>,
 }
 
-impl<T> Iterator for Iter<T> {
-    type Item = T;
-
-    #[track_caller]
-    fn next(&mut self) -> Option<T> {
-        self.queue.get().ok()
-    }
-}
-
-impl<T> fmt::Debug for Iter<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Iter").field(&self.queue).finish()
-    }
-}
+queue_impls!(Queue, Iter);
