@@ -10,14 +10,14 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::hub::{WaitReason, Waiter, block_until};
-use crate::sync::Event;
+use crate::sync::{AsyncResult, Event, LifoQueue, PriorityQueue, Queue};
 use crate::{Greenlet, ScopedJoinHandle};
 
 /// Something [`wait`] and [`iwait`] can watch: a greenlet (ready once
-/// finished), an [`Event`] (once set), an
-/// [`AsyncResult`](crate::sync::AsyncResult) (once it has a value), a
-/// [`Queue`] (while it has an item or is closed), a scoped greenlet's
-/// handle. Sealed: the library implements it.
+/// finished), an [`Event`] (once set), an [`AsyncResult`] (once it has a
+/// value), a [`Queue`], [`LifoQueue`] or [`PriorityQueue`] (while it has an
+/// item, or once it is closed), a scoped greenlet's handle. Sealed: the
+/// library implements it.
 ///
 /// # Examples
 ///
@@ -214,3 +214,35 @@ impl Waitable for Event {
         self.is_set()
     }
 }
+
+impl<T> private::Watch for AsyncResult<T> {
+    fn watch(&self, watcher: Watcher) {
+        AsyncResult::watch(self, watcher.0);
+    }
+}
+
+impl<T> Waitable for AsyncResult<T> {
+    fn is_ready(&self) -> bool {
+        self.is_set()
+    }
+}
+
+/// A queue type is ready while it has an item, or once it is closed (a get
+/// then returns at once).
+macro_rules! waitable_queue {
+    ($($queue:ident $(where T: $bound:path)?),*) => {$(
+        impl<T $(: $bound)?> private::Watch for $queue<T> {
+            fn watch(&self, watcher: Watcher) {
+                $queue::watch(self, watcher.0);
+            }
+        }
+
+        impl<T $(: $bound)?> Waitable for $queue<T> {
+            fn is_ready(&self) -> bool {
+                !self.is_empty() || self.is_closed()
+            }
+        }
+    )*};
+}
+
+waitable_queue!(Queue, LifoQueue, PriorityQueue where T: Ord);

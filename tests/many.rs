@@ -170,3 +170,33 @@ fn a_wait_nothing_can_end_is_a_deadlock_with_a_report() {
         "{message}"
     );
 }
+
+#[test]
+fn queues_are_ready_while_they_hold_an_item_or_once_closed() {
+    use greenlet::sync::{AsyncResult, LifoQueue, PriorityQueue, Queue};
+    let fifo: Queue<u32> = Queue::unbounded();
+    let lifo: LifoQueue<u32> = LifoQueue::unbounded();
+    let prio: PriorityQueue<u32> = PriorityQueue::unbounded();
+    let result: AsyncResult<&str> = AsyncResult::new();
+    let objects: [&dyn Waitable; 4] = [&fifo, &lifo, &prio, &result];
+    assert!(greenlet::wait(&objects, Some(1), Some(Duration::ZERO)).is_empty());
+    let feeder = {
+        let (lifo, prio, result) = (lifo.clone(), prio.clone(), result.clone());
+        greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(1));
+            prio.put(3).unwrap();
+            greenlet::sleep(Duration::from_millis(1));
+            lifo.put(1).unwrap();
+            greenlet::sleep(Duration::from_millis(1));
+            result.set("done").unwrap();
+        })
+    };
+    let order: Vec<usize> = greenlet::iwait(&objects[1..], Some(Duration::from_secs(5))).collect();
+    assert_eq!(order, [1, 0, 2]); // prio, lifo, result (indices into the slice)
+    feeder.join().unwrap();
+    // Nothing was taken: the items are still there.
+    assert_eq!((lifo.len(), prio.len()), (1, 1));
+    // A closed, empty queue is ready: a get returns at once.
+    fifo.close();
+    assert_eq!(greenlet::wait(&[&fifo], None, None), [0]);
+}

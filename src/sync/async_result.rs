@@ -6,10 +6,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::wait_queue::WaitQueue;
+use super::watchers::Watchers;
 
 struct Inner<T> {
     value: RefCell<Option<T>>,
     waiters: WaitQueue<()>,
+    /// `greenlet::wait` calls watching for the value.
+    watchers: Watchers,
 }
 
 /// The error of setting an [`AsyncResult`] that is set already. The value
@@ -111,6 +114,7 @@ impl<T> AsyncResult<T> {
             inner: Rc::new(Inner {
                 value: RefCell::new(None),
                 waiters: WaitQueue::new(),
+                watchers: Watchers::new(),
             }),
         }
     }
@@ -145,7 +149,13 @@ impl<T> AsyncResult<T> {
             *slot = Some(value);
         }
         self.inner.waiters.notify_all(&());
+        self.inner.watchers.wake_all();
         Ok(())
+    }
+
+    /// Adds a `greenlet::wait` watching for the value.
+    pub(crate) fn watch(&self, waiter: crate::hub::Waiter) {
+        self.inner.watchers.add(waiter);
     }
 
     /// Whether a value is set.

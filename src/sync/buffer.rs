@@ -16,6 +16,8 @@ use super::error::{GetError, PutError};
 use super::handoff::{Handoff, Peek, Store};
 use super::order::Order;
 use super::wait_queue::{WaitError, WaitQueue};
+use super::watchers::Watchers;
+use crate::hub::Waiter;
 
 /// A queue's [`Store`]: a buffer of items, and putters waiting for room.
 ///
@@ -44,6 +46,8 @@ pub(super) struct Buffer<O> {
     putters: WaitQueue<bool>,
     /// `join`ers, woken when `unfinished` drops to zero.
     joiners: WaitQueue<()>,
+    /// `greenlet::wait` calls watching for an item or the close.
+    watchers: Watchers,
 }
 
 impl<O: Order> Buffer<O> {
@@ -72,6 +76,7 @@ impl<O: Order> Inner<O> {
         buffer.unfinished.set(buffer.unfinished.get() + 1);
         if let Err(item) = self.hand_to_getter(item) {
             buffer.items.borrow_mut().push(item);
+            buffer.watchers.wake_all();
         } else {
             buffer.in_flight.set(buffer.in_flight.get() + 1);
         }
@@ -161,6 +166,7 @@ impl<O: Order> Store<O::Item> for Buffer<O> {
 
     fn close(queue: &Inner<O>) {
         while queue.store().putters.notify_one(false).is_ok() {}
+        queue.store().watchers.wake_all();
     }
 }
 
@@ -202,6 +208,7 @@ impl<O: Order> QueueCore<O> {
                 unfinished: Cell::new(0),
                 putters: WaitQueue::new(),
                 joiners: WaitQueue::new(),
+                watchers: Watchers::new(),
             })),
         }
     }
@@ -246,6 +253,11 @@ impl<O: Order> QueueCore<O> {
 
     pub(super) fn is_closed(&self) -> bool {
         self.inner.is_closed()
+    }
+
+    /// Adds a `greenlet::wait` watching for an item or the close.
+    pub(super) fn watch(&self, waiter: Waiter) {
+        self.inner.store().watchers.add(waiter);
     }
 
     /// # Panics
@@ -318,7 +330,8 @@ impl<O: Order> Clone for QueueCore<O> {
     }
 }
 
-/// The trait impls every queue type has, generated once: `Clone` (clones
+/// The trait impls every queue type has, generated once (with the
+/// `watch` that `greenlet::wait` uses): `Clone` (clones
 /// share the queue), `Default` (unbounded), `Debug`, and an iterator that
 /// gets items until the queue is closed and empty, with `IntoIterator` for
 /// a reference to the queue.
@@ -328,6 +341,13 @@ impl<O: Order> Clone for QueueCore<O> {
 /// `where T: Bound` after the names adds a bound on `T`.
 macro_rules! queue_impls {
     ($queue:ident, $iter:ident $(where T: $bound:path)?) => {
+        impl<T $(: $bound)?> $queue<T> {
+            /// Adds a `greenlet::wait` watching for an item or the close.
+            pub(crate) fn watch(&self, waiter: crate::hub::Waiter) {
+                self.core.watch(waiter);
+            }
+        }
+
         impl<T $(: $bound)?> Clone for $queue<T> {
             fn clone(&self) -> Self {
                 $queue {
