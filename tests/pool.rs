@@ -692,3 +692,45 @@ fn map_takes_borrowed_items_and_a_borrowing_closure() {
     assert!(pool.is_empty());
     assert_eq!(pool.free_count(), 2);
 }
+
+#[test]
+fn group_map_runs_every_item_at_once_and_borrows() {
+    let group = Group::new();
+    let live = Cell::new(0);
+    let most = Cell::new(0);
+    let base = 100;
+    let out = group.map(
+        |i: u32| {
+            live.set(live.get() + 1);
+            most.set(most.get().max(live.get()));
+            yields(2);
+            live.set(live.get() - 1);
+            base + i
+        },
+        0..4,
+    );
+    assert_eq!(out, [100, 101, 102, 103]);
+    assert_eq!(most.get(), 4, "all at once");
+    assert!(group.is_empty());
+}
+
+#[test]
+fn group_map_resumes_a_panic_after_the_others_end() {
+    let group = Group::new();
+    let finished = Cell::new(0);
+    let err = panic::catch_unwind(AssertUnwindSafe(|| {
+        group.map(
+            |i: u32| {
+                yields(1);
+                if i == 2 {
+                    panic!("item {i}");
+                }
+                finished.set(finished.get() + 1);
+            },
+            0..4,
+        )
+    }))
+    .unwrap_err();
+    assert_eq!(err.downcast_ref::<String>().unwrap(), "item 2");
+    assert_eq!(finished.get(), 3);
+}

@@ -1,13 +1,13 @@
 //! `Pool`: a [`Group`] with a size limit, gevent's `gevent.pool.Pool`.
 
 use std::fmt;
-use std::panic;
 use std::time::Duration;
 
 use super::group::Group;
-use super::member::{spawn_member, spawn_scoped_member};
+use super::map::map_in;
+use super::member::spawn_member;
+use crate::Greenlet;
 use crate::sync::Semaphore;
-use crate::{Greenlet, JoinError};
 
 /// A [`Group`] with a size limit: at most `size` members run at once
 /// (gevent's `Pool`).
@@ -201,36 +201,7 @@ impl Pool {
         I: IntoIterator,
         F: Fn(I::Item) -> T,
     {
-        // Through a scope, so that items and `f` may borrow: each task is a
-        // scoped greenlet and a member of the pool, as `spawn`'s are.
-        let f = &f;
-        let members = self.group.members();
-        let outcomes: Vec<Result<T, JoinError>> = crate::scope(|s| {
-            let mut handles = Vec::new();
-            for item in items {
-                self.slots.acquire();
-                let slot = Some(self.slots.clone());
-                handles.push(spawn_scoped_member(members, s, move || f(item), slot));
-            }
-            handles.into_iter().map(|h| h.join()).collect()
-        });
-        let mut results = Vec::with_capacity(outcomes.len());
-        let mut panicked = None;
-        let mut killed = false;
-        for outcome in outcomes {
-            match outcome {
-                Ok(value) => results.push(value),
-                Err(JoinError::Panicked(payload)) => {
-                    panicked.get_or_insert(payload);
-                }
-                Err(JoinError::Killed) => killed = true,
-            }
-        }
-        if let Some(payload) = panicked {
-            panic::resume_unwind(payload);
-        }
-        assert!(!killed, "greenlet: Pool::map: a task was killed");
-        results
+        map_in(self.group.members(), Some(&self.slots), f, items, "Pool")
     }
 
     /// Spawns a member into the slot the caller has just acquired.

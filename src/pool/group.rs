@@ -5,6 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::map::map_in;
 use super::member::{Members, spawn_member, watch_member};
 use crate::Greenlet;
 
@@ -243,6 +244,39 @@ impl Group {
 
 impl Group {
     /// The members, for a [`Pool`](super::Pool) to spawn into.
+    /// Runs `f` on every item, each in a member greenlet of the group, all
+    /// at once, and returns the results in the items' order (gevent's
+    /// `Group.map`). The items and `f` may borrow from the caller: the
+    /// tasks are [scoped](crate::scope) greenlets, all finished when `map`
+    /// returns. [`Pool::map`](super::Pool::map) does the same with at most
+    /// the pool's size at once.
+    ///
+    /// # Panics
+    ///
+    /// - If `f` panics on some item, resumes that panic in the caller (the
+    ///   first in the items' order) once every task has ended.
+    /// - Panics if a task was killed (by [`kill`](Self::kill)), once every
+    ///   task has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = greenlet::pool::Group::new();
+    /// let names = ["ada", "grace"];
+    /// let greeting = String::from("hello");
+    /// let lines = group.map(|name: &&str| format!("{greeting}, {name}"), &names);
+    /// assert_eq!(lines, ["hello, ada", "hello, grace"]);
+    /// assert!(group.is_empty());
+    /// ```
+    #[track_caller]
+    pub fn map<I, T, F>(&self, f: F, items: I) -> Vec<T>
+    where
+        I: IntoIterator,
+        F: Fn(I::Item) -> T,
+    {
+        map_in(&self.members, None, f, items, "Group")
+    }
+
     pub(super) fn members(&self) -> &Rc<Members> {
         &self.members
     }

@@ -27,6 +27,7 @@
 mod bounded;
 mod group;
 mod imap;
+mod map;
 mod member;
 
 pub use bounded::Pool;
