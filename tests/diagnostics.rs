@@ -339,3 +339,19 @@ fn joinall_timeout_says_whether_all_finished_and_keeps_the_handles() {
     assert_eq!(quick.join().unwrap(), 1);
     assert!(slow.join().unwrap_err().is_killed());
 }
+
+#[test]
+fn a_waiter_killed_in_wait_timeout_unwinds_and_the_handle_stays_usable() {
+    let target = Rc::new(greenlet::spawn(|| greenlet::sleep(LONG)));
+    let t = target.clone();
+    let waiter = greenlet::spawn(move || t.wait_timeout(LONG));
+    greenlet::yield_now();
+    waiter.kill();
+    assert!(waiter.join().unwrap_err().is_killed());
+    // The target is untouched; another greenlet can wait for it and kill it.
+    assert!(!target.is_finished());
+    let t = target.clone();
+    let killer = greenlet::spawn(move || t.kill_timeout(Duration::from_secs(5)));
+    assert!(killer.join().unwrap());
+    assert!(target.is_finished());
+}
