@@ -355,3 +355,21 @@ fn a_waiter_killed_in_wait_timeout_unwinds_and_the_handle_stays_usable() {
     assert!(killer.join().unwrap());
     assert!(target.is_finished());
 }
+
+#[test]
+fn run_info_points_at_the_users_call_for_pool_and_file_waits() {
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    let line = Rc::new(RefCell::new(String::new()));
+    let l = line.clone();
+    let waiter = greenlet::spawn(move || {
+        *l.borrow_mut() = next_line();
+        greenlet::threadpool::apply(move || g.wait())
+    });
+    greenlet::yield_now(); // it waits on the pool now
+    let info = greenlet::run_info();
+    gate.wait(); // lets the pool task end
+    waiter.join().unwrap();
+    let expected = format!("waits on threadpool::JoinHandle::join at {}", line.borrow());
+    assert!(info.contains(&expected), "{info}\nexpected: {expected}");
+}

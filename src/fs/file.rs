@@ -75,6 +75,7 @@ impl File {
     /// assert!(file.metadata()?.len() > 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref().to_path_buf();
         apply(move || std::fs::File::open(path)).map(File::from)
@@ -97,12 +98,14 @@ impl File {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref().to_path_buf();
         apply(move || std::fs::File::create(path)).map(File::from)
     }
 
     /// Runs `op` on the file on the default pool.
+    #[track_caller]
     fn run<T, F>(&self, op: F) -> T
     where
         F: FnOnce(&std::fs::File) -> T + Send + 'static,
@@ -125,6 +128,7 @@ impl File {
     /// assert!(file.metadata()?.is_file());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn metadata(&self) -> io::Result<Metadata> {
         self.run(std::fs::File::metadata)
     }
@@ -148,6 +152,7 @@ impl File {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn sync_all(&self) -> io::Result<()> {
         self.run(std::fs::File::sync_all)
     }
@@ -168,6 +173,7 @@ impl File {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn sync_data(&self) -> io::Result<()> {
         self.run(std::fs::File::sync_data)
     }
@@ -189,6 +195,7 @@ impl File {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn set_len(&self, size: u64) -> io::Result<()> {
         self.run(move |file| file.set_len(size))
     }
@@ -212,6 +219,7 @@ impl File {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
         self.run(move |file| file.set_permissions(perm))
     }
@@ -236,6 +244,7 @@ impl File {
     /// assert_eq!(&byte, b"p");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn try_clone(&self) -> io::Result<File> {
         self.run(std::fs::File::try_clone).map(File::from)
     }
@@ -302,6 +311,7 @@ impl fmt::Debug for File {
 impl Read for &File {
     /// Reads at most [`File::MAX_BUF`] bytes into a buffer of the pool's,
     /// then copies them into `buf`.
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(File::MAX_BUF);
         let bytes = self.run(move |mut file| {
@@ -316,6 +326,7 @@ impl Read for &File {
 
     /// Reads to the end in one pool call, then appends. On an error, the
     /// bytes read before it are appended too, as std does.
+    #[track_caller]
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         let (result, bytes) = self.run(|mut file| {
             let mut bytes = Vec::new();
@@ -331,6 +342,7 @@ impl Read for &File {
 
     /// Reads to the end in one pool call, then appends. As std, nothing is
     /// appended when the bytes are not UTF-8 (`InvalidData`).
+    #[track_caller]
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         let (result, text) = self.run(|mut file| {
             let mut text = String::new();
@@ -344,6 +356,7 @@ impl Read for &File {
 impl Write for &File {
     /// Copies at most [`File::MAX_BUF`] bytes of `buf` and writes them on
     /// the pool.
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let bytes = buf[..buf.len().min(File::MAX_BUF)].to_vec();
         self.run(move |mut file| file.write(&bytes))
@@ -351,42 +364,50 @@ impl Write for &File {
 
     /// Does nothing, as std's: a `File` keeps no buffer (see
     /// [`File::sync_all`] for the device's).
+    #[track_caller]
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
 impl Seek for &File {
+    #[track_caller]
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.run(move |mut file| file.seek(pos))
     }
 }
 
 impl Read for File {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
 
+    #[track_caller]
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         (&*self).read_to_end(buf)
     }
 
+    #[track_caller]
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         (&*self).read_to_string(buf)
     }
 }
 
 impl Write for File {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }
 
+    #[track_caller]
     fn flush(&mut self) -> io::Result<()> {
         (&*self).flush()
     }
 }
 
 impl Seek for File {
+    #[track_caller]
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         (&*self).seek(pos)
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::threadpool::apply;
 
 /// Runs `op` on an owned copy of `path` on the default pool.
+#[track_caller]
 fn with_path<T, F>(path: &Path, op: F) -> io::Result<T>
 where
     F: FnOnce(PathBuf) -> io::Result<T> + Send + 'static,
@@ -18,6 +19,7 @@ where
 }
 
 /// Runs `op` on owned copies of `from` and `to` on the default pool.
+#[track_caller]
 fn with_paths<T, F>(from: &Path, to: &Path, op: F) -> io::Result<T>
 where
     F: FnOnce(PathBuf, PathBuf) -> io::Result<T> + Send + 'static,
@@ -41,6 +43,7 @@ where
 /// assert!(manifest.starts_with(b"[package]"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     with_path(path.as_ref(), std::fs::read)
 }
@@ -60,6 +63,7 @@ pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 /// assert!(manifest.contains("name = \"greenlet\""));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     with_path(path.as_ref(), std::fs::read_to_string)
 }
@@ -81,6 +85,7 @@ pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let contents = contents.as_ref().to_vec();
     with_path(path.as_ref(), move |path| std::fs::write(path, contents))
@@ -104,6 +109,7 @@ pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<(
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
     with_paths(from.as_ref(), to.as_ref(), std::fs::copy)
 }
@@ -128,6 +134,7 @@ pub fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
 /// # std::fs::remove_file(&b)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     with_paths(from.as_ref(), to.as_ref(), std::fs::rename)
 }
@@ -145,6 +152,7 @@ pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
 /// assert!(greenlet::fs::metadata("Cargo.toml")?.is_file());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     with_path(path.as_ref(), std::fs::metadata)
 }
@@ -164,6 +172,7 @@ pub fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// greenlet::fs::remove_dir(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     with_path(path.as_ref(), std::fs::create_dir)
 }
@@ -184,6 +193,7 @@ pub fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// greenlet::fs::remove_dir_all(&top)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     with_path(path.as_ref(), std::fs::create_dir_all)
 }
@@ -204,6 +214,7 @@ pub fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// assert!(!dir.exists());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     with_path(path.as_ref(), std::fs::remove_dir)
 }
@@ -225,6 +236,7 @@ pub fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// assert!(!top.exists());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     with_path(path.as_ref(), std::fs::remove_dir_all)
 }
@@ -244,6 +256,7 @@ pub fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// assert_eq!(greenlet::fs::remove_file(&path).unwrap_err().kind(), std::io::ErrorKind::NotFound);
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     with_path(path.as_ref(), std::fs::remove_file)
 }
@@ -267,6 +280,7 @@ pub fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 /// assert!(names.iter().any(|name| name == "lib.rs"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     with_path(path.as_ref(), |path| {
         let entries: Vec<_> = std::fs::read_dir(path)?.collect();
@@ -322,6 +336,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[track_caller]
     fn with_path_hands_the_pool_an_owned_copy() {
         let seen: PathBuf = with_path(Path::new("a/b"), Ok).unwrap();
         assert_eq!(seen, Path::new("a/b"));
