@@ -227,3 +227,39 @@ fn a_scope_inside_a_greenlet_and_handles_that_wait() {
     });
     assert_eq!(g.join().unwrap(), 6);
 }
+
+#[test]
+fn at_thread_exit_children_unwind_before_their_owner() {
+    use std::sync::{Arc, Mutex};
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    std::thread::spawn(move || {
+        struct Logged(Arc<Mutex<Vec<&'static str>>>, &'static str);
+        impl Drop for Logged {
+            fn drop(&mut self) {
+                self.0.lock().unwrap().push(self.1);
+            }
+        }
+        let owner_log = l.clone();
+        // Detached: the thread ends while the owner waits in its scope and
+        // the children sleep, so the teardown unwinds them all.
+        drop(greenlet::spawn(move || {
+            let _owner = Logged(owner_log.clone(), "owner");
+            let on_owner_stack = String::from("borrowed");
+            greenlet::scope(|s| {
+                for _ in 0..2 {
+                    let (log, borrowed) = (owner_log.clone(), &on_owner_stack);
+                    s.spawn(move || {
+                        let _child = Logged(log, "child");
+                        greenlet::sleep(LONG);
+                        borrowed.len()
+                    });
+                }
+            });
+        }));
+        greenlet::sleep(Duration::from_millis(2)); // all started and asleep
+    })
+    .join()
+    .unwrap();
+    assert_eq!(*log.lock().unwrap(), ["child", "child", "owner"]);
+}
