@@ -34,7 +34,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
 use crate::hub::{KillHandle, is_unwind_request, panic_message, shielded};
@@ -66,6 +66,9 @@ struct Child {
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
     children: RefCell<Vec<Child>>,
+    /// The user's `scope` call, where the owner's wait for the children is
+    /// reported.
+    at: &'static Location<'static>,
     /// Invariant in `'scope` and `'env`, as `std::thread::Scope`.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
@@ -142,6 +145,7 @@ where
 {
     let scope = Scope {
         children: RefCell::new(Vec::new()),
+        at: Location::caller(),
         scope: PhantomData,
         env: PhantomData,
     };
@@ -251,7 +255,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                         // Children may spawn more children: look again
                         // until none is left running.
                         while let Some(child) = self.running_child() {
-                            child.wait();
+                            child.wait_as("scope", self.at);
                         }
                     },
                     // The owner is killed or timed out: so are they.

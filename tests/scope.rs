@@ -181,6 +181,7 @@ fn a_kill_during_the_final_wait_kills_the_children() {
 fn a_deadlock_in_the_main_contexts_scope_ends_the_children() {
     let log = Rc::new(RefCell::new(Vec::new()));
     let never = greenlet::sync::Event::new();
+    let line = line!() + 2;
     let err = panic::catch_unwind(AssertUnwindSafe(|| {
         greenlet::scope(|s| {
             let l = log.clone();
@@ -197,6 +198,15 @@ fn a_deadlock_in_the_main_contexts_scope_ends_the_children() {
     let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("would block forever"), "{message}");
     assert!(message.contains("waits on Event::wait"), "{message}");
+    // The owner's wait is reported at the user's `scope` call.
+    assert!(
+        message.contains("main waits on scope (greenlet "),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(") at tests/scope.rs:{line}:")),
+        "{message}"
+    );
     assert_eq!(*log.borrow(), ["child"]);
 }
 

@@ -293,11 +293,22 @@ fn wait_finished(header: &Header, what: &'static str) {
 /// passes; returns whether it has finished.
 #[track_caller]
 fn wait_finished_until(header: &Header, what: &'static str, deadline: Option<Instant>) -> bool {
+    wait_finished_located(header, what, deadline, Location::caller())
+}
+
+/// [`wait_finished_until`], reported at `at`.
+#[track_caller]
+fn wait_finished_located(
+    header: &Header,
+    what: &'static str,
+    deadline: Option<Instant>,
+    at: &'static Location<'static>,
+) -> bool {
     while !header.finished.get() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
-        let reason = WaitReason::on_greenlet(what, header.id);
+        let reason = WaitReason::on_greenlet(what, header.id).located(at);
         block_until(reason, deadline, |me| header.add_joiner(me));
     }
     true
@@ -371,6 +382,13 @@ impl KillHandle {
     #[track_caller]
     pub(crate) fn wait(&self) {
         wait_finished(self.task.header(), "join");
+    }
+
+    /// As [`Self::wait`], reporting the wait as `what` at `at` (a scope's
+    /// owner, waiting for its children in a closure of the library).
+    #[track_caller]
+    pub(crate) fn wait_as(&self, what: &'static str, at: &'static Location<'static>) {
+        wait_finished_located(self.task.header(), what, None, at);
     }
 }
 

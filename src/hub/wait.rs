@@ -85,6 +85,14 @@ impl WaitReason {
         }
     }
 
+    /// The same wait, reported at `location` instead (for a wait made in a
+    /// closure on the user's behalf, which `#[track_caller]` cannot see
+    /// through).
+    #[inline(always)]
+    pub(crate) fn located(self, location: &'static Location<'static>) -> Self {
+        WaitReason { location, ..self }
+    }
+
     /// Where the wait was made.
     pub(crate) fn location(&self) -> &'static Location<'static> {
         self.location
