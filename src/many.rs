@@ -129,7 +129,23 @@ pub fn iwait<'a>(objects: &'a [&'a dyn Waitable], timeout: Option<Duration>) -> 
     }
 }
 
-/// The iterator of [`iwait`].
+/// The iterator of [`iwait`]: each index once, as its object becomes
+/// ready.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::sync::Event;
+///
+/// let (a, b) = (Event::new(), Event::new());
+/// b.set();
+/// let objects: [&dyn greenlet::Waitable; 2] = [&a, &b];
+/// let mut ready = greenlet::iwait(&objects, None);
+/// assert_eq!(ready.next(), Some(1)); // b was set already
+/// a.set();
+/// assert_eq!(ready.next(), Some(0));
+/// assert_eq!(ready.next(), None); // every one has come
+/// ```
 pub struct Iwait<'a> {
     objects: &'a [&'a dyn Waitable],
     /// Which indices have been yielded.
