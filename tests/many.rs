@@ -200,3 +200,19 @@ fn queues_are_ready_while_they_hold_an_item_or_once_closed() {
     fifo.close();
     assert_eq!(greenlet::wait(&[&fifo], None, None), [0]);
 }
+
+#[test]
+fn repeated_timed_out_waits_on_a_greenlet_do_not_pile_up() {
+    let long = greenlet::spawn(|| greenlet::sleep(LONG));
+    for _ in 0..200 {
+        assert!(greenlet::wait(&[&long], None, Some(Duration::from_micros(10))).is_empty());
+    }
+    let debug = format!("{long:?}");
+    let waiting: usize = debug
+        .split("waiting: ")
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
+        .expect("Greenlet's Debug shows its waiters");
+    assert!(waiting <= 32, "{debug}");
+    long.kill();
+}

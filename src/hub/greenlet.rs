@@ -235,9 +235,15 @@ impl<T> Greenlet<T> {
     }
 
     /// Adds a `greenlet::wait` watching for the greenlet to finish (woken
-    /// with its joiners).
+    /// with its joiners). Stale waits of earlier calls are pruned when the
+    /// list reaches a power of two from 16 on, as `sync::Watchers` does.
     pub(crate) fn watch(&self, waiter: super::wait::Waiter) {
-        self.shared.header().add_joiner(waiter);
+        let header = self.shared.header();
+        let count = header.joiner_count();
+        if count >= 16 && count.is_power_of_two() {
+            header.retain_joiners(|w| with_hub(|hub| hub.is_live(w)));
+        }
+        header.add_joiner(waiter);
     }
 
     /// A type-erased handle to this greenlet, for groups.
@@ -406,6 +412,7 @@ impl<T> fmt::Debug for Greenlet<T> {
             .field("id", &self.id())
             .field("name", &self.name())
             .field("finished", &self.is_finished())
+            .field("waiting", &self.shared.header().joiner_count())
             .finish()
     }
 }

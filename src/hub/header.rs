@@ -303,6 +303,30 @@ impl Header {
         self.joiners.set(Some(Box::new(list)));
     }
 
+    /// How many contexts wait for the greenlet to finish, stale waits
+    /// included.
+    pub(crate) fn joiner_count(&self) -> usize {
+        let list = self.joiners.take();
+        let count = list.as_ref().map_or(0, |l| 1 + l.more.len());
+        self.joiners.set(list);
+        count
+    }
+
+    /// Drops the joiners `keep` refuses (stale waits of `greenlet::wait`
+    /// calls that ended elsewhere), keeping the others in order.
+    pub(crate) fn retain_joiners(&self, mut keep: impl FnMut(Waiter) -> bool) {
+        let Some(list) = self.joiners.take() else {
+            return;
+        };
+        let mut kept = std::iter::once(list.first)
+            .chain(list.more)
+            .filter(|w| keep(*w));
+        if let Some(first) = kept.next() {
+            let more = kept.collect();
+            self.joiners.set(Some(Box::new(JoinList { first, more })));
+        }
+    }
+
     /// Takes the contexts waiting for the greenlet to finish, first come
     /// first: none for most greenlets.
     #[inline]
