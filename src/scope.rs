@@ -199,11 +199,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 Err(payload) if is_unwind_request(&*payload) => panic::resume_unwind(payload),
                 Err(payload) => {
                     let me = crate::current();
-                    log::error!(
-                        "scoped greenlet {} panicked: {}",
-                        me.id(),
-                        panic_message(&*payload)
-                    );
+                    let who = match me.name() {
+                        Some(name) => format!("greenlet '{name}' (id {})", me.id()),
+                        None => format!("greenlet {}", me.id()),
+                    };
+                    log::error!("scoped {who} panicked: {}", panic_message(&*payload));
                     panicked.set(true);
                     Err(payload)
                 }
