@@ -121,6 +121,8 @@ mod local;
 mod many;
 pub mod monitor;
 pub mod net;
+#[cfg(feature = "patch")]
+mod patch;
 pub mod pool;
 pub mod process;
 mod scope;

@@ -59,6 +59,8 @@ pub use unwind::{Elapsed, JoinError};
 
 pub(crate) use blocking::{block_until, is_unwind_request, shielded};
 pub(crate) use context::with_locals;
+#[cfg(feature = "patch")]
+pub(crate) use context::{in_greenlet, is_closed};
 pub(crate) use greenlet::KillHandle;
 pub(crate) use handle::{CrossWaker, block_cross};
 pub(crate) use io_source::IoSource;

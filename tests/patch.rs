@@ -1,0 +1,227 @@
+//! The `patch` feature: unmodified `std::net` and `std::thread::sleep` code
+//! switches greenlets. Without the feature, nothing is interposed.
+//!
+//! `cargo test --features patch --test patch` runs the first group; the
+//! default build runs the symbol check.
+
+use std::process::Command;
+
+/// The C library's calls this library defines with `patch` on.
+const PATCHED: &[&str] = &[
+    "read",
+    "write",
+    "recv",
+    "recvfrom",
+    "send",
+    "sendto",
+    "connect",
+    "accept",
+    "accept4",
+    "nanosleep",
+    "clock_nanosleep",
+];
+
+/// The functions the test binary itself defines (`nm`'s `T` lines).
+fn defined_functions() -> Vec<String> {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("nm")
+        .arg("--defined-only")
+        .arg(&exe)
+        .output()
+        .expect("nm runs (binutils)");
+    assert!(out.status.success(), "nm failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (_, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
+            (kind == "T").then(|| name.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_symbols_are_defined_exactly_when_the_feature_is_on() {
+    let defined = defined_functions();
+    for name in PATCHED {
+        let has = defined.iter().any(|d| d == name);
+        assert_eq!(
+            has,
+            cfg!(feature = "patch"),
+            "`{name}` defined: {has}, feature patch: {}",
+            cfg!(feature = "patch")
+        );
+    }
+}
+
+#[cfg(feature = "patch")]
+mod patched {
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    /// A ticker greenlet that counts while the others run, stopped by the
+    /// returned flag.
+    fn ticker() -> (Rc<Cell<u32>>, Rc<Cell<bool>>, greenlet::Greenlet<()>) {
+        let (ticks, stop) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+        let (t, s) = (ticks.clone(), stop.clone());
+        let g = greenlet::spawn(move || {
+            for _ in 0..10_000 {
+                if s.get() {
+                    break;
+                }
+                t.set(t.get() + 1);
+                greenlet::sleep(Duration::from_millis(1));
+            }
+        });
+        (ticks, stop, g)
+    }
+
+    #[test]
+    fn std_thread_sleep_in_a_greenlet_lets_the_others_run() {
+        let (ticks, stop, ticker) = ticker();
+        let sleeper = greenlet::spawn(|| std::thread::sleep(Duration::from_millis(100)));
+        sleeper.join().unwrap();
+        stop.set(true);
+        ticker.join().unwrap();
+        // With the hub blocked for 100 ms the ticker would have ticked once.
+        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+    }
+
+    #[test]
+    fn std_thread_sleep_outside_greenlets_still_sleeps() {
+        let start = std::time::Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+    }
+
+    #[test]
+    fn a_std_read_in_a_greenlet_switches_while_nothing_has_arrived() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A std thread writes after 100 ms; the greenlet's blocking read
+        // must let the ticker run meanwhile.
+        let writer = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            s.write_all(b"late").unwrap();
+        });
+        let (ticks, stop, ticker) = ticker();
+        let reader = greenlet::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let mut got = [0u8; 4];
+            s.read_exact(&mut got).unwrap();
+            got
+        });
+        assert_eq!(&reader.join().unwrap(), b"late");
+        stop.set(true);
+        ticker.join().unwrap();
+        writer.join().unwrap();
+        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+    }
+
+    #[test]
+    fn a_read_timeout_on_a_std_socket_is_honoured() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let g = greenlet::spawn(move || {
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let mut buf = [0u8; 1];
+            (&s).read(&mut buf).unwrap_err().kind()
+        });
+        // The main context is not patched: let the greenlet connect first,
+        // so that the std accept here finds its connection queued.
+        greenlet::yield_now();
+        let (_server, _) = listener.accept().unwrap();
+        let kind = g.join().unwrap();
+        assert_eq!(kind, std::io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn a_std_listener_in_greenlets_serves_100_concurrent_clients_on_one_thread() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Rc::new(Cell::new(0));
+        let s = served.clone();
+        let server = greenlet::spawn(move || {
+            let mut handlers = Vec::new();
+            for _ in 0..100 {
+                let (mut stream, _) = listener.accept().unwrap();
+                let s = s.clone();
+                handlers.push(greenlet::spawn(move || {
+                    let mut buf = [0u8; 5];
+                    stream.read_exact(&mut buf).unwrap();
+                    stream.write_all(&buf).unwrap();
+                    s.set(s.get() + 1);
+                }));
+            }
+            greenlet::joinall(handlers)
+        });
+        // 100 clients in std threads, all connected before any writes, so
+        // the server must hold 100 connections at once on its one thread.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(100));
+        let clients: Vec<_> = (0..100)
+            .map(|i| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut c = std::net::TcpStream::connect(addr).unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    barrier.wait();
+                    let msg = format!("{i:05}");
+                    c.write_all(msg.as_bytes()).unwrap();
+                    let mut back = [0u8; 5];
+                    c.read_exact(&mut back).unwrap();
+                    assert_eq!(&back, msg.as_bytes());
+                })
+            })
+            .collect();
+        for r in server.join().unwrap() {
+            r.unwrap();
+        }
+        for c in clients {
+            c.join().unwrap();
+        }
+        assert_eq!(served.get(), 100);
+    }
+
+    #[test]
+    fn a_killed_greenlet_in_a_patched_read_fails_it_and_unwinds_later() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = greenlet::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let mut buf = [0u8; 1];
+            let err = s.read(&mut buf).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+            greenlet::yield_now(); // the kill unwinds here
+            unreachable!("killed");
+        });
+        greenlet::yield_now(); // the reader starts to connect
+        let (_server, _) = listener.accept().unwrap();
+        // Until it waits in its read (connected, then reading).
+        for _ in 0..1_000 {
+            if greenlet::run_info().contains("waits on I/O (readable)") {
+                break;
+            }
+            greenlet::yield_now();
+        }
+        assert!(greenlet::run_info().contains("waits on I/O (readable)"));
+        reader.kill();
+        assert!(reader.join().unwrap_err().is_killed());
+    }
+
+    #[test]
+    fn regular_files_and_pipes_pass_straight_through() {
+        let g = greenlet::spawn(|| {
+            let text = std::fs::read_to_string("Cargo.toml").unwrap();
+            let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.write_all(b"x").unwrap();
+            let mut one = [0u8; 1];
+            b.read_exact(&mut one).unwrap();
+            (text.contains("[package]"), one)
+        });
+        assert_eq!(g.join().unwrap(), (true, *b"x"));
+    }
+}
