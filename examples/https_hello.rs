@@ -163,6 +163,16 @@ fn handle(socket: TcpStream, config: Arc<ServerConfig>, stats: &Stats) -> io::Re
     }
 }
 
+/// A server on `addr` that runs [`handle`] in a greenlet per connection.
+fn bind(addr: &str, tls: &Tls, stats: Arc<Stats>) -> io::Result<StreamServer> {
+    let config = tls.server.clone();
+    StreamServer::bind(addr, move |socket, _peer| {
+        if let Err(e) = handle(socket, config.clone(), &stats) {
+            eprintln!("connection error: {e}");
+        }
+    })
+}
+
 /// A green TLS client: `GET path` with `Connection: close`, then the
 /// status and the body.
 fn fetch(addr: SocketAddr, config: Arc<ClientConfig>, path: &str) -> io::Result<(u16, String)> {
@@ -184,12 +194,7 @@ fn fetch(addr: SocketAddr, config: Arc<ClientConfig>, path: &str) -> io::Result<
 
 /// Serves, fetches three routes of its own at once over TLS, and exits.
 fn demo(tls: &Tls, stats: Arc<Stats>) -> io::Result<()> {
-    let config = tls.server.clone();
-    let server = StreamServer::bind("127.0.0.1:0", move |socket, _peer| {
-        if let Err(e) = handle(socket, config.clone(), &stats) {
-            eprintln!("connection error: {e}");
-        }
-    })?;
+    let server = bind("127.0.0.1:0", tls, stats)?;
     let addr = server.local_addr()?;
     server.start();
     let clients: Vec<_> = ["/", "/hello/alice", "/nowhere"]
@@ -232,12 +237,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(demo(&tls, stats)?);
     }
 
-    let (config, handler_stats) = (tls.server.clone(), stats.clone());
-    let server = StreamServer::bind(&addr, move |socket, _peer| {
-        if let Err(e) = handle(socket, config.clone(), &handler_stats) {
-            eprintln!("connection error: {e}");
-        }
-    })?;
+    let server = bind(&addr, &tls, stats.clone())?;
     // The line the tests and users wait for.
     println!("Server started at https://{}...", server.local_addr()?);
     io::stdout().flush()?;
