@@ -1,19 +1,13 @@
 //! The example servers against real peers: curl and python3 clients, in
 //! their own processes, on 127.0.0.1. Every wait is bounded.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod util;
 
-/// The built example binary `name` (cargo test builds the examples).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/net_peers-…
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    assert!(path.exists(), "{} is built by `cargo test`", path.display());
-    path
-}
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use util::{example, wait_bounded};
 
 /// Starts `hello_server` on a free port for `requests` requests, and returns
 /// the child and its base URL.
@@ -42,20 +36,6 @@ fn start_hello_server_on(
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_string();
     (child, url, out)
-}
-
-/// Waits for the child to exit by itself, for at most `limit`; kills it
-/// otherwise (and fails).
-fn wait_bounded(child: &mut Child, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("the server did not finish within {limit:?}");
 }
 
 /// GETs `url` with curl, or with python3's urllib where curl is missing.

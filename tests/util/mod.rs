@@ -427,3 +427,26 @@ impl Drop for SyncDropToken {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The built example binary `name` (cargo test builds the examples).
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/<test>-…
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is built by `cargo test`", path.display());
+    path
+}
+
+/// Waits for the child to exit by itself, for at most `limit`; kills it
+/// otherwise (and fails).
+pub fn wait_bounded(child: &mut std::process::Child, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("the server did not finish within {limit:?}");
+}
