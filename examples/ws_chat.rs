@@ -18,8 +18,8 @@
 //! a way to receive what the others say. One `tungstenite::WebSocket` does
 //! both, but its `read` blocks (here: suspends the greenlet) until a frame
 //! comes, so nothing could be sent to a client that stays quiet. So each
-//! client has two greenlets, over two descriptors of one socket
-//! (`TcpStream::try_clone`):
+//! client has two greenlets, over two handles to one socket
+//! (`TcpStream::try_clone`, which shares the socket's registration):
 //!
 //! - the **reader** (the connection's handler) holds the `WebSocket` that
 //!   `tungstenite::accept` made, reads frames and puts each text into the
@@ -30,8 +30,9 @@
 //!
 //! tungstenite also writes from `read`: the handshake's response, a Pong for
 //! each Ping, the reply to a Close. Were the reader to write to the socket
-//! itself, its Pong could land in the middle of a frame that the writer had
-//! half written when the socket's buffer filled. So the reader's transport
+//! itself, a Pong could land in the middle of a frame that the writer had
+//! half written when the socket's buffer filled (both wait to write, and
+//! whichever the hub resumes first writes). So the reader's transport
 //! ([`Inbound`]) reads from the socket but hands its writes to the same
 //! queue as raw bytes: only the writer greenlet ever writes to the socket,
 //! and every frame leaves whole. A single greenlet with a read timeout that
