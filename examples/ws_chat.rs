@@ -30,9 +30,9 @@
 //!
 //! tungstenite also writes from `read`: the handshake's response, a Pong for
 //! each Ping, the reply to a Close. Were the reader to write to the socket
-//! itself, a Pong could land in the middle of a frame that the writer had
-//! half written when the socket's buffer filled (both wait to write, and
-//! whichever the hub resumes first writes). So the reader's transport
+//! itself, a Pong written while the writer waits, its frame half sent, for
+//! room in the socket's buffer would land inside that frame. So the reader's
+//! transport
 //! ([`Inbound`]) reads from the socket but hands its writes to the same
 //! queue as raw bytes: only the writer greenlet ever writes to the socket,
 //! and every frame leaves whole. A single greenlet with a read timeout that
