@@ -156,9 +156,8 @@ fn deadline(fd: c_int, option: c_int) -> Option<Instant> {
     };
     let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
     // SAFETY: `tv` and `len` are valid for the option's size.
-    let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, option, (&raw mut tv).cast(), &mut len)
-    };
+    let r =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, option, (&raw mut tv).cast(), &mut len) };
     if r != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
         return None;
     }
@@ -172,7 +171,13 @@ fn is_stream(fd: c_int) -> bool {
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
     // SAFETY: `kind` and `len` are valid for the option's size.
     let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&raw mut kind).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut kind).cast(),
+            &mut len,
+        )
     };
     r == 0 && kind == libc::SOCK_STREAM
 }
@@ -244,7 +249,14 @@ fn green_send(
     loop {
         // SAFETY: `sent <= len`: within the caller's buffer.
         let rest = unsafe { buf.cast::<u8>().add(sent) }.cast::<c_void>();
-        let n = real::sendto(fd, rest, len - sent, flags | libc::MSG_DONTWAIT, addr, addrlen);
+        let n = real::sendto(
+            fd,
+            rest,
+            len - sent,
+            flags | libc::MSG_DONTWAIT,
+            addr,
+            addrlen,
+        );
         if n >= 0 {
             sent += n as usize;
             if !all || sent == len {
@@ -274,7 +286,14 @@ fn green_send(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     if switches(fd) {
-        green_recv(fd, buf, count, 0, std::ptr::null_mut(), std::ptr::null_mut())
+        green_recv(
+            fd,
+            buf,
+            count,
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
     } else {
         real::read(fd, buf, count)
     }
@@ -393,14 +412,24 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         return -1;
     }
     if let Err(e) = wait(fd, false, deadline(fd, libc::SO_SNDTIMEO)) {
-        set_errno(if e == libc::EAGAIN { libc::EINPROGRESS } else { e });
+        set_errno(if e == libc::EAGAIN {
+            libc::EINPROGRESS
+        } else {
+            e
+        });
         return -1;
     }
     let mut error: c_int = 0;
     let mut size = std::mem::size_of::<c_int>() as socklen_t;
     // SAFETY: `error` and `size` are valid for SO_ERROR's size.
     let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut error).cast(), &mut size)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut error).cast(),
+            &mut size,
+        )
     };
     if r != 0 {
         return -1;
@@ -458,7 +487,9 @@ pub unsafe extern "C" fn accept4(
 /// The duration of a sleep request.
 fn duration_of(req: &timespec) -> Option<Duration> {
     let secs = u64::try_from(req.tv_sec).ok()?;
-    let nanos = u32::try_from(req.tv_nsec).ok().filter(|&n| n < 1_000_000_000)?;
+    let nanos = u32::try_from(req.tv_nsec)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)?;
     Some(Duration::new(secs, nanos))
 }
 
