@@ -26,9 +26,11 @@
 //! The real calls are raw system calls (`libc::syscall`), not
 //! `dlsym(RTLD_NEXT, …)`: a system call needs no lookup, cannot find this
 //! library's own definition again, and works in a static binary. A socket
-//! is read and written with `MSG_DONTWAIT`, so its flags never change;
-//! `connect` sets `O_NONBLOCK` for the call only; `accept` waits until the
-//! listener is readable, then accepts.
+//! is written with `MSG_DONTWAIT`, so its flags never change; a receive
+//! (and `accept`) waits until the socket is readable, then makes the
+//! caller's blocking call, which returns at once; `connect` sets
+//! `O_NONBLOCK` for the call only. (Another thread or process taking the
+//! data between the wake-up and the call would make that call block.)
 //!
 //! # Kills and timeouts
 //!
@@ -211,7 +213,24 @@ fn wait(fd: c_int, read: bool, deadline: Option<Instant>) -> Result<(), c_int> {
     }
 }
 
-/// A blocking receive that switches while nothing has arrived.
+/// Whether `fd` is ready for `events` now (or in error, or hung up), by a
+/// `poll` that does not wait.
+fn ready_now(fd: c_int, events: libc::c_short) -> bool {
+    let mut entry = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    let ready = unsafe { libc::poll(&mut entry, 1, 0) };
+    ready > 0
+}
+
+/// A blocking receive that switches while nothing has arrived: it waits
+/// until the socket is readable, then makes the caller's blocking call,
+/// which returns at once. (Not `MSG_DONTWAIT`: once a socket is shut down
+/// for reading, the kernel answers a non-blocking receive with `EAGAIN`
+/// for ever, but a blocking one at once, with end of file.)
 fn green_recv(
     fd: c_int,
     buf: *mut c_void,
@@ -221,16 +240,13 @@ fn green_recv(
     addrlen: *mut socklen_t,
 ) -> ssize_t {
     let deadline = deadline(fd, libc::SO_RCVTIMEO);
-    loop {
-        let n = real::recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen);
-        if n >= 0 || errno() != libc::EAGAIN {
-            return n;
-        }
+    while !ready_now(fd, libc::POLLIN | libc::POLLRDHUP) {
         if let Err(e) = wait(fd, true, deadline) {
             set_errno(e);
             return -1;
         }
     }
+    real::recvfrom(fd, buf, len, flags, addr, addrlen)
 }
 
 /// A blocking send that switches while the socket is full; on a stream
@@ -468,13 +484,7 @@ pub unsafe extern "C" fn accept4(
 ) -> c_int {
     if switches(fd) {
         let deadline = deadline(fd, libc::SO_RCVTIMEO);
-        let mut ready = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, no waiting.
-        while unsafe { libc::poll(&mut ready, 1, 0) } == 0 {
+        while !ready_now(fd, libc::POLLIN) {
             if let Err(e) = wait(fd, true, deadline) {
                 set_errno(e);
                 return -1;
