@@ -112,16 +112,34 @@ fn wait_for_warning(who: &str, what: &str) -> Option<String> {
     }
 }
 
-/// Blocks the thread (`std::thread::sleep`, no switch) for at least
-/// `at_least`, and on until the monitor has warned of `who` or 10 s have
-/// passed, so that a watchdog slowed by a loaded machine still sees it.
+/// Blocks the thread (no switch) for at least `at_least`, and on until the
+/// monitor has warned of `who` or 10 s have passed, so that a watchdog
+/// slowed by a loaded machine still sees it.
 fn stall(who: &str, at_least: Duration) {
     let start = Instant::now();
     while start.elapsed() < at_least
         || (logged(log::Level::Warn, who).is_empty() && start.elapsed() < Duration::from_secs(10))
     {
-        std::thread::sleep(Duration::from_millis(10));
+        block_thread(Duration::from_millis(10));
     }
+}
+
+/// Sleeps the thread with the system call itself: a blocking call the
+/// library does not see, with or without the `patch` feature (which makes
+/// `std::thread::sleep` in a greenlet switch instead).
+fn block_thread(d: Duration) {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: a valid timespec, and no remainder wanted.
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &ts,
+            std::ptr::null_mut::<libc::timespec>(),
+        )
+    };
 }
 
 /// The length in ms an end-of-episode record reports.
