@@ -337,11 +337,16 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
 /// The C library's contract for `recv`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
-    let (addr, addrlen) = (std::ptr::null_mut(), std::ptr::null_mut());
-    if flags & libc::MSG_DONTWAIT == 0 && switches(fd) {
-        green_recv(fd, buf, len, flags, addr, addrlen)
-    } else {
-        real::recvfrom(fd, buf, len, flags, addr, addrlen)
+    // SAFETY: the same contract, with no address wanted.
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
     }
 }
 
@@ -373,11 +378,8 @@ pub unsafe extern "C" fn recvfrom(
 /// The C library's contract for `send`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT == 0 && switches(fd) {
-        green_send(fd, buf, len, flags, std::ptr::null(), 0)
-    } else {
-        real::sendto(fd, buf, len, flags, std::ptr::null(), 0)
-    }
+    // SAFETY: the same contract, with no address given.
+    unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
 }
 
 /// `sendto(2)`, switching greenlets on a blocking socket.

@@ -10,6 +10,15 @@ use greenlet::sync::Event;
 
 const LONG: Duration = Duration::from_secs(3600);
 
+/// The number a `Debug` text shows for `field`, its last field.
+fn last_count(debug: &str, field: &str) -> usize {
+    debug
+        .split(&format!("{field}: "))
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
+        .unwrap_or_else(|| panic!("no count for {field} in {debug}"))
+}
+
 fn sleeper(ms: u64) -> greenlet::Greenlet<u64> {
     greenlet::spawn(move || {
         greenlet::sleep(Duration::from_millis(ms));
@@ -149,12 +158,7 @@ fn repeated_timed_out_waits_do_not_pile_up() {
         assert!(greenlet::wait(&[&event], None, Some(Duration::from_micros(10))).is_empty());
     }
     let debug = format!("{event:?}");
-    let watching: usize = debug
-        .split("watching: ")
-        .nth(1)
-        .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
-        .expect("Event's Debug shows its watchers");
-    assert!(watching <= 32, "{debug}");
+    assert!(last_count(&debug, "watching") <= 32, "{debug}");
     event.set();
     assert_eq!(greenlet::wait(&[&event], None, None), [0]);
 }
@@ -208,11 +212,6 @@ fn repeated_timed_out_waits_on_a_greenlet_do_not_pile_up() {
         assert!(greenlet::wait(&[&long], None, Some(Duration::from_micros(10))).is_empty());
     }
     let debug = format!("{long:?}");
-    let waiting: usize = debug
-        .split("waiting: ")
-        .nth(1)
-        .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
-        .expect("Greenlet's Debug shows its waiters");
-    assert!(waiting <= 32, "{debug}");
+    assert!(last_count(&debug, "waiting") <= 32, "{debug}");
     long.kill();
 }
