@@ -224,4 +224,61 @@ mod patched {
         });
         assert_eq!(g.join().unwrap(), (true, *b"x"));
     }
+
+    #[test]
+    fn ureq_unchanged_fetches_concurrently_from_greenlets() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // A server on a thread of its own that holds each request until
+        // three are in flight at once (or 5 s pass), and reports the most.
+        let (live, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (l, m) = (live.clone(), most.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let server = greenlet::server::StreamServer::bind("127.0.0.1:0", move |mut s, _| {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 512];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let now = l.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..5_000 {
+                    if m.load(Ordering::SeqCst) >= 3 {
+                        break;
+                    }
+                    greenlet::sleep(Duration::from_millis(1));
+                }
+                l.fetch_sub(1, Ordering::SeqCst);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            })
+            .unwrap();
+            tx.send(server.local_addr().unwrap().port()).unwrap();
+            server.serve_forever();
+        });
+        let port = rx.recv().unwrap();
+        let fetches: Vec<_> = (0..3)
+            .map(|i| {
+                greenlet::spawn(move || {
+                    let url = format!("http://127.0.0.1:{port}/{i}");
+                    ureq::get(&url)
+                        .call()
+                        .unwrap()
+                        .body_mut()
+                        .read_to_string()
+                        .unwrap()
+                })
+            })
+            .collect();
+        for body in greenlet::joinall(fetches) {
+            assert_eq!(body.unwrap(), "ok");
+        }
+        // Blocking the hub, the first fetch would have been alone.
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
 }
