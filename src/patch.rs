@@ -6,10 +6,11 @@
 //!
 //! # What is patched (this increment)
 //!
-//! `read`, `write`, `recv`, `recvfrom`, `send`, `sendto`, `connect`,
-//! `accept`, `accept4`, `nanosleep` and `clock_nanosleep`. The rest of the
-//! issue's list (`readv`, `writev`, `recvmsg`, `sendmsg`, `poll`, `close`,
-//! `getaddrinfo`) is not patched yet: those calls still block the hub.
+//! `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
+//! `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`,
+//! `nanosleep` and `clock_nanosleep`. The rest of the list (`poll`,
+//! `close`, `getaddrinfo`) is not patched yet: those calls still block the
+//! hub.
 //!
 //! # When a call switches
 //!
@@ -87,6 +88,26 @@ mod real {
     ) -> ssize_t {
         // SAFETY: as `read`.
         unsafe { libc::syscall(libc::SYS_sendto, fd, buf, len, flags, addr, addrlen) as ssize_t }
+    }
+
+    pub(super) fn readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
+        // SAFETY: as `read`.
+        unsafe { libc::syscall(libc::SYS_readv, fd, iov, count) as ssize_t }
+    }
+
+    pub(super) fn writev(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
+        // SAFETY: as `read`.
+        unsafe { libc::syscall(libc::SYS_writev, fd, iov, count) as ssize_t }
+    }
+
+    pub(super) fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+        // SAFETY: as `read`.
+        unsafe { libc::syscall(libc::SYS_recvmsg, fd, msg, flags) as ssize_t }
+    }
+
+    pub(super) fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+        // SAFETY: as `read`.
+        unsafe { libc::syscall(libc::SYS_sendmsg, fd, msg, flags) as ssize_t }
     }
 
     pub(super) fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
@@ -239,14 +260,27 @@ fn green_recv(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
+    match wait_readable(fd) {
+        Ok(()) => real::recvfrom(fd, buf, len, flags, addr, addrlen),
+        Err(e) => fail(e),
+    }
+}
+
+/// Waits, switching, until `fd` is readable now (or hung up), within the
+/// socket's `SO_RCVTIMEO`: what every receive does before its blocking
+/// call.
+fn wait_readable(fd: c_int) -> Result<(), c_int> {
     let deadline = deadline(fd, libc::SO_RCVTIMEO);
     while !ready_now(fd, libc::POLLIN | libc::POLLRDHUP) {
-        if let Err(e) = wait(fd, true, deadline) {
-            set_errno(e);
-            return -1;
-        }
+        wait(fd, true, deadline)?;
     }
-    real::recvfrom(fd, buf, len, flags, addr, addrlen)
+    Ok(())
+}
+
+/// Fails the call with the error number `e`.
+fn fail(e: c_int) -> ssize_t {
+    set_errno(e);
+    -1
 }
 
 /// A blocking send that switches while the socket is full; on a stream
@@ -401,6 +435,82 @@ pub unsafe extern "C" fn sendto(
     } else {
         real::sendto(fd, buf, len, flags, addr, addrlen)
     }
+}
+
+/// `readv(2)`, switching greenlets on a blocking socket.
+///
+/// # Safety
+///
+/// The C library's contract for `readv`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
+    if switches(fd)
+        && let Err(e) = wait_readable(fd)
+    {
+        return fail(e);
+    }
+    real::readv(fd, iov, count)
+}
+
+/// `recvmsg(2)`, switching greenlets on a blocking socket.
+///
+/// # Safety
+///
+/// The C library's contract for `recvmsg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+    if flags & libc::MSG_DONTWAIT == 0
+        && switches(fd)
+        && let Err(e) = wait_readable(fd)
+    {
+        return fail(e);
+    }
+    real::recvmsg(fd, msg, flags)
+}
+
+/// `sendmsg(2)`, switching greenlets while a blocking socket is full. It
+/// sends with `MSG_DONTWAIT` once there is room, and may then send part of
+/// the message, as a blocking call interrupted by a signal may: callers of
+/// stream sockets (std's `write_all_vectored`) send the rest.
+///
+/// # Safety
+///
+/// The C library's contract for `sendmsg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+    if flags & libc::MSG_DONTWAIT != 0 || !switches(fd) {
+        return real::sendmsg(fd, msg, flags);
+    }
+    let deadline = deadline(fd, libc::SO_SNDTIMEO);
+    loop {
+        let n = real::sendmsg(fd, msg, flags | libc::MSG_DONTWAIT);
+        if n >= 0 || errno() != libc::EAGAIN {
+            return n;
+        }
+        if let Err(e) = wait(fd, false, deadline) {
+            return fail(e);
+        }
+    }
+}
+
+/// `writev(2)`, switching greenlets while a blocking socket is full: a
+/// [`sendmsg`] of the same buffers (which, unlike `writev`, takes
+/// `MSG_DONTWAIT`).
+///
+/// # Safety
+///
+/// The C library's contract for `writev`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
+    if !switches(fd) {
+        return real::writev(fd, iov, count);
+    }
+    // SAFETY: an all-zero msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.cast_mut();
+    msg.msg_iovlen = count as _;
+    // SAFETY: the caller's buffers, as `writev`'s contract gives them.
+    unsafe { sendmsg(fd, &msg, 0) }
 }
 
 /// `connect(2)`, switching greenlets while a blocking socket connects.

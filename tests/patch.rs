@@ -10,7 +10,11 @@ use std::process::Command;
 const PATCHED: &[&str] = &[
     "read",
     "write",
+    "readv",
+    "writev",
     "recv",
+    "recvmsg",
+    "sendmsg",
     "recvfrom",
     "send",
     "sendto",
@@ -280,5 +284,46 @@ mod patched {
         }
         // Blocking the hub, the first fetch would have been alone.
         assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn vectored_std_reads_and_writes_switch_too() {
+        use std::io::{IoSlice, IoSliceMut};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A std thread echoes what it reads, 100 ms late.
+        let echo = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = [0u8; 6];
+            s.read_exact(&mut got).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            s.write_all(&got).unwrap();
+        });
+        let (ticks, stop, ticker) = ticker();
+        let client = greenlet::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let sent = s
+                .write_vectored(&[IoSlice::new(b"abc"), IoSlice::new(b"def")])
+                .unwrap();
+            assert_eq!(sent, 6);
+            let (mut x, mut y) = ([0u8; 3], [0u8; 3]);
+            let mut got = 0;
+            for _ in 0..10 {
+                if got == 6 {
+                    break;
+                }
+                let mut bufs = [
+                    IoSliceMut::new(&mut x[got.min(3)..]),
+                    IoSliceMut::new(&mut y[got.saturating_sub(3)..]),
+                ];
+                got += s.read_vectored(&mut bufs).unwrap();
+            }
+            (x, y)
+        });
+        assert_eq!(client.join().unwrap(), (*b"abc", *b"def"));
+        stop.set(true);
+        ticker.join().unwrap();
+        echo.join().unwrap();
+        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
     }
 }
