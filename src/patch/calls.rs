@@ -7,7 +7,7 @@ use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
 
 use super::{
     context_in_greenlet, deadline, duration_of, errno, fail, green_recv, green_send, green_sleep,
-    hub_is_closed, ready_now, real, set_errno, switches, wait, wait_readable,
+    hub_is_closed, ready_now, real, send_when_room, set_errno, switches, wait, wait_readable,
 };
 
 /// `read(2)`, switching greenlets on a blocking socket.
@@ -164,15 +164,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         return real::sendmsg(fd, msg, flags);
     }
     let deadline = deadline(fd, libc::SO_SNDTIMEO);
-    loop {
-        let n = real::sendmsg(fd, msg, flags | libc::MSG_DONTWAIT);
-        if n >= 0 || errno() != libc::EAGAIN {
-            return n;
-        }
-        if let Err(e) = wait(fd, false, deadline) {
-            return fail(e);
-        }
-    }
+    send_when_room(fd, deadline, || {
+        real::sendmsg(fd, msg, flags | libc::MSG_DONTWAIT)
+    })
 }
 
 /// `writev(2)`, switching greenlets while a blocking socket is full: a

@@ -207,31 +207,42 @@ fn green_send(
     loop {
         // SAFETY: `sent <= len`: within the caller's buffer.
         let rest = unsafe { buf.cast::<u8>().add(sent) }.cast::<c_void>();
-        let n = real::sendto(
-            fd,
-            rest,
-            len - sent,
-            flags | libc::MSG_DONTWAIT,
-            addr,
-            addrlen,
-        );
-        if n >= 0 {
-            sent += n as usize;
-            if !all || sent == len {
-                return sent as ssize_t;
-            }
-            continue;
-        }
-        let e = errno();
-        if e != libc::EAGAIN {
+        let n = send_when_room(fd, deadline, || {
+            real::sendto(
+                fd,
+                rest,
+                len - sent,
+                flags | libc::MSG_DONTWAIT,
+                addr,
+                addrlen,
+            )
+        });
+        if n < 0 {
+            // What was sent before the error is the call's result.
             return if sent > 0 { sent as ssize_t } else { -1 };
         }
+        sent += n as usize;
+        if !all || sent == len {
+            return sent as ssize_t;
+        }
+    }
+}
+
+/// Makes `send`, a non-blocking send, until it does not answer `EAGAIN`,
+/// switching while the socket is full (until `deadline`): its result, or
+/// -1 with `errno` set.
+fn send_when_room(
+    fd: c_int,
+    deadline: Option<Instant>,
+    mut send: impl FnMut() -> ssize_t,
+) -> ssize_t {
+    loop {
+        let n = send();
+        if n >= 0 || errno() != libc::EAGAIN {
+            return n;
+        }
         if let Err(e) = wait(fd, false, deadline) {
-            if sent > 0 {
-                return sent as ssize_t;
-            }
-            set_errno(e);
-            return -1;
+            return fail(e);
         }
     }
 }
