@@ -112,30 +112,21 @@ impl ReadyQueue {
     /// is queued. A scan, for the rare wait nested in the hub's loop.
     #[cold]
     pub(crate) fn holds_main(&self, wait: u64) -> bool {
-        let mask = self.mask();
-        let mut at = self.head;
-        while at != self.tail {
-            let entry = &self.slots[at & mask];
-            if entry.task.is_none() && entry.wait == wait {
-                return true;
-            }
-            at = at.wrapping_add(1);
-        }
-        false
+        self.queued()
+            .any(|entry| entry.task.is_none() && entry.wait == wait)
     }
 
     /// The wait ids of every queued entry (stale ones included), for
     /// `run_info`: a context whose current wait id is among them is ready.
     #[cold]
     pub(crate) fn queued_waits(&self) -> std::collections::HashSet<u64> {
+        self.queued().map(|entry| entry.wait).collect()
+    }
+
+    /// The queued entries, front to back: a scan, for the cold paths.
+    fn queued(&self) -> impl Iterator<Item = &Ready> {
         let mask = self.mask();
-        let mut waits = std::collections::HashSet::new();
-        let mut at = self.head;
-        while at != self.tail {
-            waits.insert(self.slots[at & mask].wait);
-            at = at.wrapping_add(1);
-        }
-        waits
+        (0..self.len()).map(move |i| &self.slots[self.head.wrapping_add(i) & mask])
     }
 
     /// Begins a turn: every entry queued now belongs to it (including any
