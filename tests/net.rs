@@ -429,50 +429,6 @@ fn a_short_read_before_a_pending_eof_does_not_hang() {
     );
 }
 
-/// Forks this process and returns the child's pid, or 0 in the child, which
-/// must end with [`exit_child`].
-///
-/// Call it only in a child copy of the test binary (`util::is_child`),
-/// which runs this one test on one thread.
-fn fork() -> libc::pid_t {
-    // SAFETY: the process runs this test alone, so no other thread holds a
-    // lock the child could need (glibc resets the allocator's); the child
-    // leaves through `exit_child`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
-    pid
-}
-
-/// In a forked child: runs `body` (greenlets and all, on this thread's hub)
-/// and leaves with `_exit`, its result as exit code (101 if it panicked), so
-/// that nothing of the parent's test harness runs in the child.
-fn exit_child(body: impl FnOnce() -> i32) -> ! {
-    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
-    // SAFETY: ends the forked child at once, running none of the parent's
-    // destructors or exit handlers.
-    unsafe { libc::_exit(code) }
-}
-
-/// Waits up to 20 s for the forked child `pid` to exit and returns its exit
-/// code; kills it and fails if it hangs or dies of a signal.
-fn reap(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
-    for _ in 0..2_000 {
-        // SAFETY: waits for our own child without blocking.
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-            assert!(libc::WIFEXITED(status), "the forked child died: {status}");
-            return libc::WEXITSTATUS(status);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // SAFETY: kills and reaps our own child.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, &mut status, 0);
-    }
-    panic!("the forked child hung");
-}
-
 /// Runs the test named `test` in a child copy of this binary, where it
 /// forks, and checks that it passed.
 fn assert_passes_in_a_child(test: &str) {
@@ -517,15 +473,15 @@ fn a_forked_child_dropping_an_inherited_socket_deregistered_the_parents() {
     }
     let (stream, mut peer) = connected_pair();
     let reader = spawn_reader(&stream);
-    let child = fork();
+    let child = util::fork();
     if child == 0 {
-        exit_child(move || {
+        util::exit_child(move || {
             reader.kill();
             drop(stream);
             0
         });
     }
-    assert_eq!(reap(child), 0);
+    assert_eq!(util::reap(child), 0);
     peer.write_all(b"hello").unwrap();
     let got = reader.join().unwrap();
     assert_eq!(&got.expect("the parent's reader got the data"), b"hello");
@@ -543,15 +499,15 @@ fn a_forked_child_reads_an_inherited_socket_on_its_own_epoll() {
     }
     let (stream, mut peer) = connected_pair();
     let reader = spawn_reader(&stream);
-    let child = fork();
+    let child = util::fork();
     if child == 0 {
-        exit_child(move || match reader.join() {
+        util::exit_child(move || match reader.join() {
             Ok(Ok(got)) if &got == b"hello" => 0,
             _ => 1,
         });
     }
     peer.write_all(b"hello").unwrap();
-    assert_eq!(reap(child), 0, "the child's reader got the data");
+    assert_eq!(util::reap(child), 0, "the child's reader got the data");
     peer.write_all(b"again").unwrap();
     let got = reader.join().unwrap();
     assert_eq!(&got.expect("the parent's reader got the data"), b"again");

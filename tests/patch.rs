@@ -23,6 +23,8 @@ const PATCHED: &[&str] = &[
     "accept4",
     "nanosleep",
     "clock_nanosleep",
+    "poll",
+    "close",
 ];
 
 /// The functions the test binary itself defines (`nm`'s `T` lines).
@@ -325,5 +327,93 @@ mod patched {
         ticker.join().unwrap();
         echo.join().unwrap();
         assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+    }
+
+    #[test]
+    fn a_large_std_write_switches_while_the_socket_is_full() {
+        use std::os::unix::net::UnixStream;
+        const LEN: usize = 4 << 20; // far more than a socket buffer holds
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        // Bounded: a write that blocked the hub would fail after 10 s.
+        a.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let writer = greenlet::spawn(move || {
+            let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+            a.write_all(&data)
+        });
+        let reader = greenlet::spawn(move || {
+            let mut got = Vec::with_capacity(LEN);
+            (&mut b).take(LEN as u64).read_to_end(&mut got).map(|_| got)
+        });
+        writer.join().unwrap().unwrap();
+        let got = reader.join().unwrap().unwrap();
+        assert_eq!(got.len(), LEN);
+        assert!(got.iter().enumerate().all(|(i, &x)| x == (i % 251) as u8));
+    }
+
+    #[test]
+    fn a_non_blocking_std_socket_returns_would_block_without_switching() {
+        use std::os::unix::net::UnixStream;
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let turns = std::rc::Rc::new(Cell::new(0));
+        let t = turns.clone();
+        let other = greenlet::spawn(move || t.set(t.get() + 1));
+        let g = greenlet::spawn(move || {
+            let mut buf = [0u8; 1];
+            let read = a.read(&mut buf).unwrap_err().kind();
+            // Fill the socket until the kernel refuses: a short write, then
+            // WouldBlock, never a switch.
+            let chunk = [7u8; 65536];
+            let mut refused = None;
+            for _ in 0..1_000 {
+                if let Err(e) = b.write(&chunk) {
+                    refused = Some(e.kind());
+                    break;
+                }
+            }
+            (read, refused)
+        });
+        let (read, refused) = g.join().unwrap();
+        assert_eq!(read, std::io::ErrorKind::WouldBlock);
+        assert_eq!(refused, Some(std::io::ErrorKind::WouldBlock));
+        other.join().unwrap();
+        assert_eq!(turns.get(), 1);
+    }
+
+    #[test]
+    fn a_socket_shut_down_for_reading_reads_end_of_file_at_once() {
+        use std::os::unix::net::UnixStream;
+        let (a, _b) = UnixStream::pair().unwrap();
+        let g = greenlet::spawn(move || {
+            a.shutdown(std::net::Shutdown::Read).unwrap();
+            let mut buf = [0u8; 1];
+            (&a).read(&mut buf).map_err(|e| e.kind())
+        });
+        assert_eq!(g.join().unwrap(), Ok(0));
+    }
+
+    #[test]
+    fn recv_with_msg_waitall_waits_for_all_of_it() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::net::UnixStream;
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let reader = greenlet::spawn(move || {
+            let mut buf = [0u8; 6];
+            // SAFETY: a valid descriptor and buffer.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 6, libc::MSG_WAITALL) };
+            (n, buf)
+        });
+        let writer = greenlet::spawn(move || {
+            for part in [b"abc", b"def"] {
+                b.write_all(part).unwrap();
+                greenlet::sleep(Duration::from_millis(20));
+            }
+            b
+        });
+        assert_eq!(reader.join().unwrap(), (6, *b"abcdef"));
+        drop((a, writer.join().unwrap()));
     }
 }

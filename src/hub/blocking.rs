@@ -315,6 +315,38 @@ pub(crate) fn wait_io(
     Ok(())
 }
 
+/// Parks the running context until any of `sources` (tokens of registered
+/// sources, each with its direction) may be ready, or `deadline` passes:
+/// [`wait_io`] for many, as `poll` waits.
+///
+/// # Errors
+///
+/// An error instead of waiting while the thread is unwinding.
+///
+/// # Panics
+///
+/// As [`wait_io`].
+#[cfg(feature = "patch")]
+#[track_caller]
+pub(crate) fn wait_io_any(
+    sources: &[(usize, Direction)],
+    deadline: Option<Instant>,
+) -> std::io::Result<()> {
+    if std::thread::panicking() {
+        return Err(std::io::Error::other(
+            "greenlet: cannot wait for I/O while the thread is unwinding",
+        ));
+    }
+    block_until(WaitReason::on("I/O (poll)"), deadline, |me| {
+        with_hub(|hub| {
+            for &(token, direction) in sources {
+                hub.wait_io(token, direction, me);
+            }
+        });
+    });
+    Ok(())
+}
+
 /// Moves the running context to the back of the ready queue, so that every
 /// greenlet ready now runs first: gevent's `sleep(0)`.
 ///

@@ -9,9 +9,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::blocking::wait_io;
+#[cfg(feature = "patch")]
+use super::blocking::wait_io_any;
 use super::context;
 use super::reactor::Direction;
 use super::thread::with_hub;
+#[cfg(feature = "patch")]
+use super::thread::with_hub_cell;
 
 /// The token of a source made once the hub was closed: registered nowhere.
 const UNREGISTERED: usize = usize::MAX;
@@ -64,7 +68,29 @@ impl<S: AsRawFd> IoSource<S> {
         } else {
             with_hub(|hub| hub.register(fd))?
         };
-        Ok(IoSource {
+        Ok(Self::with_token(source, fd, token))
+    }
+
+    /// Registers the descriptor of `source` for a one-off wait on
+    /// `watched` (the same descriptor, or one it duplicates): a `close` of
+    /// `watched` by the `patch` feature wakes the wait, which then fails
+    /// with `EBADF` (see [`revoke_waits_on`]).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error from registering it with epoll.
+    pub(crate) fn new_watched(source: S, watched: RawFd) -> io::Result<Self> {
+        let fd = source.as_raw_fd();
+        let token = if context::is_closed() {
+            UNREGISTERED
+        } else {
+            with_hub(|hub| hub.register_watched(fd, watched))?
+        };
+        Ok(Self::with_token(source, fd, token))
+    }
+
+    fn with_token(source: S, fd: RawFd, token: usize) -> Self {
+        IoSource {
             source: Some(source),
             fd,
             token,
@@ -72,7 +98,13 @@ impl<S: AsRawFd> IoSource<S> {
             write_timeout: Cell::new(None),
             nonblocking: Cell::new(false),
             _not_send: PhantomData,
-        })
+        }
+    }
+
+    /// Whether the watched descriptor was closed while registered (see
+    /// [`new_watched`](Self::new_watched)).
+    pub(crate) fn is_revoked(&self) -> bool {
+        with_hub(|hub| hub.io_revoked(self.token))
     }
 
     pub(crate) fn get(&self) -> &S {
@@ -224,11 +256,42 @@ impl<S: AsRawFd> IoSource<S> {
             return wait_without_hub(self.fd, direction, deadline);
         }
         wait_io(self.token, direction, deadline)?;
+        if self.is_revoked() {
+            return Err(closed_while_waiting());
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "greenlet: the wait timed out",
-            ));
+            return Err(wait_timed_out());
+        }
+        Ok(())
+    }
+
+    /// Waits until any of `sources` is ready for its direction, once, as
+    /// [`wait_once`](Self::wait_once) does for one.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` when `deadline` passes first; `EBADF` when a watched
+    /// descriptor was closed meanwhile (see [`is_revoked`](Self::is_revoked)
+    /// for which); `Unsupported` once the hub is closed (no greenlet can
+    /// run: the caller waits some other way); an error instead of waiting
+    /// while the thread is unwinding.
+    #[cfg(feature = "patch")]
+    #[track_caller]
+    pub(crate) fn wait_any(
+        sources: &[(&IoSource<S>, Direction)],
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        let registered = |s: &IoSource<S>| with_hub(|hub| hub.io_ready(s.token, Direction::Read));
+        if context::is_closed() || sources.iter().any(|(s, _)| registered(s).is_none()) {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        let tokens: Vec<_> = sources.iter().map(|(s, d)| (s.token, *d)).collect();
+        wait_io_any(&tokens, deadline)?;
+        if sources.iter().any(|(s, _)| s.is_revoked()) {
+            return Err(closed_while_waiting());
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(wait_timed_out());
         }
         Ok(())
     }
@@ -308,6 +371,32 @@ impl<S: AsRawFd> IoSource<S> {
         with_hub(|hub| hub.deregister(self.token));
         source
     }
+}
+
+/// The error of a wait whose deadline passed.
+fn wait_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "greenlet: the wait timed out")
+}
+
+/// The error of a wait whose descriptor was closed meanwhile: `EBADF`, as
+/// a call on the closed descriptor would fail.
+fn closed_while_waiting() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+/// Revokes the one-off waits on `fd` of this thread's hub before `fd` is
+/// closed (the `patch` feature's `close`), waking their greenlets: each
+/// fails with `EBADF` and never touches the descriptor again, whose number
+/// the kernel may give to the next file opened. Nothing happens while the
+/// hub is busy (the hub closing a descriptor of its own) or has no such
+/// waits. Waits on other threads' hubs are not seen.
+#[cfg(feature = "patch")]
+pub(crate) fn revoke_waits_on(fd: RawFd) {
+    with_hub_cell(|cell| {
+        if let Ok(mut hub) = cell.try_borrow_mut() {
+            hub.revoke(fd);
+        }
+    });
 }
 
 /// The error of an I/O call whose timeout expired.

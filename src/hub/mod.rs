@@ -64,6 +64,8 @@ pub(crate) use context::{in_greenlet, is_closed};
 pub(crate) use greenlet::KillHandle;
 pub(crate) use handle::{CrossWaker, block_cross};
 pub(crate) use io_source::IoSource;
+#[cfg(feature = "patch")]
+pub(crate) use io_source::revoke_waits_on;
 pub(crate) use names::ObjectName;
 pub(crate) use reactor::Direction;
 pub(crate) use unwind::{log_destructor_panic, panic_message};

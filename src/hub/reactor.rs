@@ -28,6 +28,7 @@
 //! its descriptor, never deleting from it) and makes a new one with every
 //! live registration in it again, readiness unknown: worth a try.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -63,6 +64,14 @@ struct Registration {
     write_closed: bool,
     readers: Vec<Waiter>,
     writers: Vec<Waiter>,
+    /// The descriptor a one-off wait is for (`io::wait_readable`, the
+    /// `patch` feature's calls), which [`Reactor::revoke`] looks up: the
+    /// caller's own, where `fd` may be a duplicate of it.
+    watched: Option<RawFd>,
+    /// Taken out of epoll by [`Reactor::revoke`] because the watched
+    /// descriptor was closed: `fd` may name another file now, so nothing
+    /// touches it again.
+    revoked: bool,
 }
 
 impl Registration {
@@ -76,6 +85,8 @@ impl Registration {
             write_closed: false,
             readers: Vec::new(),
             writers: Vec::new(),
+            watched: None,
+            revoked: false,
         }
     }
 }
@@ -97,6 +108,8 @@ pub(crate) struct Reactor {
     // in this process (see the module's "After `fork`").
     poller: Option<Poller>,
     registrations: Slab<Registration>,
+    /// The registrations of one-off waits, by the descriptor watched.
+    watched: BTreeMap<RawFd, Vec<usize>>,
 }
 
 /// Sources are registered for both directions, edge-triggered.
@@ -110,6 +123,7 @@ impl Reactor {
         Reactor {
             poller: None,
             registrations: Slab::new(),
+            watched: BTreeMap::new(),
         }
     }
 
@@ -140,6 +154,9 @@ impl Reactor {
             let made_in = ForkGeneration::current()?;
             let poll = mio::Poll::new()?;
             for (token, registration) in &mut self.registrations {
+                if registration.revoked {
+                    continue;
+                }
                 poll.registry().register(
                     &mut SourceFd(&registration.fd),
                     Token(token),
@@ -175,6 +192,57 @@ impl Reactor {
         Ok(token)
     }
 
+    /// Registers `fd` as [`register`](Self::register) does, for a one-off
+    /// wait on `watched` (`fd` itself, or a duplicate of it): closing
+    /// `watched` with the `patch` feature's `close` then revokes it.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register).
+    pub(crate) fn register_watched(&mut self, fd: RawFd, watched: RawFd) -> io::Result<usize> {
+        let token = self.register(fd)?;
+        self.registrations[token].watched = Some(watched);
+        self.watched.entry(watched).or_default().push(token);
+        Ok(token)
+    }
+
+    /// Takes every one-off wait on `fd` out of epoll before `fd` is
+    /// closed, and returns their waiters, to be woken: each finds its
+    /// registration revoked ([`is_revoked`](Self::is_revoked)) and fails
+    /// without touching the descriptor, whose number the kernel may give
+    /// to the next file opened.
+    #[cfg(feature = "patch")]
+    pub(crate) fn revoke(&mut self, fd: RawFd) -> Vec<Waiter> {
+        let Some(tokens) = self.watched.remove(&fd) else {
+            return Vec::new();
+        };
+        let mut woken = Vec::new();
+        for token in tokens {
+            let registration = &mut self.registrations[token];
+            registration.watched = None;
+            registration.revoked = true;
+            registration.read_closed = true;
+            registration.write_closed = true;
+            woken.append(&mut registration.readers);
+            woken.append(&mut registration.writers);
+            let registered = registration.fd;
+            if let Some(poller) = self.live_poller() {
+                // Open still (this runs before the close).
+                let _ = poller
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&registered));
+            }
+        }
+        woken
+    }
+
+    /// Whether the registration at `token` was revoked (see
+    /// [`revoke`](Self::revoke)).
+    pub(crate) fn is_revoked(&self, token: usize) -> bool {
+        self.registrations.get(token).is_some_and(|r| r.revoked)
+    }
+
     /// Deregisters the source at `token` and returns every context that was
     /// waiting on it, to be woken: their next attempt meets the closed
     /// source.
@@ -182,7 +250,17 @@ impl Reactor {
         let Some(mut registration) = self.registrations.try_remove(token) else {
             return Vec::new();
         };
-        if let Some(poller) = self.live_poller() {
+        if let Some(watched) = registration.watched
+            && let Some(tokens) = self.watched.get_mut(&watched)
+        {
+            tokens.retain(|&t| t != token);
+            if tokens.is_empty() {
+                self.watched.remove(&watched);
+            }
+        }
+        if registration.revoked {
+            // Out of epoll already, and its number may be another file's.
+        } else if let Some(poller) = self.live_poller() {
             // A source closed by its peer may already be gone from epoll.
             let _ = poller
                 .poll

@@ -6,9 +6,12 @@ use std::ffi::{c_int, c_void};
 use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
 
 use super::{
-    context_in_greenlet, deadline, duration_of, errno, fail, green_recv, green_send, green_sleep,
-    hub_is_closed, ready_now, real, send_when_room, set_errno, switches, wait, wait_readable,
+    context_in_greenlet, deadline, duration_of, errno, green_receive, green_receive_all,
+    green_send, green_sleep, hub_is_closed, in_hub, ready_now, real, set_errno, switches, wait,
 };
+
+/// Sends and receives that must not wait.
+const DONTWAIT: c_int = libc::MSG_DONTWAIT;
 
 /// `read(2)`, switching greenlets on a blocking socket.
 ///
@@ -17,18 +20,13 @@ use super::{
 /// The C library's contract for `read`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
-    if switches(fd) {
-        green_recv(
-            fd,
-            buf,
-            count,
-            0,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-    } else {
-        real::read(fd, buf, count)
+    let (addr, addrlen) = (std::ptr::null_mut(), std::ptr::null_mut());
+    if in_hub()
+        && let Some(n) = green_receive(fd, 0, |f| real::recvfrom(fd, buf, count, f, addr, addrlen))
+    {
+        return n;
     }
+    real::read(fd, buf, count)
 }
 
 /// `write(2)`, switching greenlets on a blocking socket.
@@ -38,11 +36,16 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 /// The C library's contract for `write`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    if switches(fd) {
-        green_send(fd, buf, count, 0, std::ptr::null(), 0)
-    } else {
-        real::write(fd, buf, count)
+    if in_hub()
+        && let Some(n) = green_send(fd, count, true, |sent| {
+            // SAFETY: `sent <= count`: within the caller's buffer.
+            let rest = unsafe { buf.cast::<u8>().add(sent) }.cast();
+            real::sendto(fd, rest, count - sent, DONTWAIT, std::ptr::null(), 0)
+        })
+    {
+        return n;
     }
+    real::write(fd, buf, count)
 }
 
 /// `recv(2)`, switching greenlets on a blocking socket (unless the caller
@@ -80,11 +83,21 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT == 0 && switches(fd) {
-        green_recv(fd, buf, len, flags, addr, addrlen)
-    } else {
-        real::recvfrom(fd, buf, len, flags, addr, addrlen)
+    if flags & DONTWAIT != 0 || !in_hub() {
+        return real::recvfrom(fd, buf, len, flags, addr, addrlen);
     }
+    let received = if flags & libc::MSG_WAITALL == 0 {
+        green_receive(fd, flags, |f| {
+            real::recvfrom(fd, buf, len, f, addr, addrlen)
+        })
+    } else {
+        green_receive_all(fd, len, flags, |got, f| {
+            // SAFETY: `got < len`: within the caller's buffer.
+            let rest = unsafe { buf.cast::<u8>().add(got) }.cast();
+            real::recvfrom(fd, rest, len - got, f, addr, addrlen)
+        })
+    };
+    received.unwrap_or_else(|| real::recvfrom(fd, buf, len, flags, addr, addrlen))
 }
 
 /// `send(2)`, switching greenlets on a blocking socket.
@@ -112,24 +125,42 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     addrlen: socklen_t,
 ) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT == 0 && switches(fd) {
-        green_send(fd, buf, len, flags, addr, addrlen)
-    } else {
-        real::sendto(fd, buf, len, flags, addr, addrlen)
+    if flags & DONTWAIT == 0
+        && in_hub()
+        && let Some(n) = green_send(fd, len, true, |sent| {
+            // SAFETY: `sent <= len`: within the caller's buffer.
+            let rest = unsafe { buf.cast::<u8>().add(sent) }.cast();
+            real::sendto(fd, rest, len - sent, flags | DONTWAIT, addr, addrlen)
+        })
+    {
+        return n;
     }
+    real::sendto(fd, buf, len, flags, addr, addrlen)
 }
 
-/// `readv(2)`, switching greenlets on a blocking socket.
+/// A message header for `count` buffers at `iov`, with no address and no
+/// control data: what `readv` and `writev` are as `recvmsg` and `sendmsg`.
+fn message(iov: *const libc::iovec, count: c_int) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.cast_mut();
+    msg.msg_iovlen = count as _;
+    msg
+}
+
+/// `readv(2)`, switching greenlets on a blocking socket (as a `recvmsg`
+/// of the same buffers).
 ///
 /// # Safety
 ///
 /// The C library's contract for `readv`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
-    if switches(fd)
-        && let Err(e) = wait_readable(fd)
+    let mut msg = message(iov, count);
+    if in_hub()
+        && let Some(n) = green_receive(fd, 0, |f| real::recvmsg(fd, &mut msg, f))
     {
-        return fail(e);
+        return n;
     }
     real::readv(fd, iov, count)
 }
@@ -141,11 +172,12 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int)
 /// The C library's contract for `recvmsg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT == 0
-        && switches(fd)
-        && let Err(e) = wait_readable(fd)
+    // With MSG_WAITALL: the kernel's call, which may block the hub.
+    if flags & (DONTWAIT | libc::MSG_WAITALL) == 0
+        && in_hub()
+        && let Some(n) = green_receive(fd, flags, |f| real::recvmsg(fd, msg, f))
     {
-        return fail(e);
+        return n;
     }
     real::recvmsg(fd, msg, flags)
 }
@@ -160,13 +192,13 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
 /// The C library's contract for `sendmsg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT != 0 || !switches(fd) {
-        return real::sendmsg(fd, msg, flags);
+    if flags & DONTWAIT == 0
+        && in_hub()
+        && let Some(n) = green_send(fd, 0, false, |_| real::sendmsg(fd, msg, flags | DONTWAIT))
+    {
+        return n;
     }
-    let deadline = deadline(fd, libc::SO_SNDTIMEO);
-    send_when_room(fd, deadline, || {
-        real::sendmsg(fd, msg, flags | libc::MSG_DONTWAIT)
-    })
+    real::sendmsg(fd, msg, flags)
 }
 
 /// `writev(2)`, switching greenlets while a blocking socket is full: a
@@ -178,15 +210,13 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
 /// The C library's contract for `writev`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
-    if !switches(fd) {
-        return real::writev(fd, iov, count);
+    let msg = message(iov, count);
+    if in_hub()
+        && let Some(n) = green_send(fd, 0, false, |_| real::sendmsg(fd, &msg, DONTWAIT))
+    {
+        return n;
     }
-    // SAFETY: an all-zero msghdr is valid (no address, no control data).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.cast_mut();
-    msg.msg_iovlen = count as _;
-    // SAFETY: the caller's buffers, as `writev`'s contract gives them.
-    unsafe { sendmsg(fd, &msg, 0) }
+    real::writev(fd, iov, count)
 }
 
 /// `connect(2)`, switching greenlets while a blocking socket connects.

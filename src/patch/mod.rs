@@ -42,16 +42,17 @@
 //! blocking call of the library. A patched `nanosleep` returns early with
 //! no time left, so `std::thread::sleep` returns.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 use std::os::fd::BorrowedFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
+use libc::{socklen_t, ssize_t, timespec};
 
 use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed};
 
 mod calls;
+mod poll;
 mod real;
 
 use real::errno;
@@ -61,21 +62,33 @@ fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
+/// Whether calls may switch here: in a greenlet of an open hub (two
+/// thread-local reads).
+fn in_hub() -> bool {
+    context_in_greenlet() && !hub_is_closed()
+}
+
+/// Whether `fd` is in blocking mode (no `O_NONBLOCK`); false for a
+/// descriptor that is not open.
+fn is_blocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK == 0
+}
+
 /// Whether a call on `fd` should switch greenlets: in a greenlet of an open
-/// hub, on a socket in blocking mode.
+/// hub, on a socket in blocking mode. (The receives and sends ask the
+/// kernel instead: see [`green_receive`].)
 fn switches(fd: c_int) -> bool {
-    if !context_in_greenlet() || hub_is_closed() {
+    if !in_hub() {
         return false;
     }
     // SAFETY: `st` is written by the kernel before it is read.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid stat buffer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return false;
-    }
-    // SAFETY: F_GETFL reads the descriptor's flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    flags >= 0 && flags & libc::O_NONBLOCK == 0
+    let is_socket =
+        unsafe { libc::fstat(fd, &mut st) } == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+    is_socket && is_blocking(fd)
 }
 
 /// A socket option that is a `timeval` (`SO_RCVTIMEO`, `SO_SNDTIMEO`), as
@@ -115,8 +128,9 @@ fn is_stream(fd: c_int) -> bool {
 
 /// Waits, switching greenlets, until `fd` is readable (`read`) or writable,
 /// or `deadline` passes. The error number to fail with otherwise: `EAGAIN`
-/// at the deadline, `ECANCELED` if the greenlet is killed or times out
-/// meanwhile (it cannot unwind through a C call).
+/// at the deadline, `EBADF` if the descriptor is closed meanwhile,
+/// `ECANCELED` if the greenlet is killed or times out meanwhile (it cannot
+/// unwind through a C call).
 fn wait(fd: c_int, read: bool, deadline: Option<Instant>) -> Result<(), c_int> {
     let timeout = match deadline {
         Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -150,27 +164,64 @@ fn ready_now(fd: c_int, events: libc::c_short) -> bool {
         events,
         revents: 0,
     };
-    // SAFETY: one valid pollfd, no waiting.
-    let ready = unsafe { libc::poll(&mut entry, 1, 0) };
-    ready > 0
+    real::poll(&mut entry, 1, 0) > 0
 }
 
-/// A blocking receive that switches while nothing has arrived: it waits
-/// until the socket is readable, then makes the caller's blocking call,
-/// which returns at once. (Not `MSG_DONTWAIT`: once a socket is shut down
-/// for reading, the kernel answers a non-blocking receive with `EAGAIN`
-/// for ever, but a blocking one at once, with end of file.)
-fn green_recv(
+/// A receive in a greenlet (`in_hub`), made by `call` with the flags it is
+/// given: `None` if `fd` is not a socket, for the caller to make its own
+/// call; otherwise the receive's result (-1 with `errno` set).
+///
+/// The first try is `call(flags | MSG_DONTWAIT)`, which on a socket with
+/// data is the whole cost; a non-socket answers `ENOTSOCK`. While nothing
+/// has arrived on a blocking socket, it waits (switching) until the socket
+/// is readable and then makes the caller's own blocking call, which returns
+/// at once. (That last call is not `MSG_DONTWAIT`: once a socket is shut
+/// down for reading, the kernel answers a non-blocking receive with
+/// `EAGAIN` for ever, but a blocking one at once, with end of file.)
+/// `flags` must not hold `MSG_WAITALL`, with which that call could block.
+fn green_receive(
     fd: c_int,
-    buf: *mut c_void,
-    len: size_t,
     flags: c_int,
-    addr: *mut sockaddr,
-    addrlen: *mut socklen_t,
-) -> ssize_t {
-    match wait_readable(fd) {
-        Ok(()) => real::recvfrom(fd, buf, len, flags, addr, addrlen),
+    mut call: impl FnMut(c_int) -> ssize_t,
+) -> Option<ssize_t> {
+    debug_assert_eq!(flags & libc::MSG_WAITALL, 0);
+    let n = call(flags | libc::MSG_DONTWAIT);
+    if n >= 0 {
+        return Some(n);
+    }
+    match errno() {
+        libc::ENOTSOCK => return None,
+        // `is_blocking` leaves `errno` as it is on success.
+        libc::EAGAIN if is_blocking(fd) => {}
+        _ => return Some(-1),
+    }
+    Some(match wait_readable(fd) {
+        Ok(()) => call(flags),
         Err(e) => fail(e),
+    })
+}
+
+/// [`green_receive`] with `MSG_WAITALL` in `flags`, into `len` bytes:
+/// receives without it, switching, until all have arrived, end of file or
+/// an error (what arrived before the error is the result), as the
+/// kernel's receive does. `call(got, flags)` receives at offset `got`.
+fn green_receive_all(
+    fd: c_int,
+    len: usize,
+    flags: c_int,
+    mut call: impl FnMut(usize, c_int) -> ssize_t,
+) -> Option<ssize_t> {
+    let flags = flags & !libc::MSG_WAITALL;
+    let mut got: usize = 0;
+    loop {
+        let n = green_receive(fd, flags, |f| call(got, f))?;
+        if n <= 0 {
+            return Some(if got > 0 { got as ssize_t } else { n });
+        }
+        got += n as usize;
+        if got >= len || !is_stream(fd) {
+            return Some(got as ssize_t);
+        }
     }
 }
 
@@ -191,58 +242,44 @@ fn fail(e: c_int) -> ssize_t {
     -1
 }
 
-/// A blocking send that switches while the socket is full; on a stream
-/// socket it sends everything, as the kernel's blocking send does.
+/// A send of `len` bytes in a greenlet (`in_hub`): `None` if `fd` is not a
+/// socket, for the caller to make its own call; otherwise the send's
+/// result (-1 with `errno` set).
+///
+/// `call(sent)` sends from offset `sent` with `MSG_DONTWAIT`, so the
+/// socket's flags never change. While a blocking socket is full, it waits
+/// (switching, within `SO_SNDTIMEO`); with `whole`, a blocking stream
+/// socket is sent everything, as the kernel's blocking send does (what was
+/// sent before an error is the result).
 fn green_send(
     fd: c_int,
-    buf: *const c_void,
-    len: size_t,
-    flags: c_int,
-    addr: *const sockaddr,
-    addrlen: socklen_t,
-) -> ssize_t {
-    let deadline = deadline(fd, libc::SO_SNDTIMEO);
-    let all = is_stream(fd);
+    len: usize,
+    whole: bool,
+    mut call: impl FnMut(usize) -> ssize_t,
+) -> Option<ssize_t> {
     let mut sent: usize = 0;
+    let mut deadline_at = None;
     loop {
-        // SAFETY: `sent <= len`: within the caller's buffer.
-        let rest = unsafe { buf.cast::<u8>().add(sent) }.cast::<c_void>();
-        let n = send_when_room(fd, deadline, || {
-            real::sendto(
-                fd,
-                rest,
-                len - sent,
-                flags | libc::MSG_DONTWAIT,
-                addr,
-                addrlen,
-            )
-        });
-        if n < 0 {
-            // What was sent before the error is the call's result.
-            return if sent > 0 { sent as ssize_t } else { -1 };
+        let n = call(sent);
+        if n >= 0 {
+            sent += n as usize;
+            if !whole || sent >= len || !is_blocking(fd) || !is_stream(fd) {
+                return Some(sent as ssize_t);
+            }
+            continue;
         }
-        sent += n as usize;
-        if !all || sent == len {
-            return sent as ssize_t;
+        let e = errno();
+        if e == libc::ENOTSOCK && sent == 0 {
+            return None;
         }
-    }
-}
-
-/// Makes `send`, a non-blocking send, until it does not answer `EAGAIN`,
-/// switching while the socket is full (until `deadline`): its result, or
-/// -1 with `errno` set.
-fn send_when_room(
-    fd: c_int,
-    deadline: Option<Instant>,
-    mut send: impl FnMut() -> ssize_t,
-) -> ssize_t {
-    loop {
-        let n = send();
-        if n >= 0 || errno() != libc::EAGAIN {
-            return n;
+        let result = if sent > 0 { sent as ssize_t } else { -1 };
+        if e != libc::EAGAIN || !is_blocking(fd) {
+            return Some(result);
         }
+        let deadline = *deadline_at.get_or_insert_with(|| deadline(fd, libc::SO_SNDTIMEO));
         if let Err(e) = wait(fd, false, deadline) {
-            return fail(e);
+            set_errno(e);
+            return Some(result);
         }
     }
 }

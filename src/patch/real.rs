@@ -87,6 +87,37 @@ pub(super) fn clock_nanosleep(
     if r == 0 { 0 } else { errno() }
 }
 
+/// `poll` as the `ppoll` system call (which every architecture has):
+/// `timeout` in milliseconds, negative for none.
+pub(super) fn poll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int) -> c_int {
+    let mut span = timespec {
+        tv_sec: libc::time_t::from(timeout / 1000),
+        tv_nsec: libc::c_long::from(timeout % 1000) * 1_000_000,
+    };
+    // The kernel writes the time left back into `span`.
+    let span: *mut timespec = if timeout < 0 {
+        std::ptr::null_mut()
+    } else {
+        &raw mut span
+    };
+    // SAFETY: as `read`; no signal mask is given.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds,
+            nfds,
+            span,
+            std::ptr::null::<c_void>(),
+            0,
+        ) as c_int
+    }
+}
+
+pub(super) fn close(fd: c_int) -> c_int {
+    // SAFETY: as `read`.
+    unsafe { libc::syscall(libc::SYS_close, fd) as c_int }
+}
+
 /// The calling thread's `errno`.
 pub(super) fn errno() -> c_int {
     // SAFETY: the calling thread's errno, always valid.

@@ -450,3 +450,47 @@ pub fn wait_bounded(child: &mut std::process::Child, limit: std::time::Duration)
     let _ = child.kill();
     panic!("the server did not finish within {limit:?}");
 }
+
+/// Forks this process and returns the child's pid, or 0 in the child, which
+/// must end with [`exit_child`].
+///
+/// Call it only in a child copy of the test binary ([`is_child`]),
+/// which runs this one test on one thread.
+pub fn fork() -> libc::pid_t {
+    // SAFETY: the process runs this test alone, so no other thread holds a
+    // lock the child could need (glibc resets the allocator's); the child
+    // leaves through `exit_child`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    pid
+}
+
+/// In a forked child: runs `body` (greenlets and all, on this thread's hub)
+/// and leaves with `_exit`, its result as exit code (101 if it panicked), so
+/// that nothing of the parent's test harness runs in the child.
+pub fn exit_child(body: impl FnOnce() -> i32) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+    // SAFETY: ends the forked child at once, running none of the parent's
+    // destructors or exit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Waits up to 20 s for the forked child `pid` to exit and returns its exit
+/// code; kills it and fails if it hangs or dies of a signal.
+pub fn reap(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    for _ in 0..2_000 {
+        // SAFETY: waits for our own child without blocking.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            assert!(libc::WIFEXITED(status), "the forked child died: {status}");
+            return libc::WEXITSTATUS(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: kills and reaps our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    panic!("the forked child hung");
+}

@@ -18,6 +18,35 @@ impl Hub {
         self.reactor.register(fd)
     }
 
+    /// Registers a one-off wait's descriptor (see
+    /// [`Reactor::register_watched`]) and returns its token.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error (see [`Reactor::register`]).
+    pub(crate) fn register_watched(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        watched: std::os::fd::RawFd,
+    ) -> std::io::Result<usize> {
+        self.arm_teardown();
+        self.reactor.register_watched(fd, watched)
+    }
+
+    /// Revokes the one-off waits on `fd`, which is about to be closed, and
+    /// wakes their waiters (see [`Reactor::revoke`]).
+    #[cfg(feature = "patch")]
+    pub(crate) fn revoke(&mut self, fd: std::os::fd::RawFd) {
+        for waiter in self.reactor.revoke(fd) {
+            self.wake(waiter);
+        }
+    }
+
+    /// See [`Reactor::is_revoked`].
+    pub(crate) fn io_revoked(&self, token: usize) -> bool {
+        self.reactor.is_revoked(token)
+    }
+
     /// Deregisters an I/O source and wakes whoever waits on it.
     pub(crate) fn deregister(&mut self, token: usize) {
         for waiter in self.reactor.deregister(token) {
