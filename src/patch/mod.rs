@@ -52,7 +52,11 @@ use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
 use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed};
 
 mod calls;
+// glibc's `__*_chk` variants exist only there (with `__chk_fail`).
+#[cfg(target_env = "gnu")]
+mod fortify;
 mod real;
+mod resolve;
 
 use real::errno;
 
