@@ -4,7 +4,7 @@
 //! `cargo test --features patch --test patch` runs the first group; the
 //! default build runs the symbol check.
 
-use std::process::Command;
+mod util;
 
 /// The C library's calls this library defines with `patch` on.
 const PATCHED: &[&str] = &[
@@ -27,28 +27,9 @@ const PATCHED: &[&str] = &[
     "close",
 ];
 
-/// The functions the test binary itself defines (`nm`'s `T` lines).
-fn defined_functions() -> Vec<String> {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("nm")
-        .arg("--defined-only")
-        .arg(&exe)
-        .output()
-        .expect("nm runs (binutils)");
-    assert!(out.status.success(), "nm failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split_whitespace();
-            let (_, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
-            (kind == "T").then(|| name.to_string())
-        })
-        .collect()
-}
-
 #[test]
 fn the_symbols_are_defined_exactly_when_the_feature_is_on() {
-    let defined = defined_functions();
+    let defined = util::defined_functions();
     for name in PATCHED {
         let has = defined.iter().any(|d| d == name);
         assert_eq!(

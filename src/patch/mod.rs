@@ -53,7 +53,11 @@ use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed}
 
 mod calls;
 mod poll;
+// glibc's `__*_chk` variants exist only there (with `__chk_fail`).
+#[cfg(target_env = "gnu")]
+mod fortify;
 mod real;
+mod resolve;
 
 use real::errno;
 

@@ -494,3 +494,23 @@ pub fn reap(pid: libc::pid_t) -> i32 {
     }
     panic!("the forked child hung");
 }
+
+/// The functions the test binary itself defines (`nm --defined-only`'s `T`
+/// lines): how the `patch` tests see which C calls the library defines.
+pub fn defined_functions() -> Vec<String> {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("nm")
+        .arg("--defined-only")
+        .arg(&exe)
+        .output()
+        .expect("nm runs (binutils)");
+    assert!(out.status.success(), "nm failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (_, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
+            (kind == "T").then(|| name.to_string())
+        })
+        .collect()
+}
