@@ -4,34 +4,48 @@
 //! `std::thread::sleep`, and crates built on them, switch greenlets instead
 //! of blocking the hub.
 //!
-//! # What is patched (this increment)
+//! # What is patched
 //!
-//! `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
-//! `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`,
-//! `nanosleep` and `clock_nanosleep`. The rest of the list (`poll`,
-//! `close`, `getaddrinfo`) is not patched yet: those calls still block the
-//! hub.
+//! - `calls.rs`: `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`,
+//!   `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`,
+//!   `accept4`, `nanosleep` and `clock_nanosleep`;
+//! - `poll.rs`: `poll` (waits on many descriptors; none is a sleep) and
+//!   `close` (wakes this thread's greenlets waiting on the descriptor,
+//!   whose calls fail with `EBADF`);
+//! - `resolve.rs`: `getaddrinfo`, run on the default thread pool;
+//! - `fortify.rs` (glibc): `__read_chk`, `__recv_chk`, `__recvfrom_chk`
+//!   and `__poll_chk`, which check their length and call the above.
+//!
+//! README's "`patch`" section lists what is not patched and why.
 //!
 //! # When a call switches
 //!
-//! Only inside a greenlet, on a socket in blocking mode (no `O_NONBLOCK`),
-//! while the hub is open. Everywhere else (a thread without greenlets, the
-//! main context and the hub's own loop, a regular file or pipe, a socket
-//! the caller made non-blocking) the call goes straight to the kernel. A
-//! switching call honours the socket's `SO_RCVTIMEO`/`SO_SNDTIMEO`: when
-//! it passes, the call fails with `EAGAIN` (`EINPROGRESS` for `connect`),
-//! as the kernel's does.
+//! Only inside a greenlet, while the hub is open, on a socket in blocking
+//! mode (no `O_NONBLOCK`; `poll` on any descriptor epoll takes).
+//! Everywhere else (a thread without greenlets, the main context and the
+//! hub's own loop, a regular file or pipe, a socket the caller made
+//! non-blocking) the call goes straight to the kernel. A switching call
+//! honours the socket's `SO_RCVTIMEO`/`SO_SNDTIMEO`: when it passes, the
+//! call fails with `EAGAIN` (`EINPROGRESS` for `connect`), as the kernel's
+//! does.
 //!
 //! # How
 //!
 //! The real calls are raw system calls (`libc::syscall`), not
 //! `dlsym(RTLD_NEXT, …)`: a system call needs no lookup, cannot find this
-//! library's own definition again, and works in a static binary. A socket
-//! is written with `MSG_DONTWAIT`, so its flags never change; a receive
-//! (and `accept`) waits until the socket is readable, then makes the
-//! caller's blocking call, which returns at once; `connect` sets
-//! `O_NONBLOCK` for the call only. (Another thread or process taking the
-//! data between the wake-up and the call would make that call block.)
+//! library's own definition again, and works in a static binary. Only
+//! `getaddrinfo`, which is no system call, is found with `dlsym`.
+//!
+//! A receive or send in a greenlet first tries the call with
+//! `MSG_DONTWAIT`: on a ready socket that is the whole cost (one system
+//! call, as unpatched), and a descriptor that is no socket answers
+//! `ENOTSOCK`, whereupon the caller's own call is made. On `EAGAIN`, a
+//! blocking socket is waited on (switching) until ready: a send tries
+//! again with `MSG_DONTWAIT`, so the socket's flags never change; a
+//! receive (and `accept`) then makes the caller's blocking call, which
+//! returns at once. `connect` sets `O_NONBLOCK` for the call only.
+//! (Another thread or process taking the data between the wake-up and the
+//! call would make that call block.)
 //!
 //! # Kills and timeouts
 //!
