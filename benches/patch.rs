@@ -7,7 +7,12 @@
 //! - `patched_plain_thread`: the patched `read` (std's `Read` calls it)
 //!   outside greenlets, where it passes straight to the kernel;
 //! - `patched_in_greenlet`: the same inside a greenlet, on a blocking
-//!   socket, where it checks the descriptor and readiness first.
+//!   socket, where it tries a `recvfrom` with `MSG_DONTWAIT` first (which
+//!   on a ready socket is the whole call).
+//!
+//! One run on the 2-core VM (2026-11-30): 2.58 µs, 2.41 µs and 2.74 µs
+//! (1.06× the raw call; 1.73× before the `MSG_DONTWAIT` fast path, which
+//! spent `fstat`, `fcntl`, `getsockopt` and `poll` first).
 //!
 //! Each iteration first writes the byte with a raw system call, the same
 //! for all three.
