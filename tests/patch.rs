@@ -397,4 +397,74 @@ mod patched {
         assert_eq!(reader.join().unwrap(), (6, *b"abcdef"));
         drop((a, writer.join().unwrap()));
     }
+
+    #[test]
+    fn tungstenite_connect_unchanged_runs_beside_a_green_server() {
+        use tungstenite::Message;
+        // A WebSocket echo server on a std listener, one greenlet per
+        // client, and three clients that open their own std sockets with
+        // `tungstenite::connect`: all on this one thread.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let server = greenlet::spawn(move || {
+            let mut handlers = Vec::new();
+            for _ in 0..3 {
+                let (stream, _) = listener.accept().unwrap();
+                handlers.push(greenlet::spawn(move || {
+                    let mut ws = tungstenite::accept(stream).unwrap();
+                    let text = ws.read().unwrap();
+                    ws.send(text).unwrap();
+                    ws.close(None).unwrap();
+                    // Until the client's close comes back (bounded).
+                    for _ in 0..10 {
+                        if ws.read().is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+            greenlet::joinall(handlers)
+        });
+        let clients: Vec<_> = (0..3)
+            .map(|i| {
+                let url = url.clone();
+                greenlet::spawn(move || {
+                    let (mut ws, _) = tungstenite::connect(url.as_str()).unwrap();
+                    ws.send(Message::text(format!("hello {i}"))).unwrap();
+                    let echoed = ws.read().unwrap();
+                    echoed.into_text().unwrap().to_string()
+                })
+            })
+            .collect();
+        let echoed: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        assert_eq!(echoed, ["hello 0", "hello 1", "hello 2"]);
+        for r in server.join().unwrap() {
+            r.unwrap();
+        }
+    }
+
+    #[test]
+    fn a_write_timeout_on_a_full_std_socket_is_honoured() {
+        use std::os::unix::net::UnixStream;
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let (ticks, stop, ticker) = ticker();
+        // Nobody reads `b`: the writes fill the socket, then wait (letting
+        // the ticker run) until the timeout fails one.
+        let writer = greenlet::spawn(move || {
+            let chunk = [1u8; 65536];
+            for _ in 0..1_000 {
+                if let Err(e) = a.write(&chunk) {
+                    return Some(e.kind());
+                }
+            }
+            None
+        });
+        assert_eq!(writer.join().unwrap(), Some(std::io::ErrorKind::WouldBlock));
+        stop.set(true);
+        ticker.join().unwrap();
+        drop(b);
+        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+    }
 }

@@ -482,6 +482,34 @@ mod fortified {
         assert_ne!(fds[0].revents & libc::POLLIN, 0);
     }
 
+    /// `__poll_chk` is the patched `poll`: in a greenlet, it lets the
+    /// writer greenlet run until there is something to read.
+    #[test]
+    fn poll_chk_switches_greenlets() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let wrote = Rc::new(Cell::new(false));
+        let w = wrote.clone();
+        let poller = greenlet::spawn(move || {
+            let mut fds = [pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: one valid pollfd, of the size given; at most 10 s.
+            let n = unsafe { __poll_chk(fds.as_mut_ptr(), 1, 10_000, size_of_val(&fds)) };
+            (n, fds[0].revents, w.get())
+        });
+        let writer = greenlet::spawn(move || {
+            greenlet::yield_now();
+            wrote.set(true);
+            b.write_all(b"x").unwrap();
+            b
+        });
+        assert_eq!(poller.join().unwrap(), (1, libc::POLLIN, true));
+        drop((a, writer.join().unwrap()));
+    }
+
     /// Makes `call` in a child (this test run again), which must die by
     /// `SIGABRT` with glibc's message, as glibc's own variant would.
     fn aborts_in_a_child(test: &str, call: impl FnOnce(c_int)) {
