@@ -553,9 +553,7 @@ impl Hub {
         may_wait: bool,
         requeue: &mut Option<Task>,
     ) -> Result<bool, ()> {
-        // The common case: nothing to fire, no I/O awaited, no inbox to look
-        // into, something ready.
-        if self.timers.len() == 0 && self.io_waiting == 0 && !self.ready.is_empty() {
+        if self.quiet() && !self.ready.is_empty() {
             self.ready.begin_turn(usize::from(requeue.is_some()));
             return Ok(false);
         }
@@ -565,13 +563,34 @@ impl Hub {
         self.begin_turn_slow(may_wait)
     }
 
+    /// Whether a turn can end without the slow half (see `turn.rs`): the
+    /// common case, with no timer to fire, no I/O awaited and no inbox to
+    /// look into.
+    #[inline(always)]
+    fn quiet(&self) -> bool {
+        self.timers.len() == 0 && self.io_waiting == 0
+    }
+
     /// The next context of the current turn to run, or `None` when the turn
     /// is over. Stale entries are skipped. The greenlet in `requeue`, if
     /// any, is requeued as soon as an entry has been popped (it belongs to
     /// the next turn, so the order is the same as if it had been first).
+    ///
+    /// With `renew`, a turn that ends quietly with something ready is
+    /// followed at once by the next, as [`Self::begin_turn`] would begin it,
+    /// and its first context is returned: the loop on the main context
+    /// then goes from turn to turn without leaving this call.
     #[inline(always)]
-    pub(super) fn pop_in_turn(&mut self, requeue: &mut Option<Task>) -> Option<Next> {
-        while let Some(Ready { task, wait }) = self.ready.pop_in_turn() {
+    pub(super) fn pop_in_turn(&mut self, requeue: &mut Option<Task>, renew: bool) -> Option<Next> {
+        loop {
+            let Ready { task, wait } = match self.ready.pop_in_turn() {
+                Some(ready) => ready,
+                None if renew && self.quiet() => {
+                    let then_pushed = usize::from(requeue.is_some());
+                    self.ready.begin_turn_and_pop(then_pushed)?
+                }
+                None => return None,
+            };
             if let Some(yielded) = requeue.take() {
                 self.requeue_after_pop(yielded);
             }
@@ -596,6 +615,5 @@ impl Hub {
                 }
             }
         }
-        None
     }
 }
