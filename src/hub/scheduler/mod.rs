@@ -566,14 +566,6 @@ impl Hub {
         self.begin_turn_slow(may_wait)
     }
 
-    /// Whether a turn can end without the slow half (see `turn.rs`): the
-    /// common case, with no timer to fire, no I/O awaited and no inbox to
-    /// look into.
-    #[inline(always)]
-    fn quiet(&self) -> bool {
-        self.timers.len() == 0 && self.io_waiting == 0
-    }
-
     /// The next context of the current turn to run, or `None` when the turn
     /// is over. Stale entries are skipped. The greenlet in `requeue`, if
     /// any, is requeued as soon as an entry has been popped (it belongs to
