@@ -26,8 +26,12 @@ const MIN_SLOTS: usize = 16;
 /// A FIFO of [`Ready`] entries, of which those queued before the current
 /// turn began are the turn's.
 pub(crate) struct ReadyQueue {
-    /// The ring: empty or a power-of-two number of slots; those from `head`
-    /// to `tail` (masked) hold the queue, the others no task.
+    // # Invariant
+    // The ring: empty until the first push, from then on a power-of-two
+    // number of slots (`grow` makes at least `MIN_SLOTS`, and it never
+    // shrinks); those from `head` to `tail` (masked) hold the queue, the
+    // others no task. So while an entry is queued, or the current turn
+    // counts one, the ring has slots (`pop_front` relies on it).
     slots: Vec<Ready>,
     /// Free-running counts of the entries ever popped and pushed: the
     /// entry at position `i` is in slot `i & (slots.len() - 1)`.
@@ -67,7 +71,10 @@ impl ReadyQueue {
     /// Queues an entry at the back, for the next turn.
     #[inline(always)]
     pub(crate) fn push(&mut self, task: Option<TaskRef>, wait: u64) {
-        if self.len() == self.slots.len() {
+        // `>=` where `==` would do (the queue never holds more than its
+        // slots): past this test the ring has more slots than entries, so
+        // it has slots, and `put` needs no bounds check.
+        if self.len() >= self.slots.len() {
             self.grow();
         }
         self.put(task, wait);
@@ -99,13 +106,39 @@ impl ReadyQueue {
         if self.head == self.turn_end {
             return None;
         }
+        Some(self.pop_front())
+    }
+
+    /// Unless the queue is empty, begins a turn as [`Self::begin_turn`]
+    /// does and pops its first entry.
+    #[inline(always)]
+    pub(crate) fn begin_turn_and_pop(&mut self, then_pushed: usize) -> Option<Ready> {
+        if self.is_empty() {
+            return None;
+        }
+        self.begin_turn(then_pushed);
+        Some(self.pop_front())
+    }
+
+    /// Pops the front entry. The caller knows that one is queued: the
+    /// queue is not empty, or the current turn has an entry left.
+    #[inline(always)]
+    fn pop_front(&mut self) -> Ready {
+        debug_assert!(!self.is_empty(), "an entry to pop");
+        // SAFETY: an entry is queued, or the current turn counts one (the
+        // callers' check; `begin_turn` counts entries still to come only on
+        // a queue that has some): either way an entry was pushed, so by the
+        // invariant of `slots` the ring has slots. Said to the compiler, this
+        // spares the bounds checks here and in a `push_after_pop` that
+        // follows.
+        unsafe { std::hint::assert_unchecked(!self.slots.is_empty()) };
         let mask = self.mask();
         let slot = &mut self.slots[self.head & mask];
         self.head = self.head.wrapping_add(1);
-        Some(Ready {
+        Ready {
             task: slot.task.take(),
             wait: slot.wait,
-        })
+        }
     }
 
     /// Whether an entry of the main context made ready with wait id `wait`
@@ -135,6 +168,8 @@ impl ReadyQueue {
     /// (so that they find room without a check).
     #[inline]
     pub(crate) fn begin_turn(&mut self, then_pushed: usize) {
+        // (`pop_front` relies on this.)
+        debug_assert!(then_pushed == 0 || !self.is_empty(), "a pop makes room");
         self.turn_end = self.tail.wrapping_add(then_pushed);
     }
 

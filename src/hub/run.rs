@@ -65,7 +65,7 @@ fn run_main_loop() -> Result<(), String> {
 #[inline(always)]
 fn next_to_run(hub: &mut Hub, mut requeue: Option<Task>, may_wait: bool) -> Result<Next, String> {
     loop {
-        if let Some(next) = hub.pop_in_turn(&mut requeue) {
+        if let Some(next) = hub.pop_in_turn(&mut requeue, true) {
             return Ok(next);
         }
         match hub.begin_turn(may_wait, &mut requeue) {
@@ -206,7 +206,7 @@ pub(crate) fn run_one_turn() -> usize {
         }
         let mut ran = 0;
         loop {
-            let next = hub.borrow_mut().pop_in_turn(&mut None);
+            let next = hub.borrow_mut().pop_in_turn(&mut None, false);
             match next {
                 None => {
                     hub.borrow().watch_idle();

@@ -19,6 +19,13 @@ use crate::hub::context;
 use crate::hub::wait::{MAIN, Unwind};
 
 impl Hub {
+    /// Whether a turn can end without the slow half: the common case, with
+    /// no timer to fire, no I/O awaited and no inbox to look into.
+    #[inline(always)]
+    pub(super) fn quiet(&self) -> bool {
+        self.timers.len() == 0 && self.io_waiting == 0
+    }
+
     fn fire_due_timers(&mut self) {
         if self.timers.len() == 0 {
             return;
