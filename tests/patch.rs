@@ -118,8 +118,8 @@ mod patched {
             let mut buf = [0u8; 1];
             (&s).read(&mut buf).unwrap_err().kind()
         });
-        // The main context is not patched: let the greenlet connect first,
-        // so that the std accept here finds its connection queued.
+        // Let the greenlet connect first (the std accept here would run it
+        // too, as the main context's patched calls run the hub).
         greenlet::yield_now();
         let (_server, _) = listener.accept().unwrap();
         let kind = g.join().unwrap();
@@ -465,6 +465,37 @@ mod patched {
         stop.set(true);
         ticker.join().unwrap();
         drop(b);
+        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+    }
+
+    /// gevent's main greenlet: the main context's std calls run the
+    /// greenlets while they wait. A std client in main talks to a std
+    /// server in a greenlet of the same thread, which never ran otherwise
+    /// (the read's timeout turns that into an error, not a hang).
+    #[test]
+    fn the_main_context_s_std_calls_run_the_greenlets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = greenlet::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = [0u8; 4];
+            s.read_exact(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+        });
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut back = [0u8; 4];
+        client.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"ping");
+        server.join().unwrap();
+        // And std::thread::sleep in main lets a ticker tick.
+        let (ticks, stop, ticker) = ticker();
+        std::thread::sleep(Duration::from_millis(100));
+        stop.set(true);
+        ticker.join().unwrap();
         assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
     }
 }

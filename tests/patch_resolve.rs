@@ -148,16 +148,18 @@ mod patched {
         assert_eq!(inside.to_string(), outside.to_string());
     }
 
-    /// In a fresh process, lookups in the main context (of a thread whose
-    /// hub runs) and on a plain thread are libc's own: no pool thread.
+    /// In a fresh process, lookups in the main context of a thread with no
+    /// greenlet left to run, and on a plain thread, are libc's own: no pool
+    /// thread. With a greenlet to run, the main context's lookup goes to the
+    /// pool (gevent's main greenlet), as a greenlet's does.
     #[test]
-    fn getaddrinfo_outside_greenlets_passes_straight_through() {
+    fn getaddrinfo_without_greenlets_to_run_passes_straight_through() {
         if !is_child() {
-            let test = "patched::getaddrinfo_outside_greenlets_passes_straight_through";
+            let test = "patched::getaddrinfo_without_greenlets_to_run_passes_straight_through";
             assert_child_passes(test, LIMIT, "passed through");
             return;
         }
-        greenlet::spawn(|| ()).join().unwrap(); // this thread's hub runs
+        greenlet::spawn(|| ()).join().unwrap(); // this thread's hub ran
         let main = lookup(("localhost", 80)).unwrap();
         let thread = std::thread::spawn(|| lookup(("localhost", 80)).unwrap());
         assert_eq!(thread.join().unwrap(), main);
@@ -167,9 +169,16 @@ mod patched {
             0,
             "a lookup outside used the pool"
         );
+        let other = greenlet::spawn(|| greenlet::sleep(Duration::from_millis(1)));
+        assert_eq!(raw(Some(c"localhost"), None, None), direct);
+        assert_eq!(
+            default_pool().threads(),
+            1,
+            "main's lookup, beside a greenlet"
+        );
+        other.join().unwrap();
         let green = greenlet::spawn(|| raw(Some(c"localhost"), None, None));
         assert_eq!(green.join().unwrap(), direct);
-        // The greenlet's lookup, the same call, did.
         assert_eq!(default_pool().threads(), 1);
         println!("passed through");
     }

@@ -68,5 +68,7 @@ pub(crate) use io_source::IoSource;
 pub(crate) use io_source::revoke_waits_on;
 pub(crate) use names::ObjectName;
 pub(crate) use reactor::Direction;
+#[cfg(feature = "patch")]
+pub(crate) use thread::main_runs_hub;
 pub(crate) use unwind::{log_destructor_panic, panic_message};
 pub(crate) use wait::{WaitReason, Waiter};

@@ -49,6 +49,19 @@ pub(super) fn with_hub_cell<R>(f: impl FnOnce(&RefCell<Hub>) -> R) -> R {
     HUB.with(|hub| f(hub))
 }
 
+/// Whether the main context may run the hub inside a blocking call made
+/// outside the library (the `patch` feature's calls, gevent's main
+/// greenlet): this thread's hub has greenlets to run meanwhile, and the
+/// call is not made by the hub's own loop (nor by anything it called) or
+/// while the thread unwinds. Plain threads, which have no greenlets, are
+/// left alone.
+#[cfg(feature = "patch")]
+pub(crate) fn main_runs_hub() -> bool {
+    !context::in_loop()
+        && !std::thread::panicking()
+        && HUB.with(|hub| hub.try_borrow().is_ok_and(|hub| !hub.is_empty()))
+}
+
 impl Waiter {
     /// Makes the context that waits as `self` ready, unless the wait is
     /// stale (it was woken, timed out or killed since). Returns whether it

@@ -6,8 +6,8 @@ use std::ffi::{c_int, c_void};
 use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
 
 use super::{
-    context_in_greenlet, deadline, duration_of, errno, green_receive, green_receive_all,
-    green_send, green_sleep, hub_is_closed, in_hub, ready_now, real, set_errno, switches, wait,
+    deadline, duration_of, errno, green_receive, green_receive_all, green_send, green_sleep,
+    in_hub, ready_now, real, set_errno, switches, wait,
 };
 
 /// Sends and receives that must not wait.
@@ -319,7 +319,7 @@ pub unsafe extern "C" fn accept4(
 /// The C library's contract for `nanosleep`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
-    if !context_in_greenlet() || hub_is_closed() || req.is_null() {
+    if req.is_null() || !in_hub() {
         return real::nanosleep(req, rem);
     }
     // SAFETY: the caller's request, valid by the contract.
@@ -355,7 +355,7 @@ pub unsafe extern "C" fn clock_nanosleep(
     rem: *mut timespec,
 ) -> c_int {
     let known = clock == libc::CLOCK_MONOTONIC || clock == libc::CLOCK_REALTIME;
-    if !context_in_greenlet() || hub_is_closed() || req.is_null() || !known {
+    if req.is_null() || !known || !in_hub() {
         return real::clock_nanosleep(clock, flags, req, rem);
     }
     // SAFETY: the caller's request, valid by the contract.

@@ -20,10 +20,12 @@
 //!
 //! # When a call switches
 //!
-//! Only inside a greenlet, while the hub is open, on a socket in blocking
-//! mode (no `O_NONBLOCK`; `poll` on any descriptor epoll takes).
-//! Everywhere else (a thread without greenlets, the main context and the
-//! hub's own loop, a regular file or pipe, a socket the caller made
+//! Inside a greenlet, and in the main context of a thread that has
+//! greenlets (gevent's main greenlet: the hub runs them while it waits),
+//! while the hub is open, on a socket in blocking mode (no `O_NONBLOCK`;
+//! `poll` on any descriptor epoll takes). Everywhere else (a thread without
+//! greenlets, the hub's own loop and whatever it calls, a thread that is
+//! unwinding, a regular file or pipe, a socket the caller made
 //! non-blocking) the call goes straight to the kernel. A switching call
 //! honours the socket's `SO_RCVTIMEO`/`SO_SNDTIMEO`: when it passes, the
 //! call fails with `EAGAIN` (`EINPROGRESS` for `connect`), as the kernel's
@@ -63,7 +65,7 @@ use std::time::{Duration, Instant};
 
 use libc::{socklen_t, ssize_t, timespec};
 
-use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed};
+use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed, main_runs_hub};
 
 mod calls;
 mod poll;
@@ -80,10 +82,14 @@ fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
-/// Whether calls may switch here: in a greenlet of an open hub (two
-/// thread-local reads).
+/// Whether calls may switch here (see the module's docs): in a greenlet
+/// of an open hub, or in the main context of a thread that has greenlets
+/// (outside the hub's loop); never while the thread unwinds.
 fn in_hub() -> bool {
-    context_in_greenlet() && !hub_is_closed()
+    if hub_is_closed() || std::thread::panicking() {
+        return false;
+    }
+    context_in_greenlet() || main_runs_hub()
 }
 
 /// Whether `fd` is in blocking mode (no `O_NONBLOCK`); false for a

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use libc::{nfds_t, pollfd};
 
-use super::{context_in_greenlet, fail, green_sleep, hub_is_closed, real};
+use super::{fail, green_sleep, in_hub, real};
 use crate::hub::{Direction, revoke_waits_on};
 use crate::io::Watch;
 
@@ -26,7 +26,7 @@ const READ_EVENTS: libc::c_short = libc::POLLIN | libc::POLLPRI | libc::POLLRDHU
 /// The C library's contract for `poll`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
-    if timeout == 0 || !context_in_greenlet() || hub_is_closed() {
+    if timeout == 0 || !in_hub() {
         return real::poll(fds, nfds, timeout);
     }
     let deadline = u64::try_from(timeout)

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use libc::addrinfo;
 
-use super::{context_in_greenlet, errno, hub_is_closed, set_errno};
+use super::{errno, in_hub, set_errno};
 
 /// The C library's `getaddrinfo`.
 type GetAddrInfo = unsafe extern "C" fn(
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn getaddrinfo(
 ) -> c_int {
     // While the thread unwinds (a destructor's lookup), a wait would panic:
     // the lookup is made here.
-    if !context_in_greenlet() || hub_is_closed() || res.is_null() || std::thread::panicking() {
+    if res.is_null() || !in_hub() {
         // SAFETY: the caller's arguments, under the same contract.
         return unsafe { call_real(node, service, hints, res) };
     }

@@ -476,7 +476,8 @@ pub fn exit_child(body: impl FnOnce() -> i32) -> ! {
 }
 
 /// Waits up to 20 s for the forked child `pid` to exit and returns its exit
-/// code; kills it and fails if it hangs or dies of a signal.
+/// code; kills it and fails if it hangs or dies of a signal. The parent's
+/// greenlets do not run meanwhile.
 pub fn reap(pid: libc::pid_t) -> i32 {
     let mut status = 0;
     for _ in 0..2_000 {
@@ -485,7 +486,7 @@ pub fn reap(pid: libc::pid_t) -> i32 {
             assert!(libc::WIFEXITED(status), "the forked child died: {status}");
             return libc::WEXITSTATUS(status);
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        block_thread_for(std::time::Duration::from_millis(10));
     }
     // SAFETY: kills and reaps our own child.
     unsafe {
@@ -513,4 +514,22 @@ pub fn defined_functions() -> Vec<String> {
             (kind == "T").then(|| name.to_string())
         })
         .collect()
+}
+
+/// Blocks the whole thread for `d`, running no greenlet, even in the main
+/// context of a thread with greenlets under the `patch` feature (where
+/// `std::thread::sleep` runs them): the system call itself.
+pub fn block_thread_for(d: std::time::Duration) {
+    let span = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos()),
+    };
+    // SAFETY: a valid request, and no remainder wanted.
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &span,
+            std::ptr::null_mut::<libc::timespec>(),
+        )
+    };
 }
