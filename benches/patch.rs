@@ -10,9 +10,11 @@
 //!   socket, where it tries a `recvfrom` with `MSG_DONTWAIT` first (which
 //!   on a ready socket is the whole call).
 //!
-//! One run on the 2-core VM (2026-11-30): 2.58 µs, 2.41 µs and 2.74 µs
-//! (1.06× the raw call; 1.73× before the `MSG_DONTWAIT` fast path, which
-//! spent `fstat`, `fcntl`, `getsockopt` and `poll` first).
+//! Three runs on the 2-core VM (2026-11-30), raw / plain thread / greenlet:
+//! 2.58 / 2.41 / 2.74 µs, 2.36 / 2.71 / 2.85, 2.43 / 2.76 / 2.53: the
+//! greenlet's 1.04–1.21× the raw call, within this machine's noise (1.73×
+//! before the `MSG_DONTWAIT` fast path, which spent `fstat`, `fcntl`,
+//! `getsockopt` and `poll` first).
 //!
 //! Each iteration first writes the byte with a raw system call, the same
 //! for all three.
