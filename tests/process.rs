@@ -349,3 +349,56 @@ fn a_thread_exit_with_a_greenlet_still_waiting_leaves_no_zombie() {
     let pid = rx.recv().unwrap();
     assert_eq!(wait_gone(pid), None, "the child was reaped");
 }
+
+/// `cat` echoes 4 MiB, far more than a pipe holds: `communicate` writes and
+/// reads at once, where writing first would deadlock with the child.
+#[test]
+fn communicate_feeds_and_drains_a_child_at_once() {
+    const SIZE: usize = 4 << 20;
+    let input: Vec<u8> = (0..SIZE).map(|i| (i % 253) as u8).collect();
+    let ticker = SleepTicker::spawn(Duration::from_millis(1), 100_000);
+    let child = Command::new("sh")
+        .args(["-c", "sleep 0.1; cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.communicate(&input).unwrap();
+    let ticks = ticker.stop();
+    assert!(out.status.success());
+    assert!(out.stdout == input, "cat echoed {} bytes", out.stdout.len());
+    assert!(out.stderr.is_empty());
+    assert!(ticks >= 20, "only {ticks} ticks while the child ran");
+}
+
+/// A child that exits without reading its input is no error (Python's
+/// `communicate` ignores the broken pipe too); its output and status come
+/// back.
+#[test]
+fn communicate_with_a_child_that_reads_nothing() {
+    let child = Command::new("sh")
+        .args(["-c", "echo gone >&2; exit 3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.communicate(&vec![7u8; 1 << 20]).unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stderr, b"gone\n");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn communicate_input_without_a_piped_stdin_is_invalid() {
+    let child = Command::new("true").stdout(Stdio::piped()).spawn().unwrap();
+    let err = child.communicate(b"lost").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    // With no input, the same child's output and status come back.
+    let child = Command::new("echo")
+        .arg("hi")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(child.communicate(&[]).unwrap().stdout, b"hi\n");
+}

@@ -5,7 +5,7 @@
 //! one to reap it, through [`ExitWatch`] while it is alive and through the
 //! reaper once it is dropped.
 
-use std::io;
+use std::io::{self, Write};
 use std::process::{ExitStatus, Output};
 use std::time::{Duration, Instant};
 
@@ -272,6 +272,84 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = pipes::read_both(self.stdout.take(), self.stderr.take())?;
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Writes `input` to the child's standard input and closes it, while
+    /// reading standard output and standard error to their ends, then
+    /// waits for the child: Python's `Popen.communicate(input)`. Writing
+    /// and reading at once, in greenlets, means that a child which answers
+    /// before it has read all of its input (`cat` with more than a pipe
+    /// holds) cannot deadlock. A stream that was not piped comes back empty.
+    ///
+    /// To bound it, run it under [`with_timeout`](crate::with_timeout): the
+    /// child then runs on (kill it with [`kill`](Self::kill) through
+    /// [`id`](Self::id) if need be, or keep the `Child` and use the pipes).
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput` when `input` is not empty and standard input was
+    ///   not piped.
+    /// - A write error, except `BrokenPipe`: a child that exits without
+    ///   reading all its input is no error, as in Python.
+    /// - A read error, or [`wait`](Self::wait)'s.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait); the greenlets writing and reading are
+    /// killed first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::process::{Command, Stdio};
+    ///
+    /// let child = Command::new("tr")
+    ///     .args(["a-z", "A-Z"])
+    ///     .stdin(Stdio::piped())
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// let output = child.communicate(b"hello")?;
+    /// assert_eq!(output.stdout, b"HELLO");
+    /// assert!(output.status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn communicate(mut self, input: &[u8]) -> io::Result<Output> {
+        let stdin = self.stdin.take();
+        if stdin.is_none() && !input.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "greenlet: communicate was given input, but the child's stdin is not piped",
+            ));
+        }
+        let (stdout, stderr) = (self.stdout.take(), self.stderr.take());
+        let (written, read) = crate::scope(|s| {
+            let writer = stdin.map(|mut stdin| s.spawn(move || stdin.write_all(input)));
+            let read = pipes::read_both(stdout, stderr);
+            if read.is_err()
+                && let Some(writer) = &writer
+            {
+                // Nobody will read the child's answer: stop feeding it.
+                writer.greenlet().kill();
+            }
+            (writer.map(|w| w.join()), read)
+        });
+        let (stdout, stderr) = read?;
+        match written {
+            Some(Ok(Err(e))) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+            Some(Err(e)) => {
+                return Err(io::Error::other(format!(
+                    "greenlet: the child's stdin writer failed: {e}"
+                )));
+            }
+            _ => {}
+        }
         let status = self.wait()?;
         Ok(Output {
             status,
