@@ -31,6 +31,8 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use signal_hook::iterator::backend::SignalDelivery;
@@ -98,13 +100,13 @@ const SIGNAL_LIMIT: i32 = 128;
 /// # After drop
 ///
 /// Dropping a `Signals` (or [`close`](Self::close)) unregisters its
-/// handlers. As `signal-hook` does, this does **not** restore the signal's
-/// disposition from before the first registration: once every `Signals`
-/// for a signal is gone, `signal-hook`'s handler stays installed with
-/// nothing to do, so a `SIGTERM` is then ignored instead of ending the
-/// process (a handler installed by other code before it is still called).
-/// Keep a `Signals` for as long as the program should react to its
-/// signals.
+/// handlers. Once every `Signals` for a signal is gone, the signal does
+/// what it did before the first one: its default action (a `SIGTERM` ends
+/// the process again) if that was its disposition, emulated by
+/// `signal-hook`, whose handler stays installed; nothing if it was ignored;
+/// and a handler installed by other code before it is still called. (A
+/// signal whose default action `signal-hook` cannot emulate, such as a
+/// real-time one, is ignored instead.)
 ///
 /// # Examples
 ///
@@ -128,6 +130,88 @@ pub struct Signals {
     delivery: SignalDelivery<UnixStream, SignalOnly>,
     /// Signals taken from `delivery` and not yet returned.
     taken: VecDeque<i32>,
+    /// The signals of the set, each counted once in [`LISTENERS`].
+    set: Mutex<Vec<i32>>,
+}
+
+/// Per signal number, how many [`Signals`] listen to it, and what it does
+/// when none does.
+struct Listeners {
+    count: [usize; SIGNAL_LIMIT as usize],
+    fallback: [Fallback; SIGNAL_LIMIT as usize],
+}
+
+/// What a signal does when no [`Signals`] listens to it, looked at before
+/// the first one registers.
+#[derive(Clone)]
+enum Fallback {
+    /// Not looked at yet.
+    Unknown,
+    /// Its disposition was not the default (ignored, or another handler,
+    /// which `signal-hook` calls on): nothing to do.
+    Unchanged,
+    /// Its disposition was the default: `signal-hook` emulates it while
+    /// the flag is set.
+    Default(Arc<AtomicBool>),
+}
+
+static LISTENERS: Mutex<Listeners> = Mutex::new(Listeners {
+    count: [0; SIGNAL_LIMIT as usize],
+    fallback: [const { Fallback::Unknown }; SIGNAL_LIMIT as usize],
+});
+
+/// Before the first handler for `signal` (a checked signal number) is
+/// registered: if its disposition is the default, arranges that
+/// `signal-hook` emulates the default whenever nobody listens.
+fn prepare(signal: i32) {
+    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = signal as usize;
+    if let Fallback::Unknown = listeners.fallback[at] {
+        listeners.fallback[at] = default_fallback(signal);
+    }
+}
+
+/// Counts one more listener of `signal`, [`prepare`]d.
+fn listen(signal: i32) {
+    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = signal as usize;
+    listeners.count[at] += 1;
+    if let Fallback::Default(unheard) = &listeners.fallback[at] {
+        unheard.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Counts one listener of `signal` less; the last one gone, the signal
+/// does what it did before.
+fn unlisten(signal: i32) {
+    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = signal as usize;
+    listeners.count[at] -= 1;
+    if listeners.count[at] == 0
+        && let Fallback::Default(unheard) = &listeners.fallback[at]
+    {
+        unheard.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The [`Fallback`] of `signal`, looked at now: before any handler of this
+/// module's, so what the process set up before it.
+fn default_fallback(signal: i32) -> Fallback {
+    // SAFETY: an all-zero sigaction is a valid buffer for the kernel.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: reads the disposition only (no new action).
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
+    if read != 0 || old.sa_sigaction != libc::SIG_DFL {
+        return Fallback::Unchanged;
+    }
+    let unheard = Arc::new(AtomicBool::new(false));
+    match signal_hook::flag::register_conditional_default(signal, unheard.clone()) {
+        Ok(_) => Fallback::Default(unheard),
+        Err(e) => {
+            log::debug!("signal {signal}: its default action cannot be emulated ({e})");
+            Fallback::Unchanged
+        }
+    }
 }
 
 impl Signals {
@@ -155,15 +239,23 @@ impl Signals {
     pub fn new(signals: &[i32]) -> io::Result<Signals> {
         for &signal in signals {
             check(signal)?;
+            prepare(signal);
         }
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
         let delivery = SignalDelivery::with_pipe(read, write, SignalOnly, signals)?;
         log::debug!("registered handlers for signals {signals:?}");
+        let mut set = signals.to_vec();
+        set.sort_unstable();
+        set.dedup();
+        for &signal in &set {
+            listen(signal);
+        }
         Ok(Signals {
             delivery,
             taken: VecDeque::new(),
+            set: Mutex::new(set),
         })
     }
 
@@ -185,7 +277,14 @@ impl Signals {
     /// ```
     pub fn add_signal(&self, signal: i32) -> io::Result<()> {
         check(signal)?;
-        self.delivery.handle().add_signal(signal)
+        prepare(signal);
+        self.delivery.handle().add_signal(signal)?;
+        let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        if !set.contains(&signal) {
+            set.push(signal);
+            listen(signal);
+        }
+        Ok(())
     }
 
     /// Waits for the next signal of the set (the main context runs the
@@ -341,6 +440,10 @@ impl Signals {
 impl Drop for Signals {
     fn drop(&mut self) {
         log::debug!("unregistering a set of signal handlers");
+        let set = self.set.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for &signal in set.iter() {
+            unlisten(signal);
+        }
     }
 }
 

@@ -314,3 +314,57 @@ fn a_wait_at_thread_exit_after_the_hub_still_gets_the_signal() {
         },
     );
 }
+
+/// Runs `body` in a child copy of the test `test`, which must die of
+/// `signal` (the body raises it once no `Signals` listens).
+fn dies_in_child_of(test: &str, signal: i32, body: impl FnOnce()) {
+    if is_child() {
+        body();
+        println!("survived");
+        return;
+    }
+    let run = util::run_child(test, Duration::from_secs(60));
+    assert_eq!(run.signal(), Some(signal), "{run}");
+    assert!(!run.stdout.contains("survived"), "{run}");
+}
+
+/// Once the last `Signals` for `SIGTERM` is gone, `SIGTERM` ends the
+/// process again, as before the first one; while one is left, it does not.
+#[test]
+fn after_the_last_signals_drops_the_default_action_is_back() {
+    let test = "after_the_last_signals_drops_the_default_action_is_back";
+    dies_in_child_of(test, SIGTERM, || {
+        let mut first = Signals::new(&[SIGTERM]).unwrap();
+        let second = Signals::new(&[SIGTERM]).unwrap();
+        raise(SIGTERM);
+        assert_eq!(first.wait().unwrap(), SIGTERM, "caught, not the end");
+        drop(first);
+        raise(SIGTERM); // `second` listens still
+        greenlet::sleep(Duration::from_millis(10));
+        drop(second);
+        raise(SIGTERM); // the end
+        for _ in 0..1_000 {
+            greenlet::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// A signal added to a set gets its default back too; one that was
+/// ignored before stays ignored.
+#[test]
+fn an_added_signal_gets_its_default_back_and_an_ignored_one_stays_ignored() {
+    let test = "an_added_signal_gets_its_default_back_and_an_ignored_one_stays_ignored";
+    dies_in_child_of(test, SIGUSR2, || {
+        // SAFETY: sets SIGUSR1 to be ignored, before anything handles it.
+        unsafe { libc::signal(SIGUSR1, libc::SIG_IGN) };
+        let signals = Signals::new(&[SIGUSR1]).unwrap();
+        signals.add_signal(SIGUSR2).unwrap();
+        drop(signals);
+        raise(SIGUSR1); // ignored, as before
+        greenlet::sleep(Duration::from_millis(10));
+        raise(SIGUSR2); // the end: SIGUSR2's default
+        for _ in 0..1_000 {
+            greenlet::sleep(Duration::from_millis(1));
+        }
+    });
+}
