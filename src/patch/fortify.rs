@@ -9,8 +9,7 @@
 //! overflow detected") when the length exceeds the buffer, and otherwise
 //! calls the plain function by its C name. Those names are declared here,
 //! not imported from `calls`: the linker binds them to the executable's
-//! definitions, this library's where it has one (`read`, `recv`,
-//! `recvfrom`; `poll` once it is patched) and the C library's otherwise.
+//! definitions: this library's (`read`, `recv`, `recvfrom`, `poll`).
 
 use std::ffi::{c_int, c_void};
 
