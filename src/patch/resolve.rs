@@ -165,11 +165,12 @@ fn on_the_pool(
     task.join()
 }
 
-/// `getaddrinfo(3)`, on the thread pool inside a greenlet: only the calling
-/// greenlet waits while the C library's lookup runs on a pool thread, and
-/// everything that lookup does (reading `/etc/hosts`, NSS modules, DNS
-/// sockets) happens there. Anywhere else (a plain thread, the main
-/// context, a closed hub) it is the C library's call itself.
+/// `getaddrinfo(3)`, on the thread pool inside a greenlet (or in the main
+/// context of a thread with greenlets, which run meanwhile): only the
+/// calling greenlet waits while the C library's lookup runs on a pool
+/// thread, and everything that lookup does (reading `/etc/hosts`, NSS
+/// modules, DNS sockets) happens there. Anywhere else (a plain thread, a
+/// closed hub) it is the C library's call itself.
 ///
 /// A kill or expired timeout of the waiting greenlet cannot unwind through
 /// this C call: the lookup fails with `EAI_SYSTEM` and `errno` set to
