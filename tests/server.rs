@@ -523,3 +523,122 @@ fn an_unstarted_server_dropped_leaves_nothing_to_stop() {
     assert!(other.is_finished());
     other.join().unwrap();
 }
+
+/// A fresh Unix socket path for a test (removed first).
+fn unix_path(tag: &str) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("greenlet-server-{tag}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// A `StreamServer` on a Unix listener: std clients on threads are each
+/// served by a handler greenlet, at most `LIMIT` at once; after `stop`,
+/// connecting is refused.
+#[test]
+fn a_unix_stream_server_serves_std_clients_and_stops() {
+    const LIMIT: usize = 3;
+    const N: usize = 12;
+    let path = unix_path("serve");
+    let live = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let peak = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let (l, p) = (live.clone(), peak.clone());
+    let handler = move |mut stream: greenlet::net::UnixStream, _peer| {
+        l.set(l.get() + 1);
+        p.set(p.get().max(l.get()));
+        let mut buf = [0u8; 5];
+        if stream.read_exact(&mut buf).is_ok() {
+            greenlet::sleep(Duration::from_millis(10));
+            let _ = stream.write_all(&buf);
+        }
+        l.set(l.get() - 1);
+    };
+    let server =
+        StreamServer::new(UnixListener::bind(&path).unwrap(), handler).max_connections(LIMIT);
+    assert_eq!(
+        server.local_addr().unwrap().as_pathname(),
+        Some(path.as_path())
+    );
+    server.start();
+    let clients: Vec<_> = (0..N)
+        .map(|i| {
+            let path = path.clone();
+            thread::spawn(move || {
+                let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let msg = format!("{i:05}");
+                c.write_all(msg.as_bytes()).unwrap();
+                let mut back = [0u8; 5];
+                c.read_exact(&mut back).unwrap();
+                assert_eq!(&back, msg.as_bytes());
+            })
+        })
+        .collect();
+    // The hub serves while the clients' threads finish (about 1 s at most).
+    for _ in 0..3000 {
+        if clients.iter().all(|c| c.is_finished()) {
+            break;
+        }
+        greenlet::sleep(Duration::from_millis(1));
+    }
+    for client in clients {
+        client.join().unwrap();
+    }
+    server.stop(Duration::from_secs(1));
+    assert!(server.is_stopped());
+    assert_eq!(peak.get(), LIMIT, "at most {LIMIT} handlers at once");
+    let refused = std::os::unix::net::UnixStream::connect(&path).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// As `stream_server_out_of_descriptors_keeps_serving_and_recovers`, on a
+/// Unix listener: the same back-off, logged with the socket's path.
+#[test]
+fn a_unix_stream_server_out_of_descriptors_keeps_serving() {
+    if !is_child() {
+        let out = assert_child_passes(
+            "a_unix_stream_server_out_of_descriptors_keeps_serving",
+            Duration::from_secs(120),
+            "served every client",
+        );
+        println!("{out}");
+        return;
+    }
+    util::capture_logs();
+    let path = unix_path("emfile-server");
+    let echo = |stream: greenlet::net::UnixStream, _peer| {
+        let mut buf = [0u8; 5];
+        while (&stream).read_exact(&mut buf).is_ok() {
+            if (&stream).write_all(&buf).is_err() {
+                return;
+            }
+        }
+    };
+    let server = StreamServer::new(UnixListener::bind(&path).unwrap(), echo);
+    let stopper = server.stopper();
+    let ticker = SleepTicker::spawn(Duration::from_millis(1), usize::MAX);
+    let client_path = path.clone();
+    let done = connect_clients_then_starve(move || {
+        let client = std::os::unix::net::UnixStream::connect(&client_path).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        client
+    });
+    server.start();
+    wait_for_clients(&done);
+    stopper.stop(Duration::from_secs(5));
+    let ticks = ticker.stop();
+    let _ = std::fs::remove_file(&path);
+    let episodes = util::logged(log::Level::Warn, "backing off from 10 ms");
+    println!(
+        "served every client; {ticks} ticks; {} episodes, first: {:?}",
+        episodes.len(),
+        episodes.first()
+    );
+    assert!(!episodes.is_empty(), "the server ran out of descriptors");
+    let named = path.display().to_string();
+    assert!(episodes.iter().all(|e| e.contains(&named)), "{episodes:?}");
+    assert!(ticks >= 10, "the ticker ran meanwhile: {ticks} ticks");
+}

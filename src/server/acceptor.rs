@@ -2,24 +2,23 @@
 //! that accepts connections and spawns a handler greenlet for each, backing
 //! off when `accept` fails for want of resources.
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use super::backoff::{Answer, Backoff};
-use crate::net::{TcpListener, TcpStream};
+use super::listener::Listener;
 use crate::pool::Group;
 use crate::sync::Semaphore;
 
 /// A server's handler, shared by its handler greenlets.
-pub(super) type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
+pub(super) type Handler<L> = Rc<dyn Fn(<L as Listener>::Stream, <L as Listener>::Addr)>;
 
 /// What the accept loop owns. Killing its greenlet drops the listener,
 /// which closes it: new connections are refused from then on.
-pub(super) struct Acceptor {
-    pub(super) listener: TcpListener,
+pub(super) struct Acceptor<L: Listener> {
+    pub(super) listener: L,
     /// The listener's address, for the logs.
-    pub(super) addr: Option<SocketAddr>,
-    pub(super) handler: Handler,
+    pub(super) addr: Option<L::Addr>,
+    pub(super) handler: Handler<L>,
     pub(super) handlers: Group,
     /// The free connection slots, with a limit.
     pub(super) slots: Option<Semaphore>,
@@ -45,14 +44,17 @@ impl Drop for Slot {
     }
 }
 
-impl Acceptor {
+impl<L: Listener> Acceptor<L> {
     /// Accepts for ever: ends only when its greenlet is killed.
     pub(super) fn run(self) {
         let mut backoff = Backoff::default();
-        let addr = self.addr.map_or_else(|| "?".to_string(), |a| a.to_string());
+        let addr = self
+            .addr
+            .as_ref()
+            .map_or_else(|| "?".to_string(), L::describe);
         loop {
             let slot = self.slots.as_ref().map(Slot::acquire);
-            match self.listener.accept_unpaused() {
+            match self.listener.accept_for_server() {
                 Ok((stream, peer)) => {
                     if let Some(failures) = backoff.succeeded() {
                         log::warn!(

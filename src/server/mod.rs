@@ -1,6 +1,7 @@
 //! Servers: [`StreamServer`], gevent's server that runs a greenlet for
-//! each connection, and [`Builder`], which runs one on each of several
-//! threads, each with its own hub and listener on the same port.
+//! each connection (on TCP or a Unix socket: a [`Listener`]), and
+//! [`Builder`], which runs one on each of several threads, each with its
+//! own hub and listener on the same port.
 //!
 //! # Examples
 //!
@@ -23,9 +24,11 @@
 mod acceptor;
 mod backoff;
 mod builder;
+mod listener;
 mod stopper;
 mod stream;
 
 pub use builder::{Builder, ServerHandle};
+pub use listener::Listener;
 pub use stopper::Stopper;
 pub use stream::StreamServer;

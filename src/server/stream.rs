@@ -3,12 +3,12 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::acceptor::{Acceptor, Handler};
+use super::listener::Listener;
 use super::stopper::{self, Stopper};
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::pool::Group;
@@ -31,8 +31,11 @@ enum State {
     Stopped,
 }
 
-/// A TCP server that runs a handler in a greenlet of its own for each
-/// connection it accepts: gevent's `StreamServer`.
+/// A server that runs a handler in a greenlet of its own for each
+/// connection it accepts: gevent's `StreamServer`. It serves on a
+/// [`TcpListener`] (the default, made by [`bind`](Self::bind)) or a
+/// [`UnixListener`](crate::net::UnixListener) (given to
+/// [`new`](Self::new)): the [`Listener`]s.
 ///
 /// - [`start`](Self::start) spawns its accept loop and returns;
 ///   [`serve_forever`](Self::serve_forever) starts it and waits until it
@@ -75,21 +78,21 @@ enum State {
 /// server.stop(Duration::from_secs(1));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct StreamServer {
-    shared: Rc<Shared>,
+pub struct StreamServer<L: Listener = TcpListener> {
+    shared: Rc<Shared<L>>,
 }
 
 /// What a server's handles share: the [`StreamServer`], and the registry
 /// that [`Stopper`]s find it in.
-struct Shared {
+struct Shared<L: Listener> {
     id: u64,
     /// The listener's address, read when the server was made.
-    addr: Result<SocketAddr, (io::ErrorKind, String)>,
+    addr: Result<L::Addr, (io::ErrorKind, String)>,
     /// The listener until the accept loop takes it at `start`.
-    listener: RefCell<Option<TcpListener>>,
+    listener: RefCell<Option<L>>,
     /// The accept loop, while it runs.
     acceptor: RefCell<Option<Greenlet<()>>>,
-    handler: Handler,
+    handler: Handler<L>,
     handlers: Group,
     slots: RefCell<Option<Semaphore>>,
     state: Cell<State>,
@@ -97,7 +100,7 @@ struct Shared {
     stopped: Event,
 }
 
-impl StreamServer {
+impl<L: Listener> StreamServer<L> {
     /// A server that accepts on `listener` and runs `handler` with each
     /// connection and its peer's address, in a greenlet of its own. It
     /// does not accept before [`start`](Self::start).
@@ -114,11 +117,34 @@ impl StreamServer {
     /// assert_eq!(server.local_addr()?, addr);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new<H>(listener: TcpListener, handler: H) -> StreamServer
+    ///
+    /// On a Unix socket:
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use greenlet::net::{UnixListener, UnixStream};
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-doc-server-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = StreamServer::new(UnixListener::bind(&path)?, |mut stream: UnixStream, _peer| {
+    ///     let _ = stream.write_all(b"hi");
+    /// });
+    /// server.start();
+    /// let reply = std::io::read_to_string(UnixStream::connect(&path)?)?;
+    /// assert_eq!(reply, "hi");
+    /// server.stop(Duration::from_secs(1));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new<H>(listener: L, handler: H) -> StreamServer<L>
     where
-        H: Fn(TcpStream, SocketAddr) + 'static,
+        H: Fn(L::Stream, L::Addr) + 'static,
     {
-        let addr = listener.local_addr().map_err(|e| (e.kind(), e.to_string()));
+        let addr = listener
+            .listening_addr()
+            .map_err(|e| (e.kind(), e.to_string()));
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let shared = Rc::new(Shared {
             id,
@@ -137,28 +163,6 @@ impl StreamServer {
         StreamServer { shared }
     }
 
-    /// Binds a listener to the first address of `addr` that works, as
-    /// [`TcpListener::bind`] does, and makes a server on it.
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpListener::bind`], such as `AddrInUse`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let server = greenlet::server::StreamServer::bind("127.0.0.1:0", |_stream, _peer| ())?;
-    /// assert_ne!(server.local_addr()?.port(), 0);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn bind<A, H>(addr: A, handler: H) -> io::Result<StreamServer>
-    where
-        A: ToSocketAddrs,
-        H: Fn(TcpStream, SocketAddr) + 'static,
-    {
-        Ok(StreamServer::new(TcpListener::bind(addr)?, handler))
-    }
-
     /// Runs at most `n` handlers at once: with `n` live, the server accepts
     /// the next connection only when one ends (gevent's `spawn=Pool(n)`).
     ///
@@ -175,7 +179,7 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
-    pub fn max_connections(self, n: usize) -> StreamServer {
+    pub fn max_connections(self, n: usize) -> StreamServer<L> {
         assert!(
             n > 0,
             "greenlet: a StreamServer needs max_connections of at least 1"
@@ -203,7 +207,7 @@ impl StreamServer {
     /// assert!(server.local_addr()?.ip().is_loopback());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub fn local_addr(&self) -> io::Result<L::Addr> {
         self.shared
             .addr
             .clone()
@@ -242,7 +246,7 @@ impl StreamServer {
         };
         let acceptor = Acceptor {
             listener,
-            addr: shared.addr.as_ref().ok().copied(),
+            addr: shared.addr.as_ref().ok().cloned(),
             handler: shared.handler.clone(),
             handlers: shared.handlers.clone(),
             slots: shared.slots.borrow().clone(),
@@ -385,7 +389,31 @@ impl StreamServer {
     }
 }
 
-impl stopper::Stop for Shared {
+impl StreamServer<TcpListener> {
+    /// Binds a listener to the first address of `addr` that works, as
+    /// [`TcpListener::bind`] does, and makes a server on it.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::bind`], such as `AddrInUse`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenlet::server::StreamServer::bind("127.0.0.1:0", |_stream, _peer| ())?;
+    /// assert_ne!(server.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<A, H>(addr: A, handler: H) -> io::Result<StreamServer>
+    where
+        A: ToSocketAddrs,
+        H: Fn(TcpStream, std::net::SocketAddr) + 'static,
+    {
+        Ok(StreamServer::new(TcpListener::bind(addr)?, handler))
+    }
+}
+
+impl<L: Listener> stopper::Stop for Shared<L> {
     /// See [`StreamServer::stop`].
     fn stop(&self, timeout: Duration) {
         match self.state.get() {
@@ -411,7 +439,7 @@ impl stopper::Stop for Shared {
     }
 }
 
-impl Drop for Shared {
+impl<L: Listener> Drop for Shared<L> {
     /// A server dropped unstarted leaves the registry (a started one is
     /// dropped only once stopped, or at thread exit).
     fn drop(&mut self) {
@@ -421,9 +449,9 @@ impl Drop for Shared {
 
 /// Marks its server stopped when dropped: at the end of a stop, or when the
 /// stopping greenlet unwinds (a handler that stopped its own server).
-struct MarkStopped<'a>(&'a Shared);
+struct MarkStopped<'a, L: Listener>(&'a Shared<L>);
 
-impl Drop for MarkStopped<'_> {
+impl<L: Listener> Drop for MarkStopped<'_, L> {
     fn drop(&mut self) {
         self.0.state.set(State::Stopped);
         self.0.stopped.set();
@@ -432,7 +460,7 @@ impl Drop for MarkStopped<'_> {
     }
 }
 
-impl fmt::Debug for StreamServer {
+impl<L: Listener> fmt::Debug for StreamServer<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamServer")
             .field("addr", &self.shared.addr)

@@ -117,6 +117,14 @@ impl UnixListener {
         )
     }
 
+    /// As [`accept`](Self::accept), without the pause after a failure: for
+    /// the servers, which back off by themselves.
+    #[track_caller]
+    pub(crate) fn accept_unpaused(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self.0.read(|l| l.accept())?;
+        Ok((UnixStream::new(stream)?, addr))
+    }
+
     /// An endless iterator of accepted connections, as std's. Each item is
     /// [`accept`](Self::accept)'s, so an error has switched before it is
     /// returned.
