@@ -81,10 +81,29 @@ fn wait_on_nothing_or_for_zero_returns_at_once() {
 
 #[test]
 fn iwait_yields_each_index_as_it_becomes_ready() {
-    let gs = [sleeper(30), sleeper(10), sleeper(20)];
+    // Each greenlet ends when its gate opens; a driver opens them in the
+    // order 1, 2, 0, with turns enough in between for the ended one and
+    // then the waiting main context to run (no timing involved).
+    let gates: Rc<[Event; 3]> = Rc::new([Event::new(), Event::new(), Event::new()]);
+    let gs: Vec<_> = (0..3)
+        .map(|i| {
+            let gates = gates.clone();
+            greenlet::spawn(move || gates[i].wait())
+        })
+        .collect();
+    let g = gates.clone();
+    let driver = greenlet::spawn(move || {
+        for i in [1, 2, 0] {
+            g[i].set();
+            for _ in 0..5 {
+                greenlet::yield_now();
+            }
+        }
+    });
     let objects: Vec<&dyn Waitable> = gs.iter().map(|g| g as _).collect();
     let order: Vec<usize> = greenlet::iwait(&objects, None).collect();
     assert_eq!(order, [1, 2, 0]);
+    driver.join().unwrap();
 }
 
 #[test]
