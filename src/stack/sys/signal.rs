@@ -161,8 +161,17 @@ extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context:
         overflow::with_running(|running| {
             let mut buffer = overflow::ReportBuffer::new();
             let report = overflow::report(&mut buffer, hit, running);
-            // SAFETY: writes the bytes of `report` to stderr.
-            unsafe { libc::write(libc::STDERR_FILENO, report.as_ptr().cast(), report.len()) };
+            // SAFETY: writes the bytes of `report` to stderr, with the
+            // system call itself: the C library's `write` may be the
+            // `patch` feature's, which must not switch in a signal handler.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_write,
+                    libc::STDERR_FILENO,
+                    report.as_ptr(),
+                    report.len(),
+                )
+            };
         });
         std::process::abort();
     }
