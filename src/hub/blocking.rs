@@ -193,10 +193,11 @@ pub(crate) fn block_until(
         // Without a deadline no timer is armed, and none needs cancelling.
         // (The closures move what they use, so that the reason's words stay
         // constants, never a copy through memory.)
+        let at = &reason;
         context::suspend_current(
             Request::Parked,
-            move |header| park_registered(header, reason, register),
-            move |header| resumed(header, reason),
+            move |header| park_registered(header, at, register),
+            move |header| resumed(header, *at),
         );
         return;
     };
@@ -207,9 +208,9 @@ pub(crate) fn block_until(
 /// timeout is pending, else records the wait and hands `register` its
 /// record. Out of line, so that [`block_until`] stays small.
 #[inline(never)]
-fn park_registered(header: &Header, reason: WaitReason, register: impl FnOnce(Waiter)) {
+fn park_registered(header: &Header, reason: &WaitReason, register: impl FnOnce(Waiter)) {
     raise_pending_of(header);
-    register(park(header, reason));
+    register(park(header, *reason));
 }
 
 /// [`block_until`] in a greenlet, with a deadline: arms a timer, cancelled
