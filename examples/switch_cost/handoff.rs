@@ -11,6 +11,12 @@ use greenlet::sync::{Channel, Event, Queue, Semaphore};
 use crate::measure::{Sample, Tally, between};
 
 /// What one greenlet waits on until another hands over to it.
+///
+/// The impls' `give` and `take` are `#[inline(always)]`, so that the wait
+/// sits in the timed loop, as `yield_now` does in the yield rows: a wait
+/// resumed inside a function of its own returns through that function's
+/// frame, a return the CPU mispredicts (see design.md, "The switch path"),
+/// which cost these rows 10–15 ns a hand-off.
 pub trait Handoff: Clone + 'static {
     /// A fresh one, with nothing handed over yet.
     fn open() -> Self;
@@ -25,9 +31,11 @@ impl Handoff for Queue<u64> {
     fn open() -> Self {
         Queue::unbounded()
     }
+    #[inline(always)]
     fn give(&self) {
         self.put(1).expect("the queue stays open");
     }
+    #[inline(always)]
     fn take(&self) {
         black_box(self.get().expect("the queue stays open"));
     }
@@ -37,9 +45,11 @@ impl Handoff for Channel<u64> {
     fn open() -> Self {
         Channel::new()
     }
+    #[inline(always)]
     fn give(&self) {
         self.put(1).expect("the channel stays open");
     }
+    #[inline(always)]
     fn take(&self) {
         black_box(self.get().expect("the channel stays open"));
     }
@@ -51,9 +61,11 @@ impl Handoff for Event {
     fn open() -> Self {
         Event::new()
     }
+    #[inline(always)]
     fn give(&self) {
         self.set();
     }
+    #[inline(always)]
     fn take(&self) {
         self.wait();
         self.clear();
@@ -65,10 +77,12 @@ impl Handoff for Semaphore {
     fn open() -> Self {
         Semaphore::new(0)
     }
+    #[inline(always)]
     fn give(&self) {
         self.release()
             .expect("an unbounded semaphore takes any release");
     }
+    #[inline(always)]
     fn take(&self) {
         self.acquire();
     }

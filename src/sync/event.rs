@@ -163,6 +163,7 @@ impl Event {
     /// greenlet::spawn(move || setter.set());
     /// event.wait(); // the main context runs the setter meanwhile
     /// ```
+    #[inline(always)]
     #[track_caller]
     pub fn wait(&self) {
         if !self.is_set() {

@@ -138,14 +138,14 @@ impl Semaphore {
     /// sem.acquire();
     /// assert_eq!(sem.available(), 0);
     /// ```
+    #[inline(always)]
     #[track_caller]
     pub fn acquire(&self) {
         if !self.try_acquire() {
-            let inner = self.inner.clone();
             let _ = self
                 .inner
                 .waiters
-                .wait("Semaphore::acquire", None, move |()| inner.give_back());
+                .wait("Semaphore::acquire", None, |()| self.inner.give_back());
         }
     }
 

@@ -170,7 +170,12 @@ impl<T> WaitQueue<T> {
     ///
     /// As every blocking call: while the thread is unwinding it cannot wait;
     /// a kill or an expired outer timeout unwinds it.
-    #[inline]
+    ///
+    /// # Implementation notes
+    ///
+    /// Inlined, as [`block_until`] is, so that the switch sits in the frame
+    /// of the primitive's caller (see `block_until`).
+    #[inline(always)]
     #[track_caller]
     pub(crate) fn wait(
         &self,
