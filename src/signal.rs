@@ -106,7 +106,9 @@ const SIGNAL_LIMIT: i32 = 128;
 /// `signal-hook`, whose handler stays installed; nothing if it was ignored;
 /// and a handler installed by other code before it is still called. (A
 /// signal whose default action `signal-hook` cannot emulate, such as a
-/// real-time one, is ignored instead.)
+/// real-time one, is ignored instead.) A signal still on its way when the
+/// last one drops gets that action too: keep a `Signals` for as long as
+/// its signals may come.
 ///
 /// # Examples
 ///
