@@ -206,7 +206,8 @@ fn default_fallback(signal: i32) -> Fallback {
     if read != 0 || old.sa_sigaction != libc::SIG_DFL {
         return Fallback::Unchanged;
     }
-    let unheard = Arc::new(AtomicBool::new(false));
+    // Nobody listens yet: `listen` clears it once the handlers are in.
+    let unheard = Arc::new(AtomicBool::new(true));
     match signal_hook::flag::register_conditional_default(signal, unheard.clone()) {
         Ok(_) => Fallback::Default(unheard),
         Err(e) => {
