@@ -22,97 +22,17 @@
 //! requests finish first) and prints how many it served and the largest
 //! number it had in flight at once.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use greenlet::net::TcpStream;
 use greenlet::server::{Builder, StreamServer};
 use greenlet::signal::{SIGINT, SIGTERM, Signals};
 
-/// Requests served, and in flight now and at most, over every thread.
-#[derive(Default)]
-struct Stats {
-    served: AtomicUsize,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-impl Stats {
-    fn served(&self) -> usize {
-        self.served.load(SeqCst)
-    }
-}
-
-/// The app's routes; each takes 0.5 s, like the seed's handlers.
-fn route(path: &str) -> (u16, String) {
-    greenlet::sleep(Duration::from_millis(500));
-    if path == "/" {
-        (200, "<h1>Index</h1>".into())
-    } else if let Some(name) = path.strip_prefix("/hello/").filter(|n| !n.is_empty()) {
-        (200, format!("<h1>hello, {name}!</h1>"))
-    } else {
-        (404, "<h1>404: Not Found</h1>".into())
-    }
-}
-
-/// Serves one connection: requests in turn until the client closes or asks
-/// to (`Connection: close`, or HTTP/1.0 without keep-alive).
-fn serve(stream: TcpStream, stats: &Stats) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        let parsed = match request.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => {
-                let n = (&stream).read(&mut chunk)?;
-                if n == 0 {
-                    return Ok(()); // the client closed
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                continue;
-            }
-            Err(e) => {
-                (&stream).write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")?;
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-        };
-        let path = request.path.unwrap_or("/").to_owned();
-        let http10 = request.version == Some(0);
-        let connection = request
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("connection"))
-            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase());
-        let keep_alive = match connection.as_deref() {
-            Some("close") => false,
-            Some("keep-alive") => true,
-            _ => !http10,
-        };
-        buf.drain(..parsed);
-
-        let now = stats.in_flight.fetch_add(1, SeqCst) + 1;
-        stats.peak.fetch_max(now, SeqCst);
-        let (status, body) = route(&path);
-        stats.in_flight.fetch_sub(1, SeqCst);
-
-        let reason = if status == 200 { "OK" } else { "Not Found" };
-        let response = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: {}\r\n\r\n{body}",
-            body.len(),
-            if keep_alive { "keep-alive" } else { "close" },
-        );
-        (&stream).write_all(response.as_bytes())?;
-        stats.served.fetch_add(1, SeqCst);
-        if !keep_alive {
-            return Ok(());
-        }
-    }
-}
+#[path = "common/hello_app.rs"]
+mod hello_app;
+use hello_app::{Stats, serve};
 
 /// How long a stop waits for the handlers (idle keep-alive connections
 /// included) before it kills them.
@@ -132,8 +52,8 @@ fn main() -> io::Result<()> {
     }
     let stats = Arc::new(Stats::default());
     let handler_stats = stats.clone();
-    let handler = move |stream: TcpStream, _peer| {
-        if let Err(e) = serve(stream, &handler_stats) {
+    let handler = move |mut stream: TcpStream, _peer| {
+        if let Err(e) = serve(&mut stream, &handler_stats) {
             eprintln!("connection error: {e}");
         }
     };
@@ -186,7 +106,7 @@ fn main() -> io::Result<()> {
     println!(
         "served {} requests, at most {} at once",
         stats.served(),
-        stats.peak.load(SeqCst)
+        stats.peak()
     );
     Ok(())
 }

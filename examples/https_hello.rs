@@ -27,7 +27,6 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use greenlet::net::TcpStream;
@@ -36,25 +35,9 @@ use rustls::pki_types::{PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 use rustls::{StreamOwned, crypto::CryptoProvider};
 
-/// Requests served, and in flight now and at most.
-#[derive(Default)]
-struct Stats {
-    served: AtomicUsize,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-/// The app's routes; each takes 0.5 s, like `hello_server`'s.
-fn route(path: &str) -> (u16, String) {
-    greenlet::sleep(Duration::from_millis(500));
-    if path == "/" {
-        (200, "<h1>Index</h1>".into())
-    } else if let Some(name) = path.strip_prefix("/hello/").filter(|n| !n.is_empty()) {
-        (200, format!("<h1>hello, {name}!</h1>"))
-    } else {
-        (404, "<h1>404: Not Found</h1>".into())
-    }
-}
+#[path = "common/hello_app.rs"]
+mod hello_app;
+use hello_app::{Stats, serve};
 
 /// The certificate and the server's and clients' configurations.
 struct Tls {
@@ -92,56 +75,6 @@ impl Tls {
             server: Arc::new(server),
             client: Arc::new(client),
         })
-    }
-}
-
-/// Serves one connection: the TLS handshake, then HTTP/1.1 requests in turn
-/// until the client closes or asks to. The HTTP code is `hello_server`'s,
-/// over any `Read + Write`; here that is rustls over a green socket.
-fn serve<S: Read + Write>(stream: &mut S, stats: &Stats) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        let parsed = match request.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => {
-                // The first read drives the handshake; each read may switch.
-                let n = stream.read(&mut chunk)?;
-                if n == 0 {
-                    return Ok(()); // the client closed (with close_notify)
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                continue;
-            }
-            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-        };
-        let path = request.path.unwrap_or("/").to_owned();
-        let close = request.version == Some(0)
-            || request.headers.iter().any(|h| {
-                h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
-            });
-        buf.drain(..parsed);
-
-        let now = stats.in_flight.fetch_add(1, SeqCst) + 1;
-        stats.peak.fetch_max(now, SeqCst);
-        let (status, body) = route(&path);
-        stats.in_flight.fetch_sub(1, SeqCst);
-
-        let reason = if status == 200 { "OK" } else { "Not Found" };
-        let response = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: {}\r\n\r\n{body}",
-            body.len(),
-            if close { "close" } else { "keep-alive" },
-        );
-        stream.write_all(response.as_bytes())?;
-        stream.flush()?;
-        stats.served.fetch_add(1, SeqCst);
-        if close {
-            return Ok(());
-        }
     }
 }
 
@@ -245,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => server.serve_forever(),
         Some(limit) => {
             server.start();
-            while stats.served.load(SeqCst) < limit && !server.is_stopped() {
+            while stats.served() < limit && !server.is_stopped() {
                 greenlet::sleep(Duration::from_millis(10));
             }
             server.stop(GRACE);
@@ -253,8 +186,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "served {} requests, at most {} at once",
-        stats.served.load(SeqCst),
-        stats.peak.load(SeqCst)
+        stats.served(),
+        stats.peak()
     );
     Ok(())
 }
