@@ -235,12 +235,11 @@ impl<T> Greenlet<T> {
     }
 
     /// Adds a `greenlet::wait` watching for the greenlet to finish (woken
-    /// with its joiners). Stale waits of earlier calls are pruned when the
-    /// list reaches a power of two from 16 on, as `sync::Watchers` does.
+    /// with its joiners). Stale waits of earlier calls are pruned as
+    /// `Waiter::time_to_prune` says.
     pub(crate) fn watch(&self, waiter: super::wait::Waiter) {
         let header = self.shared.header();
-        let count = header.joiner_count();
-        if count >= 16 && count.is_power_of_two() {
+        if super::wait::Waiter::time_to_prune(header.joiner_count()) {
             header.retain_joiners(|w| with_hub(|hub| hub.is_live(w)));
         }
         header.add_joiner(waiter);

@@ -106,6 +106,15 @@ impl Waiter {
         self.wait
     }
 
+    /// Whether a list of watching waits (stale ones among them, which only
+    /// wake-ups would find) is due for pruning before it grows past `len`:
+    /// at each power of two from 16 on, so that it stays within twice its
+    /// live entries at an amortised constant cost.
+    #[inline]
+    pub(crate) fn time_to_prune(len: usize) -> bool {
+        len >= 16 && len.is_power_of_two()
+    }
+
     /// A record of the wait `wait` of the context at `key`, for the unit
     /// tests of the code that keeps records (they are made by parking).
     #[cfg(test)]

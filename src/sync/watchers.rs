@@ -9,10 +9,6 @@ use std::mem;
 
 use crate::hub::Waiter;
 
-/// The list is pruned of stale entries when it reaches a power of two at
-/// least this long, so it stays within twice its live entries.
-const PRUNE_AT: usize = 16;
-
 /// The contexts watching one object.
 #[derive(Debug, Default)]
 pub(crate) struct Watchers(RefCell<Vec<Waiter>>);
@@ -30,7 +26,8 @@ impl Watchers {
     /// Adds a watching wait.
     pub(crate) fn add(&self, waiter: Waiter) {
         let mut list = self.0.borrow_mut();
-        if list.len() >= PRUNE_AT && list.len().is_power_of_two() {
+        // Stale entries go when `Waiter::time_to_prune` says.
+        if Waiter::time_to_prune(list.len()) {
             list.retain(|w| w.is_live());
         }
         list.push(waiter);
