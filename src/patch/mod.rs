@@ -65,7 +65,10 @@ use std::time::{Duration, Instant};
 
 use libc::{socklen_t, ssize_t, timespec};
 
-use crate::hub::{in_greenlet as context_in_greenlet, is_closed as hub_is_closed, main_runs_hub};
+use crate::hub::{
+    Direction, in_greenlet as context_in_greenlet, is_closed as hub_is_closed, main_runs_hub,
+};
+use crate::io::Watch;
 
 mod calls;
 mod poll;
@@ -156,21 +159,18 @@ fn is_stream(fd: c_int) -> bool {
 /// `ECANCELED` if the greenlet is killed or times out meanwhile (it cannot
 /// unwind through a C call).
 fn wait(fd: c_int, read: bool, deadline: Option<Instant>) -> Result<(), c_int> {
-    let timeout = match deadline {
-        Some(d) => match d.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Some(left),
-            _ => return Err(libc::EAGAIN),
-        },
-        None => None,
-    };
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(libc::EAGAIN);
+    }
     // SAFETY: the caller's descriptor, open for the length of its call.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let direction = if read {
+        Direction::Read
+    } else {
+        Direction::Write
+    };
     let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-        if read {
-            crate::io::wait_readable(fd, timeout)
-        } else {
-            crate::io::wait_writable(fd, timeout)
-        }
+        Watch::new(fd)?.wait(direction, deadline)
     }));
     match waited {
         Ok(Ok(())) => Ok(()),
