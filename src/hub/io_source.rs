@@ -256,13 +256,7 @@ impl<S: AsRawFd> IoSource<S> {
             return wait_without_hub(self.fd, direction, deadline);
         }
         wait_io(self.token, direction, deadline)?;
-        if self.is_revoked() {
-            return Err(closed_while_waiting());
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(wait_timed_out());
-        }
-        Ok(())
+        woken(self.is_revoked(), deadline)
     }
 
     /// Waits until any of `sources` is ready for its direction, once, as
@@ -287,13 +281,7 @@ impl<S: AsRawFd> IoSource<S> {
         }
         let tokens: Vec<_> = sources.iter().map(|(s, d)| (s.token, *d)).collect();
         wait_io_any(&tokens, deadline)?;
-        if sources.iter().any(|(s, _)| s.is_revoked()) {
-            return Err(closed_while_waiting());
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(wait_timed_out());
-        }
-        Ok(())
+        woken(sources.iter().any(|(s, _)| s.is_revoked()), deadline)
     }
 
     /// Waits until a non-blocking `connect` of this stream has completed
@@ -373,15 +361,20 @@ impl<S: AsRawFd> IoSource<S> {
     }
 }
 
-/// The error of a wait whose deadline passed.
-fn wait_timed_out() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "greenlet: the wait timed out")
-}
-
-/// The error of a wait whose descriptor was closed meanwhile: `EBADF`, as
-/// a call on the closed descriptor would fail.
-fn closed_while_waiting() -> io::Error {
-    io::Error::from_raw_os_error(libc::EBADF)
+/// What a one-off wait that was woken returns: `EBADF` if its descriptor
+/// was `revoked` (closed meanwhile), as a call on the closed descriptor
+/// would fail; `TimedOut` once `deadline` has passed; otherwise `Ok`.
+fn woken(revoked: bool, deadline: Option<Instant>) -> io::Result<()> {
+    if revoked {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "greenlet: the wait timed out",
+        ));
+    }
+    Ok(())
 }
 
 /// Revokes the one-off waits on `fd` of this thread's hub before `fd` is
