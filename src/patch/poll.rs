@@ -29,18 +29,17 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     if timeout == 0 || !in_hub() {
         return real::poll(fds, nfds, timeout);
     }
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    let wait = u64::try_from(timeout).ok().map(Duration::from_millis);
     if nfds == 0 {
-        return match deadline {
-            Some(deadline) => {
-                green_sleep(deadline.saturating_duration_since(Instant::now()));
+        return match wait {
+            Some(wait) => {
+                green_sleep(wait);
                 0
             }
             None => real::poll(fds, nfds, timeout),
         };
     }
+    let deadline = wait.and_then(|wait| Instant::now().checked_add(wait));
     let ready = real::poll(fds, nfds, 0);
     if ready != 0 {
         return ready;
