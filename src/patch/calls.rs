@@ -7,7 +7,7 @@ use libc::{size_t, sockaddr, socklen_t, ssize_t, timespec};
 
 use super::{
     deadline, duration_of, errno, green_receive, green_receive_all, green_send, green_sleep,
-    in_hub, ready_now, real, set_errno, switches, wait,
+    in_hub, real, set_errno, switches, wait, wait_readable,
 };
 
 /// Sends and receives that must not wait.
@@ -300,14 +300,12 @@ pub unsafe extern "C" fn accept4(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    if switches(fd) {
-        let deadline = deadline(fd, libc::SO_RCVTIMEO);
-        while !ready_now(fd, libc::POLLIN) {
-            if let Err(e) = wait(fd, true, deadline) {
-                set_errno(e);
-                return -1;
-            }
-        }
+    // A listener is readable when a connection waits.
+    if switches(fd)
+        && let Err(e) = wait_readable(fd)
+    {
+        set_errno(e);
+        return -1;
     }
     real::accept4(fd, addr, len, flags)
 }
