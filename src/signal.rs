@@ -145,7 +145,6 @@ struct Listeners {
 
 /// What a signal does when no [`Signals`] listens to it, looked at before
 /// the first one registers.
-#[derive(Clone)]
 enum Fallback {
     /// Not looked at yet.
     Unknown,
@@ -162,11 +161,17 @@ static LISTENERS: Mutex<Listeners> = Mutex::new(Listeners {
     fallback: [const { Fallback::Unknown }; SIGNAL_LIMIT as usize],
 });
 
+/// The process's [`Listeners`] (a panic while they were held left nothing
+/// half done: each holder makes one update).
+fn listeners() -> std::sync::MutexGuard<'static, Listeners> {
+    LISTENERS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Before the first handler for `signal` (a checked signal number) is
 /// registered: if its disposition is the default, arranges that
 /// `signal-hook` emulates the default whenever nobody listens.
 fn prepare(signal: i32) {
-    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut listeners = listeners();
     let at = signal as usize;
     if let Fallback::Unknown = listeners.fallback[at] {
         listeners.fallback[at] = default_fallback(signal);
@@ -175,7 +180,7 @@ fn prepare(signal: i32) {
 
 /// Counts one more listener of `signal`, [`prepare`]d.
 fn listen(signal: i32) {
-    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut listeners = listeners();
     let at = signal as usize;
     listeners.count[at] += 1;
     if let Fallback::Default(unheard) = &listeners.fallback[at] {
@@ -186,7 +191,7 @@ fn listen(signal: i32) {
 /// Counts one listener of `signal` less; the last one gone, the signal
 /// does what it did before.
 fn unlisten(signal: i32) {
-    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut listeners = listeners();
     let at = signal as usize;
     listeners.count[at] -= 1;
     if listeners.count[at] == 0
