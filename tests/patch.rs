@@ -48,32 +48,16 @@ mod patched {
     use std::rc::Rc;
     use std::time::Duration;
 
-    /// A ticker greenlet that counts while the others run, stopped by the
-    /// returned flag.
-    fn ticker() -> (Rc<Cell<u32>>, Rc<Cell<bool>>, greenlet::Greenlet<()>) {
-        let (ticks, stop) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-        let (t, s) = (ticks.clone(), stop.clone());
-        let g = greenlet::spawn(move || {
-            for _ in 0..10_000 {
-                if s.get() {
-                    break;
-                }
-                t.set(t.get() + 1);
-                greenlet::sleep(Duration::from_millis(1));
-            }
-        });
-        (ticks, stop, g)
-    }
+    use super::util::SleepTicker;
 
     #[test]
     fn std_thread_sleep_in_a_greenlet_lets_the_others_run() {
-        let (ticks, stop, ticker) = ticker();
+        let ticker = SleepTicker::spawn(Duration::from_millis(1), 10_000);
         let sleeper = greenlet::spawn(|| std::thread::sleep(Duration::from_millis(100)));
         sleeper.join().unwrap();
-        stop.set(true);
-        ticker.join().unwrap();
+        let ticks = ticker.stop();
         // With the hub blocked for 100 ms the ticker would have ticked once.
-        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+        assert!(ticks >= 20, "ticks: {ticks}");
     }
 
     #[test]
@@ -94,7 +78,7 @@ mod patched {
             std::thread::sleep(Duration::from_millis(100));
             s.write_all(b"late").unwrap();
         });
-        let (ticks, stop, ticker) = ticker();
+        let ticker = SleepTicker::spawn(Duration::from_millis(1), 10_000);
         let reader = greenlet::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             let mut got = [0u8; 4];
@@ -102,10 +86,9 @@ mod patched {
             got
         });
         assert_eq!(&reader.join().unwrap(), b"late");
-        stop.set(true);
-        ticker.join().unwrap();
+        let ticks = ticker.stop();
         writer.join().unwrap();
-        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+        assert!(ticks >= 20, "ticks: {ticks}");
     }
 
     #[test]
@@ -282,7 +265,7 @@ mod patched {
             std::thread::sleep(Duration::from_millis(100));
             s.write_all(&got).unwrap();
         });
-        let (ticks, stop, ticker) = ticker();
+        let ticker = SleepTicker::spawn(Duration::from_millis(1), 10_000);
         let client = greenlet::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             let sent = s
@@ -304,10 +287,9 @@ mod patched {
             (x, y)
         });
         assert_eq!(client.join().unwrap(), (*b"abc", *b"def"));
-        stop.set(true);
-        ticker.join().unwrap();
+        let ticks = ticker.stop();
         echo.join().unwrap();
-        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+        assert!(ticks >= 20, "ticks: {ticks}");
     }
 
     #[test]
@@ -449,7 +431,7 @@ mod patched {
         let (mut a, b) = UnixStream::pair().unwrap();
         a.set_write_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let (ticks, stop, ticker) = ticker();
+        let ticker = SleepTicker::spawn(Duration::from_millis(1), 10_000);
         // Nobody reads `b`: the writes fill the socket, then wait (letting
         // the ticker run) until the timeout fails one.
         let writer = greenlet::spawn(move || {
@@ -462,10 +444,9 @@ mod patched {
             None
         });
         assert_eq!(writer.join().unwrap(), Some(std::io::ErrorKind::WouldBlock));
-        stop.set(true);
-        ticker.join().unwrap();
+        let ticks = ticker.stop();
         drop(b);
-        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+        assert!(ticks >= 20, "ticks: {ticks}");
     }
 
     /// gevent's main greenlet: the main context's std calls run the
@@ -492,10 +473,9 @@ mod patched {
         assert_eq!(&back, b"ping");
         server.join().unwrap();
         // And std::thread::sleep in main lets a ticker tick.
-        let (ticks, stop, ticker) = ticker();
+        let ticker = SleepTicker::spawn(Duration::from_millis(1), 10_000);
         std::thread::sleep(Duration::from_millis(100));
-        stop.set(true);
-        ticker.join().unwrap();
-        assert!(ticks.get() >= 20, "ticks: {}", ticks.get());
+        let ticks = ticker.stop();
+        assert!(ticks >= 20, "ticks: {ticks}");
     }
 }
