@@ -9,7 +9,7 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
 use super::locals::LocalMap;
-use super::wait::{Unwind, Waiter};
+use super::wait::{Unwind, WaitReason, Waiter};
 
 /// What a greenlet asks of the loop when it suspends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +119,11 @@ pub(crate) struct Header {
     /// Where the greenlet was spawned, for `run_info` and the blocking
     /// monitor.
     spawned_at: &'static Location<'static>,
+    /// What the greenlet last parked on, for the deadlock report: written
+    /// as it parks, in the header it already holds (a table of reasons
+    /// would cost a parking greenlet a borrow and a bounds check). `None`
+    /// (a single null word) until it first parks.
+    reason: Cell<Option<WaitReason>>,
 }
 
 /// [`Header::pending`] when no unwind is pending.
@@ -178,7 +183,19 @@ impl Header {
             tearing_down: Cell::new(false),
             locals: Cell::new(None),
             spawned_at,
+            reason: Cell::new(None),
         }
+    }
+
+    /// Records what the greenlet parks on.
+    #[inline(always)]
+    pub(super) fn set_reason(&self, reason: WaitReason) {
+        self.reason.set(Some(reason));
+    }
+
+    /// What the greenlet last parked on, if it has parked.
+    pub(super) fn reason(&self) -> Option<WaitReason> {
+        self.reason.get()
     }
 
     /// Where the greenlet was spawned.

@@ -6,7 +6,7 @@
 //!
 //! 1. records, plain data: `wait` (wait records, unwind requests), `timer`,
 //!    `locals`, `unwind` (unwinding payloads, the join error), `main_wait`,
-//!    `records` (the thread's wait ids and wait reasons);
+//!    `records` (the thread's wait ids);
 //! 2. a greenlet's block: `header`, `body`, `task`, and `ready` (the ring
 //!    of ready tasks);
 //! 3. the switch: `context`;

@@ -8,7 +8,6 @@ use std::mem::{self, ManuallyDrop};
 use super::carrier::retire;
 use super::context::{self, Running};
 use super::locals::drop_locals;
-use super::records;
 use super::scheduler::{Hub, Task};
 use super::task;
 use super::unwind::log_destructor_panic;
@@ -121,7 +120,6 @@ impl Drop for Teardown {
             for carrier in carriers {
                 retire(*carrier);
             }
-            records::clear_reasons();
         }
         context::drop_main_locals();
         task::close_free_lists();

@@ -33,7 +33,7 @@ use super::header::{CoroutineBox, Header};
 use super::main_wait::MainWait;
 use super::reactor::Reactor;
 use super::ready::{Ready, ReadyQueue};
-use super::records::{self, WAIT_STEP};
+use super::records::WAIT_STEP;
 use super::spin::Spin;
 use super::task::TaskRef;
 use super::timer::{TimerHeap, TimerId};
@@ -262,14 +262,9 @@ impl Hub {
     }
 
     /// Why the greenlet of `header` waits: what it last parked on, or its
-    /// start if it has not started (spawned for later, or ready). Entries of
-    /// keys whose greenlet has not parked yet may be a former greenlet's,
-    /// hence the check.
+    /// start if it has not parked yet (spawned for later, or ready).
     pub(super) fn reason(&self, header: &Header) -> WaitReason {
-        match records::reason(header.key()) {
-            Some(reason) if header.started.get() => reason,
-            _ => WaitReason::on("start"),
-        }
+        header.reason().unwrap_or(WaitReason::on("start"))
     }
 
     /// Puts the greenlet `task`, which has just yielded, at the back of the
