@@ -127,12 +127,6 @@ impl Fifo {
             self.rest.retain(|w| w.wait_id() != id);
         }
     }
-
-    /// Empties the queue and returns its waiters in order.
-    fn take_all(&mut self) -> impl Iterator<Item = Waiter> + use<> {
-        let first = self.first.take();
-        first.into_iter().chain(std::mem::take(&mut self.rest))
-    }
 }
 
 impl<T> WaitQueue<T> {
@@ -256,7 +250,9 @@ impl<T: Clone> WaitQueue<T> {
     pub(crate) fn notify_all(&self, value: &T) -> usize {
         let mut inner = self.inner.borrow_mut();
         let mut woken = 0;
-        for waiter in inner.waiting.take_all() {
+        // One by one from the front (waking runs no code that could queue
+        // a waiter meanwhile): the lone waiter's case moves no list.
+        while let Some(waiter) = inner.waiting.pop_front() {
             if waiter.wake() {
                 inner.hand(waiter, value.clone());
                 woken += 1;
@@ -346,7 +342,9 @@ mod tests {
         fifo.remove(1);
         fifo.remove(3);
         fifo.remove(9); // absent: nothing happens
-        let order: Vec<u64> = fifo.take_all().map(Waiter::wait_id).collect();
+        let order: Vec<u64> = std::iter::from_fn(|| fifo.pop_front())
+            .map(Waiter::wait_id)
+            .collect();
         assert_eq!(order, [2, 4]);
         assert_eq!(fifo.pop_front(), None);
         fifo.push_back(waiter(6));

@@ -34,10 +34,17 @@ impl Watchers {
     }
 
     /// Wakes every watcher (stale ones are ignored by the hub).
+    #[inline]
     pub(crate) fn wake_all(&self) {
-        if self.0.borrow().is_empty() {
-            return;
+        // Checked inline: most objects have no watchers, and the call
+        // would save registers before it could find that out.
+        if !self.0.borrow().is_empty() {
+            self.wake_listed();
         }
+    }
+
+    #[inline(never)]
+    fn wake_listed(&self) {
         // Taken out first: a woken context runs later, but waking borrows
         // the hub, and nothing here may be borrowed meanwhile.
         let list = mem::take(&mut *self.0.borrow_mut());
