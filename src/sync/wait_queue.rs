@@ -39,8 +39,11 @@ pub(crate) struct WaitQueue<T> {
 struct Inner<T> {
     waiting: Fifo,
     /// Values handed over and not taken yet, by wait id: most often one,
-    /// kept inline.
-    handed: Option<(u64, T)>,
+    /// kept inline as `handed`, under the wait id `handed_to` (0, which no
+    /// wait has, exactly while `handed` is `None`). A bare id to compare
+    /// is cheaper than a tagged pair.
+    handed_to: u64,
+    handed: Option<T>,
     more_handed: Vec<(u64, T)>,
 }
 
@@ -54,8 +57,9 @@ impl<T> Inner<T> {
     /// Records `value` as handed to `waiter`.
     #[inline]
     fn hand(&mut self, waiter: Waiter, value: T) {
-        if self.handed.is_none() {
-            self.handed = Some((waiter.wait_id(), value));
+        if self.handed_to == 0 {
+            self.handed_to = waiter.wait_id();
+            self.handed = Some(value);
         } else {
             self.more_handed.push((waiter.wait_id(), value));
         }
@@ -64,9 +68,11 @@ impl<T> Inner<T> {
     /// Takes the value handed to the wait `me`, if any.
     #[inline]
     fn take_handed(&mut self, me: u64) -> Option<T> {
-        match &self.handed {
-            Some((wait, _)) if *wait == me => self.handed.take().map(|(_, value)| value),
-            _ => self.take_more_handed(me),
+        if self.handed_to == me {
+            self.handed_to = 0;
+            self.handed.take()
+        } else {
+            self.take_more_handed(me)
         }
     }
 
@@ -134,6 +140,7 @@ impl<T> WaitQueue<T> {
         WaitQueue {
             inner: RefCell::new(Inner {
                 waiting: Fifo::new(),
+                handed_to: 0,
                 handed: None,
                 more_handed: Vec::new(),
             }),
