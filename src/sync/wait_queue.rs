@@ -32,54 +32,65 @@ pub(crate) enum WaitError {
 /// waiter takes it out as it resumes, or passes it on if it unwinds first.
 /// Nothing is allocated per wait once the two have grown to the most
 /// waiters seen.
+///
+/// The lone waiter and its value, the common case, live in `Cell`s: a
+/// hand-off then checks no borrow flag (three `RefCell` borrows cost a
+/// `Queue` hand-off 10 of its instructions). Nothing here runs code of the
+/// user's while a list is borrowed, so the `RefCell`s of the rest are never
+/// borrowed twice.
 pub(crate) struct WaitQueue<T> {
-    inner: RefCell<Inner<T>>,
-}
-
-struct Inner<T> {
     waiting: Fifo,
-    /// Values handed over and not taken yet, by wait id: most often one,
-    /// kept inline as `handed`, under the wait id `handed_to` (0, which no
-    /// wait has, exactly while `handed` is `None`). A bare id to compare
-    /// is cheaper than a tagged pair.
-    handed_to: u64,
-    handed: Option<T>,
-    more_handed: Vec<(u64, T)>,
+    handed: Handed<T>,
 }
 
-impl<T> Inner<T> {
-    /// Removes the entry of the wait `me`, if a waker has not popped it.
-    #[cold]
-    fn forget(&mut self, me: u64) {
-        self.waiting.remove(me);
+/// Values handed over and not taken yet, by wait id: most often one, kept
+/// inline in `value` under the wait id `to`.
+///
+/// # Invariant
+///
+/// `to` is 0 (which no wait has) exactly while `value` is `None`.
+struct Handed<T> {
+    to: Cell<u64>,
+    value: Cell<Option<T>>,
+    more: RefCell<Vec<(u64, T)>>,
+}
+
+impl<T> Handed<T> {
+    const fn new() -> Self {
+        Handed {
+            to: Cell::new(0),
+            value: Cell::new(None),
+            more: RefCell::new(Vec::new()),
+        }
     }
 
     /// Records `value` as handed to `waiter`.
     #[inline]
-    fn hand(&mut self, waiter: Waiter, value: T) {
-        if self.handed_to == 0 {
-            self.handed_to = waiter.wait_id();
-            self.handed = Some(value);
+    fn hand(&self, waiter: Waiter, value: T) {
+        if self.to.get() == 0 {
+            self.to.set(waiter.wait_id());
+            self.value.set(Some(value));
         } else {
-            self.more_handed.push((waiter.wait_id(), value));
+            self.more.borrow_mut().push((waiter.wait_id(), value));
         }
     }
 
     /// Takes the value handed to the wait `me`, if any.
     #[inline]
-    fn take_handed(&mut self, me: u64) -> Option<T> {
-        if self.handed_to == me {
-            self.handed_to = 0;
-            self.handed.take()
+    fn take(&self, me: u64) -> Option<T> {
+        if self.to.get() == me {
+            self.to.set(0);
+            self.value.take()
         } else {
-            self.take_more_handed(me)
+            self.take_more(me)
         }
     }
 
     #[cold]
-    fn take_more_handed(&mut self, me: u64) -> Option<T> {
-        let at = self.more_handed.iter().position(|&(wait, _)| wait == me)?;
-        Some(self.more_handed.swap_remove(at).1)
+    fn take_more(&self, me: u64) -> Option<T> {
+        let mut more = self.more.borrow_mut();
+        let at = more.iter().position(|&(wait, _)| wait == me)?;
+        Some(more.swap_remove(at).1)
     }
 }
 
@@ -88,49 +99,60 @@ impl<T> Inner<T> {
 ///
 /// # Invariant
 ///
-/// `first` is `None` only while `rest` is empty.
+/// `len` counts the waiters; `first` holds the first of them (`None` exactly
+/// while there is none) and `rest` the others, in order.
 struct Fifo {
-    first: Option<Waiter>,
-    rest: VecDeque<Waiter>,
+    first: Cell<Option<Waiter>>,
+    len: Cell<usize>,
+    rest: RefCell<VecDeque<Waiter>>,
 }
 
 impl Fifo {
     const fn new() -> Self {
         Fifo {
-            first: None,
-            rest: VecDeque::new(),
+            first: Cell::new(None),
+            len: Cell::new(0),
+            rest: RefCell::new(VecDeque::new()),
         }
     }
 
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        self.len.get()
     }
 
     #[inline]
-    fn push_back(&mut self, waiter: Waiter) {
-        if self.first.is_none() {
-            self.first = Some(waiter);
+    fn push_back(&self, waiter: Waiter) {
+        let len = self.len.get();
+        if len == 0 {
+            self.first.set(Some(waiter));
         } else {
-            self.rest.push_back(waiter);
+            self.rest.borrow_mut().push_back(waiter);
         }
+        self.len.set(len + 1);
     }
 
     #[inline]
-    fn pop_front(&mut self) -> Option<Waiter> {
+    fn pop_front(&self) -> Option<Waiter> {
         let first = self.first.take()?;
-        // Checked first: the lone waiter's case then writes nothing more.
-        if !self.rest.is_empty() {
-            self.first = self.rest.pop_front();
+        let len = self.len.get();
+        self.len.set(len - 1);
+        // Checked first: the lone waiter's case then touches no list.
+        if len > 1 {
+            self.first.set(self.rest.borrow_mut().pop_front());
         }
         Some(first)
     }
 
     /// Removes the waiter of the wait `id`, wherever it is.
-    fn remove(&mut self, id: u64) {
-        if self.first.is_some_and(|w| w.wait_id() == id) {
-            self.first = self.rest.pop_front();
+    fn remove(&self, id: u64) {
+        let mut rest = self.rest.borrow_mut();
+        if self.first.get().is_some_and(|w| w.wait_id() == id) {
+            self.first.set(rest.pop_front());
+            self.len.set(self.len.get() - 1);
         } else {
-            self.rest.retain(|w| w.wait_id() != id);
+            let before = rest.len();
+            rest.retain(|w| w.wait_id() != id);
+            self.len.set(self.len.get() - (before - rest.len()));
         }
     }
 }
@@ -138,22 +160,24 @@ impl Fifo {
 impl<T> WaitQueue<T> {
     pub(crate) const fn new() -> Self {
         WaitQueue {
-            inner: RefCell::new(Inner {
-                waiting: Fifo::new(),
-                handed_to: 0,
-                handed: None,
-                more_handed: Vec::new(),
-            }),
+            waiting: Fifo::new(),
+            handed: Handed::new(),
         }
     }
 
     /// How many contexts wait.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().waiting.len()
+        self.waiting.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.borrow().waiting.first.is_none()
+        self.waiting.len() == 0
+    }
+
+    /// Removes the entry of the wait `me`, if a waker has not popped it.
+    #[cold]
+    fn forget(&self, me: u64) {
+        self.waiting.remove(me);
     }
 
     /// Blocks the running context at the back of the queue until a waker
@@ -185,30 +209,25 @@ impl<T> WaitQueue<T> {
         pass_on: impl FnOnce(T),
     ) -> Result<T, WaitError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        // The id of the current wait, once registered (0: none yet).
-        let me = Cell::new(0);
         let guard = Leave {
             queue: self,
-            me: &me,
+            me: Cell::new(0),
             pass_on: Some(pass_on),
         };
         loop {
             block_until(WaitReason::on(what).at(self), deadline, |waiter| {
-                me.set(waiter.wait_id());
-                self.inner.borrow_mut().waiting.push_back(waiter);
+                guard.me.set(waiter.wait_id());
+                self.waiting.push_back(waiter);
             });
-            let wait = me.get();
-            let mut inner = self.inner.borrow_mut();
-            if let Some(value) = inner.take_handed(wait) {
-                drop(inner);
+            let wait = guard.me.get();
+            if let Some(value) = self.handed.take(wait) {
                 guard.defuse();
                 return Ok(value);
             }
             // Woken without a value: our entry is stale now (its wait id is
             // spent), whether the deadline passed or the wake-up was
             // spurious.
-            inner.forget(wait);
-            drop(inner);
+            self.forget(wait);
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 guard.defuse();
                 return Err(WaitError::TimedOut);
@@ -223,15 +242,13 @@ impl<T> WaitQueue<T> {
     /// Gives `value` back when nobody waits.
     #[inline(always)]
     pub(crate) fn notify_one(&self, value: T) -> Result<(), T> {
-        let mut inner = self.inner.borrow_mut();
-        let Some(waiter) = inner.waiting.pop_front() else {
+        let Some(waiter) = self.waiting.pop_front() else {
             return Err(value);
         };
         if waiter.wake() {
-            inner.hand(waiter, value);
+            self.handed.hand(waiter, value);
             return Ok(());
         }
-        drop(inner);
         self.notify_after_stale(value)
     }
 
@@ -240,10 +257,9 @@ impl<T> WaitQueue<T> {
     #[cold]
     #[inline(never)]
     fn notify_after_stale(&self, value: T) -> Result<(), T> {
-        let mut inner = self.inner.borrow_mut();
-        while let Some(waiter) = inner.waiting.pop_front() {
+        while let Some(waiter) = self.waiting.pop_front() {
             if waiter.wake() {
-                inner.hand(waiter, value);
+                self.handed.hand(waiter, value);
                 return Ok(());
             }
         }
@@ -255,13 +271,12 @@ impl<T: Clone> WaitQueue<T> {
     /// Hands a clone of `value` to every waiter still waiting, in FIFO order,
     /// and returns how many were woken.
     pub(crate) fn notify_all(&self, value: &T) -> usize {
-        let mut inner = self.inner.borrow_mut();
         let mut woken = 0;
         // One by one from the front (waking runs no code that could queue
         // a waiter meanwhile): the lone waiter's case moves no list.
-        while let Some(waiter) = inner.waiting.pop_front() {
+        while let Some(waiter) = self.waiting.pop_front() {
             if waiter.wake() {
-                inner.hand(waiter, value.clone());
+                self.handed.hand(waiter, value.clone());
                 woken += 1;
             }
         }
@@ -282,7 +297,7 @@ impl<T> fmt::Debug for WaitQueue<T> {
 struct Leave<'a, T, F: FnOnce(T)> {
     queue: &'a WaitQueue<T>,
     /// The id of the current wait, once registered (0: none yet).
-    me: &'a Cell<u64>,
+    me: Cell<u64>,
     pass_on: Option<F>,
 }
 
@@ -304,12 +319,8 @@ impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
         let Some(pass_on) = self.pass_on.take().filter(|_| me != 0) else {
             return;
         };
-        let value = {
-            let mut inner = self.queue.inner.borrow_mut();
-            inner.forget(me);
-            inner.take_handed(me)
-        };
-        if let Some(value) = value {
+        self.queue.forget(me);
+        if let Some(value) = self.queue.handed.take(me) {
             pass_on(value);
         }
     }
@@ -325,7 +336,7 @@ mod tests {
 
     #[test]
     fn the_fifo_keeps_order_across_its_inline_first_and_the_rest() {
-        let mut fifo = Fifo::new();
+        let fifo = Fifo::new();
         assert_eq!(fifo.pop_front(), None);
         for wait in 1..=4 {
             fifo.push_back(waiter(wait));
@@ -342,13 +353,14 @@ mod tests {
 
     #[test]
     fn the_fifo_removes_its_first_or_a_later_waiter_and_keeps_the_others_in_order() {
-        let mut fifo = Fifo::new();
+        let fifo = Fifo::new();
         for wait in 1..=4 {
             fifo.push_back(waiter(wait));
         }
         fifo.remove(1);
         fifo.remove(3);
         fifo.remove(9); // absent: nothing happens
+        assert_eq!(fifo.len(), 2);
         let order: Vec<u64> = std::iter::from_fn(|| fifo.pop_front())
             .map(Waiter::wait_id)
             .collect();
@@ -360,15 +372,14 @@ mod tests {
 
     #[test]
     fn values_handed_to_several_waiters_go_each_to_its_own() {
-        let queue = WaitQueue::<u32>::new();
-        let mut inner = queue.inner.borrow_mut();
+        let handed = Handed::<u32>::new();
         for wait in 1..=3 {
-            inner.hand(waiter(wait), wait as u32 * 10);
+            handed.hand(waiter(wait), wait as u32 * 10);
         }
-        assert_eq!(inner.take_handed(2), Some(20));
-        assert_eq!(inner.take_handed(2), None);
-        assert_eq!(inner.take_handed(1), Some(10));
-        assert_eq!(inner.take_handed(3), Some(30));
-        assert_eq!(inner.take_handed(4), None);
+        assert_eq!(handed.take(2), Some(20));
+        assert_eq!(handed.take(2), None);
+        assert_eq!(handed.take(1), Some(10));
+        assert_eq!(handed.take(3), Some(30));
+        assert_eq!(handed.take(4), None);
     }
 }
