@@ -219,6 +219,7 @@ impl<T> Channel<T> {
     /// assert_eq!(getter.join().unwrap(), Ok(42));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.inner.put(item, None)

@@ -130,6 +130,7 @@ impl<T, S: Store<T>> Handoff<T, S> {
     ///
     /// [`PutError::Closed`] if the core is closed, or is closed while the
     /// call waits; [`PutError::TimedOut`] if the timeout passes first.
+    #[inline]
     #[track_caller]
     pub(super) fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         if self.closed.get() {

@@ -100,6 +100,7 @@ impl<T> LifoQueue<T> {
     /// assert_eq!(stack.get(), Ok(2));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.core.put(item, None)
@@ -174,6 +175,7 @@ impl<T> LifoQueue<T> {
     /// greenlet::spawn(move || producer.put("hello").unwrap());
     /// assert_eq!(stack.get(), Ok("hello")); // runs the producer meanwhile
     /// ```
+    #[inline]
     #[track_caller]
     pub fn get(&self) -> Result<T, GetError> {
         self.core.get(None)

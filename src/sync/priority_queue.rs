@@ -104,6 +104,7 @@ impl<T: Ord> PriorityQueue<T> {
     /// assert_eq!(queue.get(), Ok(1));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.core.put(item, None)
@@ -178,6 +179,7 @@ impl<T: Ord> PriorityQueue<T> {
     /// greenlet::spawn(move || producer.put("hello").unwrap());
     /// assert_eq!(queue.get(), Ok("hello")); // runs the producer meanwhile
     /// ```
+    #[inline]
     #[track_caller]
     pub fn get(&self) -> Result<T, GetError> {
         self.core.get(None)

@@ -125,6 +125,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.get(), Ok(2));
     /// # Ok::<(), greenlet::sync::PutError<u32>>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.core.put(item, None)
