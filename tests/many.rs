@@ -36,13 +36,24 @@ fn wait_for_all_returns_every_index_once_all_are_ready() {
 
 #[test]
 fn wait_for_a_count_returns_as_soon_as_that_many_are_ready() {
+    // `fast` ends when its gate opens; the setter opens it, then gives the
+    // main context turns enough to return from the first wait before it
+    // sets the event (no timing involved: under load, sleeps of 1 and 2 ms
+    // could end in the same turn).
     let slow = greenlet::spawn(|| greenlet::sleep(LONG));
-    let fast = sleeper(1);
+    let gate = Event::new();
+    let fast = {
+        let gate = gate.clone();
+        greenlet::spawn(move || gate.wait())
+    };
     let event = Event::new();
     let setter = {
         let event = event.clone();
         greenlet::spawn(move || {
-            greenlet::sleep(Duration::from_millis(2));
+            gate.set();
+            for _ in 0..5 {
+                greenlet::yield_now();
+            }
             event.set();
         })
     };
@@ -108,7 +119,9 @@ fn iwait_yields_each_index_as_it_becomes_ready() {
 
 #[test]
 fn iwait_stops_at_its_timeout() {
-    let fast = sleeper(1);
+    // Ready within the first turns, long before the timeout, however
+    // loaded the machine (a 1 ms sleep could end in the timeout's turn).
+    let fast = greenlet::spawn(greenlet::yield_now);
     let never = Event::new();
     let objects: [&dyn Waitable; 2] = [&never, &fast];
     let got: Vec<usize> = greenlet::iwait(&objects, Some(Duration::from_millis(20))).collect();
