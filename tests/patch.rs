@@ -48,7 +48,7 @@ mod patched {
     use std::rc::Rc;
     use std::time::Duration;
 
-    use super::util::SleepTicker;
+    use super::util::{self, SleepTicker};
 
     #[test]
     fn std_thread_sleep_in_a_greenlet_lets_the_others_run() {
@@ -139,11 +139,7 @@ mod patched {
                     let mut c = std::net::TcpStream::connect(addr).unwrap();
                     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                     barrier.wait();
-                    let msg = format!("{i:05}");
-                    c.write_all(msg.as_bytes()).unwrap();
-                    let mut back = [0u8; 5];
-                    c.read_exact(&mut back).unwrap();
-                    assert_eq!(&back, msg.as_bytes());
+                    util::echo_numbered(&mut c, i);
                 })
             })
             .collect();

@@ -586,11 +586,7 @@ fn a_unix_stream_server_serves_std_clients_and_stops() {
             thread::spawn(move || {
                 let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
                 c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                let msg = format!("{i:05}");
-                c.write_all(msg.as_bytes()).unwrap();
-                let mut back = [0u8; 5];
-                c.read_exact(&mut back).unwrap();
-                assert_eq!(&back, msg.as_bytes());
+                util::echo_numbered(&mut c, i);
             })
         })
         .collect();

@@ -264,6 +264,16 @@ where
     })
 }
 
+/// The client's side of one echo round trip: sends `i` as five digits and
+/// checks that the same five bytes come back.
+pub fn echo_numbered(stream: &mut (impl std::io::Read + std::io::Write), i: usize) {
+    let msg = format!("{i:05}");
+    stream.write_all(msg.as_bytes()).unwrap();
+    let mut back = [0u8; 5];
+    stream.read_exact(&mut back).unwrap();
+    assert_eq!(&back, msg.as_bytes());
+}
+
 /// A fresh directory of this test's own, removed (with its sockets) on drop.
 pub struct TempDir(std::path::PathBuf);
 
