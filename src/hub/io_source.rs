@@ -242,8 +242,9 @@ impl<S: AsRawFd> IoSource<S> {
     ///
     /// # Errors
     ///
-    /// `TimedOut` when `deadline` passes first; an error instead of waiting
-    /// while the thread is unwinding.
+    /// `TimedOut` when `deadline` passes first; `EBADF` when the watched
+    /// descriptor was closed meanwhile (see [`new_watched`](Self::new_watched));
+    /// an error instead of waiting while the thread is unwinding.
     #[track_caller]
     pub(crate) fn wait_once(
         &self,
