@@ -130,23 +130,38 @@ fn iwait_stops_at_its_timeout() {
 
 #[test]
 fn waiting_on_many_from_greenlets_with_scoped_handles() {
+    // Each scoped greenlet ends when its gate opens; a driver opens the
+    // first, gives the main context turns enough to return from its wait,
+    // then opens the others (no timing involved: sleeps of 5, 6 and 7 ms
+    // could end in one turn, and the wait then found two ready).
     let data = [5, 6, 7];
+    let gates = [Event::new(), Event::new(), Event::new()];
     let first = greenlet::scope(|s| {
         let hs: Vec<_> = data
             .iter()
-            .map(|n| {
+            .zip(&gates)
+            .map(|(n, gate)| {
                 s.spawn(move || {
-                    greenlet::sleep(Duration::from_millis(*n));
+                    gate.wait();
                     n * 2
                 })
             })
             .collect();
+        let driver = s.spawn(|| {
+            gates[0].set();
+            for _ in 0..5 {
+                greenlet::yield_now();
+            }
+            gates[1].set();
+            gates[2].set();
+        });
         let objects: Vec<&dyn Waitable> = hs.iter().map(|h| h as _).collect();
         let first = greenlet::wait(&objects, Some(1), None);
         drop(objects);
         for h in hs {
             h.join().unwrap();
         }
+        driver.join().unwrap();
         first
     });
     assert_eq!(first, [0]);
